@@ -1,0 +1,1 @@
+"""sagemaker-rollout core: the rollout domain (pure) and its AWS adapters."""

@@ -1,0 +1,28 @@
+"""boto3 clients with explicit retry settings (botocore's default mode is still ``legacy``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# ``total_max_attempts`` counts calls, not retries. Standard mode retries throttling and
+# transient errors with backoff; what still fails reaches the core as a ClientError.
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 4},
+    connect_timeout=5,
+    read_timeout=30,
+)
+
+
+def client(service: str, session: boto3.session.Session | None = None) -> Any:
+    """A client for ``service`` with the project's retry configuration."""
+    return (session or boto3.session.Session()).client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+
+
+def error_code(exc: Exception) -> tuple[str, str]:
+    """(code, message) of a botocore ClientError; ("", str(exc)) otherwise."""
+    response = getattr(exc, "response", None) or {}
+    err = response.get("Error", {})
+    return str(err.get("Code", "")), str(err.get("Message", str(exc)))

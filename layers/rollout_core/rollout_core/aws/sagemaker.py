@@ -1,0 +1,189 @@
+"""SageMaker: observe an endpoint and carry out endpoint actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .. import naming
+from ..models import (
+    Action,
+    CreateEndpoint,
+    CreateEndpointConfig,
+    CreateModel,
+    DeleteEndpoint,
+    DeleteEndpointConfig,
+    DeleteModel,
+    EndpointView,
+    PruneOldModels,
+    UpdateEndpoint,
+    UpdateWeights,
+    VariantSpec,
+)
+from .clients import error_code
+
+TAG_KEY = "sagemaker-rollout:managed"
+
+
+def _missing(exc: ClientError) -> bool:
+    code, message = error_code(exc)
+    return code in ("ValidationException", "ResourceNotFound") and "could not find" in message.lower()
+
+
+def _already_exists(exc: ClientError) -> bool:
+    code, message = error_code(exc)
+    return code == "ValidationException" and "already exist" in message.lower()
+
+
+class SageMakerGateway:
+    """Thin wrapper over the SageMaker client, in the core's terms."""
+
+    def __init__(self, client: Any, execution_role_arn: str) -> None:
+        self._sm = client
+        self._role = execution_role_arn
+
+    # --- observing ----------------------------------------------------------------------
+
+    def describe_endpoint(self, endpoint_name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._sm.describe_endpoint(EndpointName=endpoint_name))
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+
+    @staticmethod
+    def view(described: dict[str, Any]) -> EndpointView:
+        weights = {
+            v["VariantName"]: float(v.get("CurrentWeight", v.get("DesiredWeight", 0.0)) or 0.0)
+            for v in described.get("ProductionVariants", [])
+        }
+        return EndpointView(
+            status=described["EndpointStatus"],
+            config_name=described["EndpointConfigName"],
+            weights=weights,
+            last_modified=described["LastModifiedTime"],
+            failure_reason=described.get("FailureReason") or None,
+        )
+
+    def observe(self, endpoint_name: str) -> EndpointView | None:
+        described = self.describe_endpoint(endpoint_name)
+        return None if described is None else self.view(described)
+
+    def serving_variant(self, described: dict[str, Any]) -> VariantSpec | None:
+        """The variant taking the most traffic, with its model and instances."""
+        variants = described.get("ProductionVariants", [])
+        if not variants:
+            return None
+        top = max(variants, key=lambda v: float(v.get("CurrentWeight", 0.0) or 0.0))
+        config = self._sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+        for spec in config["ProductionVariants"]:
+            if spec["VariantName"] == top["VariantName"] and "InstanceType" in spec:
+                return VariantSpec(
+                    variant_name=spec["VariantName"],
+                    model_name=spec["ModelName"],
+                    instance_type=spec["InstanceType"],
+                    instance_count=int(top.get("CurrentInstanceCount") or spec.get("InitialInstanceCount", 1)),
+                )
+        return None  # serverless variants are not rolled out by this tool
+
+    # --- acting -------------------------------------------------------------------------
+
+    def execute(self, action: Action, rollout_id: str) -> None:
+        tags = [{"Key": TAG_KEY, "Value": rollout_id}]
+        if isinstance(action, CreateModel):
+            self._create(
+                self._sm.create_model,
+                ModelName=action.model_name,
+                ExecutionRoleArn=self._role,
+                PrimaryContainer={"ModelPackageName": action.model_package_arn},
+                Tags=tags,
+            )
+        elif isinstance(action, CreateEndpointConfig):
+            self._create(
+                self._sm.create_endpoint_config,
+                EndpointConfigName=action.config_name,
+                ProductionVariants=[
+                    {
+                        "VariantName": spec.variant_name,
+                        "ModelName": spec.model_name,
+                        "InstanceType": spec.instance_type,
+                        "InitialInstanceCount": spec.instance_count,
+                        "InitialVariantWeight": float(weight),
+                    }
+                    for spec, weight in action.variants
+                ],
+                Tags=tags,
+            )
+        elif isinstance(action, CreateEndpoint):
+            self._create(
+                self._sm.create_endpoint,
+                EndpointName=action.endpoint_name,
+                EndpointConfigName=action.config_name,
+                Tags=tags,
+            )
+        elif isinstance(action, UpdateEndpoint):
+            self._sm.update_endpoint(EndpointName=action.endpoint_name, EndpointConfigName=action.config_name)
+        elif isinstance(action, UpdateWeights):
+            self._sm.update_endpoint_weights_and_capacities(
+                EndpointName=action.endpoint_name,
+                DesiredWeightsAndCapacities=[
+                    {"VariantName": name, "DesiredWeight": float(weight)}
+                    for name, weight in action.weights.items()
+                ],
+            )
+        elif isinstance(action, DeleteEndpoint):
+            self._delete(self._sm.delete_endpoint, EndpointName=action.endpoint_name)
+        elif isinstance(action, DeleteEndpointConfig):
+            self._delete(self._sm.delete_endpoint_config, EndpointConfigName=action.config_name)
+        elif isinstance(action, DeleteModel):
+            self._delete(self._sm.delete_model, ModelName=action.model_name)
+        elif isinstance(action, PruneOldModels):
+            self.prune(action)
+        else:  # pragma: no cover - the service routes other actions elsewhere
+            raise TypeError(f"not a SageMaker action: {action.kind}")
+
+    def prune(self, action: PruneOldModels) -> None:
+        """Keep the newest ``keep`` models (and configs) this tool made for the endpoint."""
+        keep = set(action.in_use)
+        models = self._list(
+            self._sm.get_paginator("list_models"), "Models", "ModelName", naming.model_prefix(action.endpoint_name)
+        )
+        for name in models[action.keep :]:
+            if name not in keep:
+                self._delete(self._sm.delete_model, ModelName=name)
+        configs = self._list(
+            self._sm.get_paginator("list_endpoint_configs"),
+            "EndpointConfigs",
+            "EndpointConfigName",
+            naming.config_prefix(action.endpoint_name),
+        )
+        for name in configs[action.keep :]:
+            if name not in keep:
+                self._delete(self._sm.delete_endpoint_config, EndpointConfigName=name)
+
+    @staticmethod
+    def _list(paginator: Any, key: str, name_key: str, prefix: str) -> list[str]:
+        """Names starting with ``prefix``, newest first."""
+        found: list[tuple[Any, str]] = []
+        for page in paginator.paginate(NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"):
+            found += [(item["CreationTime"], item[name_key]) for item in page[key] if item[name_key].startswith(prefix)]
+        found.sort(key=lambda pair: pair[0], reverse=True)
+        return [name for _, name in found]
+
+    @staticmethod
+    def _create(call: Any, **kwargs: Any) -> None:
+        try:
+            call(**kwargs)
+        except ClientError as exc:
+            if not _already_exists(exc):
+                raise
+
+    @staticmethod
+    def _delete(call: Any, **kwargs: Any) -> None:
+        try:
+            call(**kwargs)
+        except ClientError as exc:
+            if not _missing(exc):
+                raise

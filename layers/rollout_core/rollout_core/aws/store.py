@@ -1,0 +1,150 @@
+"""DynamoDB store: one item per rollout, one lock item per endpoint.
+
+Every write is conditional on the ``version`` the writer read, so two deciders on the same
+rollout cannot both act. The lock item ``ENDPOINT#<name>`` names the one live rollout that
+owns the endpoint; starting a rollout takes it in the same transaction. Live rollouts carry a
+sparse GSI key, so the controller's tick reads only live rollouts, never the whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..models import Rollout
+from .clients import error_code
+
+LIVE_INDEX = "live"
+LIVE_KEY = "LIVE"
+
+
+class ConflictError(Exception):
+    """Someone else wrote first; re-read and decide again."""
+
+
+def _rollout_key(rollout_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"ROLLOUT#{rollout_id}"}, "sk": {"S": "ROLLOUT"}}
+
+
+def _lock_key(endpoint_name: str) -> dict[str, Any]:
+    return {"pk": {"S": f"ENDPOINT#{endpoint_name}"}, "sk": {"S": "LOCK"}}
+
+
+class RolloutStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get(self, rollout_id: str) -> Rollout | None:
+        item = self._ddb.get_item(TableName=self._table, Key=_rollout_key(rollout_id), ConsistentRead=True).get("Item")
+        return None if item is None else Rollout.model_validate_json(item["body"]["S"])
+
+    def lock_owner(self, endpoint_name: str) -> str | None:
+        item = self._ddb.get_item(TableName=self._table, Key=_lock_key(endpoint_name), ConsistentRead=True).get("Item")
+        return None if item is None else str(item["rollout_id"]["S"])
+
+    def live_ids(self) -> Iterator[str]:
+        """Ids of live rollouts, oldest first (the GSI is eventually consistent)."""
+        paginator = self._ddb.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            IndexName=LIVE_INDEX,
+            KeyConditionExpression="live_pk = :live",
+            ExpressionAttributeValues={":live": {"S": LIVE_KEY}},
+            ProjectionExpression="rollout_id",
+        ):
+            for item in page["Items"]:
+                yield str(item["rollout_id"]["S"])
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def _item(self, rollout: Rollout) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **_rollout_key(rollout.rollout_id),
+            "rollout_id": {"S": rollout.rollout_id},
+            "endpoint_name": {"S": rollout.endpoint_name},
+            "phase": {"S": rollout.phase.value},
+            "version": {"N": str(rollout.version)},
+            "created_at": {"S": rollout.created_at.isoformat()},
+            "body": {"S": rollout.model_dump_json()},
+        }
+        if not rollout.settled:
+            # Live, or finished with clean-up still to do. GSI sort key: creation time first, so the tick sees predecessors before successors.
+            item["live_pk"] = {"S": LIVE_KEY}
+            item["live_sk"] = {"S": f"{rollout.created_at.isoformat()}#{rollout.rollout_id}"}
+        return item
+
+    def create(self, rollout: Rollout, *, stale_owner: str | None, superseded: Rollout | None) -> Rollout:
+        """Record a new rollout and make it the endpoint's owner, atomically.
+
+        ``stale_owner`` is the lock's current owner as read (None: no lock); ``superseded``
+        is that owner's new state when it was live and is being superseded.
+        """
+        created = rollout.model_copy(update={"version": 1})
+        lock_condition: dict[str, Any]
+        if stale_owner is None:
+            lock_condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            lock_condition = {
+                "ConditionExpression": "rollout_id = :owner",
+                "ExpressionAttributeValues": {":owner": {"S": stale_owner}},
+            }
+        items: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": self._item(created), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**_lock_key(rollout.endpoint_name), "rollout_id": {"S": rollout.rollout_id}},
+                    **lock_condition,
+                }
+            },
+        ]
+        if superseded is not None:
+            items.append({"Put": self._versioned_put(superseded)})
+        try:
+            self._ddb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc)[0] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                raise ConflictError(str(exc)) from exc
+            raise
+        return created
+
+    def _versioned_put(self, rollout: Rollout) -> dict[str, Any]:
+        nxt = rollout.model_copy(update={"version": rollout.version + 1})
+        return {
+            "TableName": self._table,
+            "Item": self._item(nxt),
+            "ConditionExpression": "version = :read",
+            "ExpressionAttributeValues": {":read": {"N": str(rollout.version)}},
+        }
+
+    def save(self, rollout: Rollout) -> Rollout:
+        """Write ``rollout`` if nobody wrote since it was read; the stored version goes up by one."""
+        put = self._versioned_put(rollout)
+        try:
+            self._ddb.put_item(**put)
+        except ClientError as exc:
+            if error_code(exc)[0] == "ConditionalCheckFailedException":
+                raise ConflictError(f"rollout {rollout.rollout_id} changed since version {rollout.version}") from exc
+            raise
+        saved = rollout.model_copy(update={"version": rollout.version + 1})
+        if not saved.live:
+            self.release(saved)  # idempotent: also repeated when the clean-up is acknowledged
+        return saved
+
+    def release(self, rollout: Rollout) -> None:
+        """Free the endpoint's lock if this (finished) rollout still holds it."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=_lock_key(rollout.endpoint_name),
+                ConditionExpression="rollout_id = :me",
+                ExpressionAttributeValues={":me": {"S": rollout.rollout_id}},
+            )
+        except ClientError as exc:
+            if error_code(exc)[0] != "ConditionalCheckFailedException":
+                raise

@@ -1,0 +1,74 @@
+"""Parser models (Powertools Parser / pydantic) for the events that trigger the handlers.
+
+Shapes follow "Events that Amazon SageMaker AI sends to Amazon EventBridge" and CloudWatch's
+"Alarm events and EventBridge"; samples are in ``events/``. Only the fields we use are
+declared; the rest is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, Field, field_validator
+
+
+class ModelPackageStateChange(BaseModel):
+    ModelPackageGroupName: str
+    ModelPackageArn: str
+    ModelPackageVersion: int | None = None
+    ModelApprovalStatus: Literal["Approved", "Rejected", "PendingManualApproval"]
+
+
+class ModelPackageEvent(EventBridgeModel):
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
+    detail: ModelPackageStateChange  # type: ignore[assignment]
+
+
+class EndpointStateChange(BaseModel):
+    EndpointName: str
+    # Events spell statuses IN_SERVICE, UPDATING, FAILED... (DescribeEndpoint says InService).
+    EndpointStatus: str
+
+
+class EndpointEvent(EventBridgeModel):
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
+    detail: EndpointStateChange  # type: ignore[assignment]
+
+
+class AlarmStateValue(BaseModel):
+    value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    reason: str = ""
+    timestamp: datetime
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _cloudwatch_time(cls, value: Any) -> Any:
+        # CloudWatch writes "2026-11-20T10:00:00.516+0000" (no colon in the offset).
+        if isinstance(value, str) and len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
+            return f"{value[:-2]}:{value[-2:]}"
+        return value
+
+
+class AlarmStateChange(BaseModel):
+    alarmName: str
+    state: AlarmStateValue
+
+
+class AlarmEvent(EventBridgeModel):
+    source: Literal["aws.cloudwatch"]
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    detail: AlarmStateChange  # type: ignore[assignment]
+
+
+class ScheduledEvent(EventBridgeModel):
+    source: Literal["aws.events", "aws.scheduler"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+
+
+ControllerEvent = Annotated[
+    EndpointEvent | AlarmEvent | ScheduledEvent, Field(discriminator="detail_type")
+]

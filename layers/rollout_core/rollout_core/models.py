@@ -1,0 +1,323 @@
+"""Domain schemas: targets, plans, rollouts, observations and actions (pydantic)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# SageMaker resource name pattern (models, endpoints, endpoint configs, variants).
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+class InsufficientData(StrEnum):
+    """What an alarm in INSUFFICIENT_DATA means for a bake step."""
+
+    HOLD = "HOLD"  # do not advance until the alarm has data and is OK
+    OK = "OK"  # treat as OK
+
+
+class AlarmState(StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+def _split_csv(value: Any) -> Any:
+    """Accept "a,b,c" (as CloudFormation parameters give them) as well as lists."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class RolloutPlan(BaseModel):
+    """How traffic moves to the candidate: percentages per step, bake time, limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: list[int] = Field(default=[10, 25, 50, 100], min_length=1)
+    bake_seconds: int = Field(default=600, ge=0, le=7 * 24 * 3600)
+    insufficient_data: InsufficientData = InsufficientData.HOLD
+    max_duration_seconds: int = Field(default=6 * 3600, ge=60)
+
+    _split_steps = field_validator("steps", mode="before")(_split_csv)
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_rise_to_100(cls, steps: list[int]) -> list[int]:
+        if any(not 0 < s <= 100 for s in steps):
+            raise ValueError("every step is a traffic percentage in 1..100")
+        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            raise ValueError("steps must be strictly increasing")
+        if steps[-1] != 100:
+            raise ValueError("the last step must be 100")
+        return steps
+
+
+class Target(BaseModel):
+    """Where approvals of one model package group roll out, and how."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_package_group: str = Field(min_length=1, max_length=63)
+    endpoint_name: str = Field(pattern=NAME_PATTERN, max_length=40)
+    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1, le=100)
+    plan: RolloutPlan = RolloutPlan()
+    guard_alarms: list[str] = Field(default_factory=list, max_length=100)
+    retain_models: int = Field(default=3, ge=1, le=50)
+
+    _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
+
+
+class Phase(StrEnum):
+    PENDING = "PENDING"  # recorded, waiting for its turn on the endpoint
+    PROVISIONING = "PROVISIONING"  # endpoint being created/updated to hold the candidate
+    SHIFTING = "SHIFTING"  # weights being moved to the current step
+    BAKING = "BAKING"  # weights at the current step, watching alarms for the bake time
+    PROMOTING = "PROMOTING"  # endpoint being updated to the candidate alone
+    ROLLING_BACK = "ROLLING_BACK"  # traffic going back to the baseline, candidate leaving
+    SUCCEEDED = "SUCCEEDED"
+    ROLLED_BACK = "ROLLED_BACK"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    SUPERSEDED = "SUPERSEDED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_PHASES
+
+
+TERMINAL_PHASES = frozenset(
+    {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED}
+)
+# Where a ROLLING_BACK rollout may end.
+ROLLBACK_OUTCOMES = frozenset({Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED})
+
+
+class VariantSpec(BaseModel):
+    """One production variant: which model on which instances."""
+
+    model_config = ConfigDict(frozen=True)
+
+    variant_name: str = Field(pattern=NAME_PATTERN)
+    model_name: str = Field(pattern=NAME_PATTERN)
+    instance_type: str
+    instance_count: int = Field(ge=1)
+
+
+class AutoscalingSnapshot(BaseModel):
+    """The baseline variant's Application Auto Scaling target and policies."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_capacity: int
+    max_capacity: int
+    policies: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class EndpointView(BaseModel):
+    """What DescribeEndpoint says now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: str  # DescribeEndpoint EndpointStatus: InService, Updating, Creating, Failed, ...
+    config_name: str
+    weights: dict[str, float]  # variant name -> CurrentWeight (relative, as SageMaker keeps it)
+    last_modified: datetime
+    failure_reason: str | None = None
+
+    @property
+    def percentages(self) -> dict[str, int]:
+        """Variant weights as whole percentages of traffic."""
+        total = sum(self.weights.values())
+        if total <= 0:
+            return dict.fromkeys(self.weights, 0)
+        return {name: round(100 * w / total) for name, w in self.weights.items()}
+
+
+class Observations(BaseModel):
+    """Everything decide() needs to know about the world, gathered by the shell."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: EndpointView | None  # None: the endpoint does not exist
+    alarms: dict[str, AlarmState] = Field(default_factory=dict)
+    # Only gathered for a PENDING rollout:
+    serving_variant: VariantSpec | None = None  # the variant of the current config taking traffic
+    autoscaling: AutoscalingSnapshot | None = None  # of that variant
+    predecessor_live: bool = False  # a superseded rollout on the endpoint is still winding down
+
+    def summary(self) -> dict[str, Any]:
+        """Compact form kept in history: why a decision was made."""
+        endpoint = None
+        if self.endpoint is not None:
+            endpoint = {
+                "status": self.endpoint.status,
+                "config": self.endpoint.config_name,
+                "weights": self.endpoint.percentages,
+            }
+        return {"endpoint": endpoint, "alarms": {k: v.value for k, v in self.alarms.items()}}
+
+
+# --- actions: what the shell must do, in order -------------------------------------------
+
+
+class CreateModel(BaseModel):
+    kind: Literal["CreateModel"] = "CreateModel"
+    model_name: str
+    model_package_arn: str
+
+
+class CreateEndpointConfig(BaseModel):
+    kind: Literal["CreateEndpointConfig"] = "CreateEndpointConfig"
+    config_name: str
+    variants: list[tuple[VariantSpec, int]]  # spec and initial weight (percent)
+
+
+class CreateEndpoint(BaseModel):
+    kind: Literal["CreateEndpoint"] = "CreateEndpoint"
+    endpoint_name: str
+    config_name: str
+
+
+class UpdateEndpoint(BaseModel):
+    kind: Literal["UpdateEndpoint"] = "UpdateEndpoint"
+    endpoint_name: str
+    config_name: str
+
+
+class UpdateWeights(BaseModel):
+    kind: Literal["UpdateWeights"] = "UpdateWeights"
+    endpoint_name: str
+    weights: dict[str, int]
+
+
+class DeleteEndpoint(BaseModel):
+    kind: Literal["DeleteEndpoint"] = "DeleteEndpoint"
+    endpoint_name: str
+
+
+class DeleteEndpointConfig(BaseModel):
+    kind: Literal["DeleteEndpointConfig"] = "DeleteEndpointConfig"
+    config_name: str
+
+
+class DeleteModel(BaseModel):
+    kind: Literal["DeleteModel"] = "DeleteModel"
+    model_name: str
+
+
+class SuspendAutoscaling(BaseModel):
+    """Delete the variant's scaling policies and deregister it (before removing it)."""
+
+    kind: Literal["SuspendAutoscaling"] = "SuspendAutoscaling"
+    endpoint_name: str
+    variant_name: str
+
+
+class ApplyAutoscaling(BaseModel):
+    """Register the variant as a scalable target and put the snapshot's policies on it."""
+
+    kind: Literal["ApplyAutoscaling"] = "ApplyAutoscaling"
+    endpoint_name: str
+    variant_name: str
+    snapshot: AutoscalingSnapshot
+
+
+class PruneOldModels(BaseModel):
+    """Delete this tool's models/configs for the endpoint beyond the newest `keep`."""
+
+    kind: Literal["PruneOldModels"] = "PruneOldModels"
+    endpoint_name: str
+    keep: int
+    in_use: list[str]
+
+
+Action = Annotated[
+    CreateModel
+    | CreateEndpointConfig
+    | CreateEndpoint
+    | UpdateEndpoint
+    | UpdateWeights
+    | DeleteEndpoint
+    | DeleteEndpointConfig
+    | DeleteModel
+    | SuspendAutoscaling
+    | ApplyAutoscaling
+    | PruneOldModels,
+    Field(discriminator="kind"),
+]
+
+
+# --- the rollout record --------------------------------------------------------------------
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    phase: Phase
+    step: int
+    event: str
+    reason: str
+    observations: dict[str, Any] = Field(default_factory=dict)
+    actions: list[str] = Field(default_factory=list)
+
+
+class Rollout(BaseModel):
+    """One model package version going onto one endpoint. Stored as one DynamoDB item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rollout_id: str
+    endpoint_name: str
+    model_package_arn: str
+    model_package_group: str
+    target: Target
+    phase: Phase = Phase.PENDING
+    outcome: Phase | None = None  # where ROLLING_BACK ends
+    step_index: int = -1  # index in target.plan.steps; -1 before the first shift
+    baseline: VariantSpec | None = None  # None: a first deployment (no endpoint before)
+    candidate: VariantSpec
+    desired_config: str | None = None  # the endpoint config this rollout wants served now
+    desired_weights: dict[str, int] = Field(default_factory=dict)
+    requested_at: datetime | None = None  # when the pending endpoint update was requested
+    attempts: int = 0  # requests of the current endpoint update so far
+    step_started_at: datetime | None = None
+    autoscaling: AutoscalingSnapshot | None = None
+    autoscaling_suspended: bool = False
+    predecessor_id: str | None = None
+    reason: str = ""
+    # Clean-up and hand-over actions of a finished rollout, kept until they are carried out
+    # so that a crash right after the final write cannot orphan anything.
+    finishing: list[Action] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    version: int = 0
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _outcome_only_when_rolling_back(self) -> Rollout:
+        if self.phase is Phase.ROLLING_BACK and self.outcome not in ROLLBACK_OUTCOMES:
+            raise ValueError("a ROLLING_BACK rollout needs an outcome")
+        return self
+
+    @property
+    def live(self) -> bool:
+        return not self.phase.terminal
+
+    @property
+    def settled(self) -> bool:
+        """Finished, and everything it had to do is done."""
+        return self.phase.terminal and not self.finishing
+
+    @property
+    def first_deployment(self) -> bool:
+        return self.baseline is None
+
+    @property
+    def current_step_percent(self) -> int:
+        return self.target.plan.steps[self.step_index] if self.step_index >= 0 else 0

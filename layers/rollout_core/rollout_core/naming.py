@@ -1,0 +1,45 @@
+"""Names of the SageMaker resources a rollout creates (all within SageMaker's 63 characters).
+
+Every model and endpoint config this tool creates for an endpoint starts with
+``{endpoint}-m-`` or ``{endpoint}-c-``, which is how pruning tells ours from the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def rollout_id(model_package_arn: str, salt: str = "") -> str:
+    """Deterministic id: a duplicate approval event maps to the same rollout."""
+    return hashlib.sha256(f"{model_package_arn}|{salt}".encode()).hexdigest()[:10]
+
+
+def model_prefix(endpoint_name: str) -> str:
+    return f"{endpoint_name}-m-"
+
+
+def config_prefix(endpoint_name: str) -> str:
+    return f"{endpoint_name}-c-"
+
+
+def model_name(endpoint_name: str, rid: str) -> str:
+    return f"{model_prefix(endpoint_name)}{rid}"
+
+
+def variant_name(rid: str) -> str:
+    return f"v-{rid}"
+
+
+def rollout_config(endpoint_name: str, rid: str) -> str:
+    """Baseline and candidate side by side."""
+    return f"{config_prefix(endpoint_name)}{rid}-roll"
+
+
+def final_config(endpoint_name: str, rid: str) -> str:
+    """The candidate alone (promotion, or a first deployment)."""
+    return f"{config_prefix(endpoint_name)}{rid}-final"
+
+
+def rollback_config(endpoint_name: str, rid: str) -> str:
+    """The baseline alone, as it was before the rollout."""
+    return f"{config_prefix(endpoint_name)}{rid}-back"

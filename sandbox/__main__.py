@@ -1,0 +1,47 @@
+"""``python -m sandbox run [SCENARIO_FILE ...] [--json]``: rehearse the stack on moto."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .template import ROOT
+
+sys.path.insert(0, str(ROOT / "layers" / "rollout_core"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run scenario files (default: the built-in ones)")
+    run.add_argument("files", nargs="*", type=Path)
+    run.add_argument("--json", action="store_true", help="print timelines and final rollouts as JSON")
+    args = parser.parse_args(argv)
+
+    from .scenarios import Runner, builtin_files, load
+
+    files = args.files or builtin_files()
+    results = []
+    for path in files:
+        runner = Runner(load(path))
+        result = runner.run()
+        results.append(result)
+        if not args.json:
+            mark = "PASS" if result.passed else "FAIL"
+            print(f"\n== {mark} {result.name} ({path.name})")
+            for line in runner.lines():
+                print("  " + line)
+            for failure in result.failures:
+                print(f"  !! {failure}")
+    if args.json:
+        print(json.dumps([vars(r) | {"passed": r.passed} for r in results], indent=2, default=str))
+    else:
+        passed = sum(r.passed for r in results)
+        print(f"\n{passed}/{len(results)} scenarios passed")
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

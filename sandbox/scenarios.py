@@ -1,0 +1,260 @@
+"""Scenario files: YAML lists of steps run on the sandbox, with expectations and a timeline."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from rollout_core.models import Rollout, Target
+
+from .stack import REGION, START, TABLE, Delivery, Sandbox
+from .template import ROOT
+
+BUILTIN = Path(__file__).resolve().parent / "scenarios"
+DURATION = re.compile(r"^(\d+)\s*([smh])$")
+UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+class Expectation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rollout: str | None = None  # package label
+    phase: str | None = None
+    reason_contains: str | None = None
+    weights: dict[str, int] | None = None  # package label -> % of endpoint traffic
+    endpoint_status: str | None = None
+    endpoint_exists: bool | None = None
+    live_rollouts: int | None = None
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    target: dict[str, Any] = Field(default_factory=dict)
+    endpoint_update_seconds: float = 120
+    steps: list[dict[str, Any]]
+
+    def full_target(self) -> Target:
+        base: dict[str, Any] = {
+            "model_package_group": "churn-model",
+            "endpoint_name": "churn-endpoint",
+            "instance_type": "ml.m5.large",
+            "instance_count": 1,
+            "guard_alarms": ["sagemaker-rollout-churn-5xx"],
+        }
+        return Target.model_validate({**base, **self.target})
+
+
+def seconds(value: str | int | float) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    match = DURATION.match(value.strip())
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use 30s, 5m, 1h)")
+    return int(match.group(1)) * UNITS[match.group(2)]
+
+
+@dataclass
+class Result:
+    name: str
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    rollouts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class Runner:
+    """Runs one scenario on a fresh sandbox."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.target = scenario.full_target()
+        self.result = Result(scenario.name)
+        self.packages: dict[str, str] = {}  # label -> model package ARN
+        self._seen: dict[str, tuple[str, int]] = {}
+
+    # --- running --------------------------------------------------------------------------
+
+    def run(self) -> Result:
+        parameters = {
+            "EndpointName": self.target.endpoint_name,
+            "ModelPackageGroupName": self.target.model_package_group,
+        }
+        with Sandbox(update_seconds=self.scenario.endpoint_update_seconds, parameters=parameters) as sandbox:
+            self.sandbox = sandbox
+            sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
+            for alarm in self.target.guard_alarms:
+                sandbox.create_alarm(alarm)
+            for number, step in enumerate(self.scenario.steps, 1):
+                try:
+                    self._step(step)
+                except AssertionError as exc:
+                    self.result.failures.append(f"step {number} {json.dumps(step, default=str)}: {exc}")
+                    self._line("expect", f"FAILED: {exc}")
+                    break
+            self.result.rollouts = [self._rollout_summary(r) for r in self._all_rollouts()]
+        return self.result
+
+    def _step(self, step: dict[str, Any]) -> None:
+        if len(step) != 1:
+            raise ValueError(f"a step has exactly one key: {step}")
+        (kind, arg), = step.items()
+        sandbox = self.sandbox
+        if kind == "approve":
+            arn = self._package(str(arg))
+            self._line("registry", f"{arg} approved")
+            self._deliveries(sandbox.set_approval(arn, "Approved"))
+        elif kind == "reject":
+            self._line("registry", f"{arg} rejected")
+            self._deliveries(sandbox.set_approval(self._package(str(arg)), "Rejected"))
+        elif kind == "alarm":
+            self._line("cloudwatch", f"{arg['name']} -> {arg['state']}")
+            self._deliveries(sandbox.set_alarm(arg["name"], arg["state"]))
+        elif kind == "wait":
+            end = sandbox.now + timedelta(seconds=seconds(arg))
+            while sandbox.now < end:
+                sandbox.now = min(end, sandbox.now + timedelta(seconds=60))
+                sandbox.simulator.advance()
+                self._deliveries(sandbox.deliver_endpoint_events())
+                self._deliveries(sandbox.tick())
+                self._deliveries(sandbox.deliver_endpoint_events())
+        elif kind == "tick":
+            self._deliveries(sandbox.tick())
+        elif kind == "fail_next_update":
+            sandbox.simulator.fail_next[self.target.endpoint_name] = str(arg)
+            self._line("sagemaker", f"the endpoint's next update will fail: {arg}")
+        elif kind == "event":
+            event = json.loads((ROOT / str(arg)).read_text())
+            self._line("eventbridge", f"raw event from {arg}")
+            self._deliveries(sandbox.deliver(event))
+        elif kind == "expect":
+            self._expect(Expectation.model_validate(arg))
+            self._line("expect", "ok: " + ", ".join(f"{k}={v}" for k, v in arg.items()))
+        else:
+            raise ValueError(f"unknown step {kind!r}")
+
+    def _package(self, label: str) -> str:
+        if label not in self.packages:
+            self.packages[label] = self.sandbox.register_package(self.target.model_package_group)
+        return self.packages[label]
+
+    # --- observing ------------------------------------------------------------------------
+
+    def _all_rollouts(self) -> list[Rollout]:
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        items = ddb.scan(TableName=TABLE, FilterExpression="sk = :r", ExpressionAttributeValues={":r": {"S": "ROLLOUT"}})
+        rollouts = [Rollout.model_validate_json(i["body"]["S"]) for i in items["Items"]]
+        return sorted(rollouts, key=lambda r: r.created_at)
+
+    def _label(self, rollout_id_or_variant: str) -> str:
+        for label, arn in self.packages.items():
+            from rollout_core import naming
+
+            rid = naming.rollout_id(arn)
+            if rollout_id_or_variant in (rid, naming.variant_name(rid)):
+                return label
+        return rollout_id_or_variant
+
+    def _rollout(self, label: str) -> Rollout | None:
+        arn = self.packages.get(label)
+        return next((r for r in self._all_rollouts() if r.model_package_arn == arn), None)
+
+    def _weights(self) -> dict[str, int] | None:
+        weights = self.sandbox.endpoint_weights(self.target.endpoint_name)
+        return None if weights is None else {self._label(v): p for v, p in weights.items()}
+
+    def _deliveries(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            changed = self._changes()
+            what = delivery.event["detail-type"]
+            status = delivery.event["detail"].get("EndpointStatus")
+            if status:
+                what += f" ({status})"
+            if delivery.error:
+                self.result.failures.append(f"{delivery.function} raised {delivery.error}")
+                self._line(delivery.function, f"<- {what}: ERROR {delivery.error}")
+            elif changed or what != "Scheduled Event":
+                self._line(delivery.function, f"<- {what}")
+            for line in changed:
+                self._line("rollout", line)
+
+    def _changes(self) -> list[str]:
+        lines = []
+        for rollout in self._all_rollouts():
+            key = (rollout.phase.value, rollout.step_index)
+            if self._seen.get(rollout.rollout_id) == key:
+                continue
+            self._seen[rollout.rollout_id] = key
+            step = f" {rollout.current_step_percent}%" if rollout.phase.value in ("SHIFTING", "BAKING") else ""
+            last = rollout.reason if rollout.phase.terminal else (rollout.history[-1].reason if rollout.history else "")
+            lines.append(f"{self._label(rollout.rollout_id)} {rollout.phase.value}{step}: {last}")
+        return lines
+
+    def _line(self, source: str, text: str) -> None:
+        offset = self.sandbox.now - START
+        total = int(offset.total_seconds())
+        stamp = f"+{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+        weights = self._weights()
+        shown = "no endpoint" if weights is None else " ".join(f"{k}={v}%" for k, v in sorted(weights.items()))
+        status = self.sandbox.endpoint_status(self.target.endpoint_name) or "-"
+        self.result.timeline.append(
+            {"time": stamp, "source": source, "text": text, "endpoint": status, "weights": weights or {}}
+        )
+        self._printed = getattr(self, "_printed", [])
+        self._printed.append(f"{stamp}  {source:<26} {text}  [{status}: {shown}]")
+
+    def lines(self) -> list[str]:
+        return getattr(self, "_printed", [])
+
+    # --- expectations ---------------------------------------------------------------------
+
+    def _expect(self, want: Expectation) -> None:
+        if want.rollout is not None:
+            rollout = self._rollout(want.rollout)
+            assert rollout is not None, f"no rollout for {want.rollout}"
+            if want.phase is not None:
+                assert rollout.phase.value == want.phase, f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
+            if want.reason_contains is not None:
+                assert want.reason_contains in rollout.reason, f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
+        if want.weights is not None:
+            assert self._weights() == want.weights, f"weights {self._weights()}, expected {want.weights}"
+        if want.endpoint_status is not None:
+            status = self.sandbox.endpoint_status(self.target.endpoint_name)
+            assert status == want.endpoint_status, f"endpoint {status}, expected {want.endpoint_status}"
+        if want.endpoint_exists is not None:
+            exists = self.sandbox.endpoint_status(self.target.endpoint_name) is not None
+            assert exists == want.endpoint_exists, f"endpoint exists={exists}"
+        if want.live_rollouts is not None:
+            live = [r for r in self._all_rollouts() if r.live]
+            assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
+
+    def _rollout_summary(self, rollout: Rollout) -> dict[str, Any]:
+        return {
+            "package": self._label(rollout.rollout_id),
+            "rollout_id": rollout.rollout_id,
+            "phase": rollout.phase.value,
+            "step": rollout.current_step_percent,
+            "reason": rollout.reason,
+            "history": [h.model_dump(mode="json") for h in rollout.history],
+        }
+
+
+def load(path: Path) -> Scenario:
+    return Scenario.model_validate(yaml.safe_load(path.read_text()))
+
+
+def builtin_files() -> list[Path]:
+    return sorted(BUILTIN.glob("*.yaml"))

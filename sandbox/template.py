@@ -1,0 +1,121 @@
+"""Read template.yaml as the sandbox needs it: parameters, the table, and which rule feeds which function."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from moto.events.models import EventPattern, EventPatternParser
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short-form tags (!Ref, !Sub, ...) as their long form."""
+
+
+def _construct(tag: str) -> Any:
+    key = "Ref" if tag == "Ref" else f"Fn::{tag}"
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {key: value}
+
+    return construct
+
+
+for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split",
+             "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition"):
+    _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open() as fh:
+        loaded: dict[str, Any] = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return loaded
+
+
+@dataclass(frozen=True)
+class Route:
+    """One EventBridge rule (or schedule) of the template and the function it invokes."""
+
+    function: str  # logical id
+    event: str  # the event's name under the function's Events
+    pattern: dict[str, Any]
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        raw = json.dumps(self.pattern)
+        return EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event)
+
+
+def _condition(name_or_expr: Any, template: dict[str, Any], parameters: dict[str, str]) -> bool:
+    """Evaluate a CloudFormation condition (Fn::Equals/Not/And/Or, Condition references)."""
+    expr = template.get("Conditions", {})[name_or_expr] if isinstance(name_or_expr, str) else name_or_expr
+    (fn, args), = expr.items()
+    if fn == "Condition":
+        return _condition(args, template, parameters)
+    if fn == "Fn::Equals":
+        left, right = (_resolve(a, template, parameters) for a in args)
+        return bool(left == right)
+    if fn == "Fn::Not":
+        return not _condition(args[0], template, parameters)
+    if fn == "Fn::And":
+        return all(_condition(a, template, parameters) for a in args)
+    if fn == "Fn::Or":
+        return any(_condition(a, template, parameters) for a in args)
+    raise ValueError(f"unsupported condition {fn}")
+
+
+def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> Any:
+    """Resolve Ref to parameters and Fn::If; anything else is kept as written."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in parameters:
+            return parameters[value["Ref"]]
+        if set(value) == {"Fn::If"}:
+            name, when_true, when_false = value["Fn::If"]
+            chosen = when_true if _condition(name, template, parameters) else when_false
+            return _resolve(chosen, template, parameters)
+        return {k: _resolve(v, template, parameters) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, template, parameters) for v in value]
+    return value
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
+    return {name: str(p["Default"]) for name, p in template.get("Parameters", {}).items() if "Default" in p}
+
+
+def routes(template: dict[str, Any], parameters: dict[str, str]) -> list[Route]:
+    """EventBridge rules and schedules of every function, patterns resolved against parameters."""
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for name, event in resource.get("Properties", {}).get("Events", {}).items():
+            props = event.get("Properties", {})
+            if event["Type"] == "EventBridgeRule":
+                pattern = _resolve(props["Pattern"], template, parameters)
+            elif event["Type"] == "Schedule":
+                pattern = {"source": ["aws.events"], "detail-type": ["Scheduled Event"]}
+            else:
+                continue
+            found.append(Route(logical_id, name, pattern))
+    return found
+
+
+def table_definition(template: dict[str, Any], logical_id: str, name: str) -> dict[str, Any]:
+    """CreateTable arguments from the template's AWS::DynamoDB::Table resource."""
+    props = template["Resources"][logical_id]["Properties"]
+    keep = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+    return {"TableName": name, **{k: props[k] for k in keep if k in props}}

@@ -1,0 +1,120 @@
+"""Property tests: whatever the alarms, endpoint, clock, errors and crashes do, the rollout is safe."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rollout_core import machine
+from rollout_core.models import AlarmState, Phase
+
+from .world import BASELINE, PACKAGE, World, step, target
+
+ALARMS = ["churn-5xx", "churn-latency"]
+TERMINAL = {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED}
+
+operation = st.one_of(
+    st.tuples(st.just("decide")),
+    st.tuples(st.just("decide_twice")),  # the same trigger delivered twice
+    st.tuples(st.just("stale_decide")),  # a decision on an old read loses the conditional write
+    st.tuples(st.just("crash")),  # saved, died before acting
+    st.tuples(st.just("complete")),  # the endpoint finishes what it was doing
+    st.tuples(st.just("clock"), st.integers(min_value=1, max_value=900)),
+    st.tuples(st.just("alarm"), st.sampled_from(ALARMS), st.sampled_from(list(AlarmState))),
+    st.tuples(st.just("fail_next_update")),
+    st.tuples(st.just("throttle_next_call")),
+    st.tuples(st.just("stop"), st.sampled_from([Phase.ABORTED, Phase.SUPERSEDED])),
+)
+
+
+def check_invariants(world: World, before, after, obs_alarms) -> None:
+    if after.desired_weights:
+        assert sum(after.desired_weights.values()) == 100
+    view = world.view()
+    if view is not None and view.weights and sum(view.weights.values()) > 0:
+        assert abs(sum(view.percentages.values()) - 100) <= 1
+    # Never skip a step.
+    assert after.step_index - before.step_index in (0, 1) or after.phase in TERMINAL | {Phase.ROLLING_BACK}
+    # Never move forward while a guard alarm is in ALARM (first deployments have no baseline).
+    firing = any(obs_alarms.get(a) is AlarmState.ALARM for a in ALARMS)
+    if firing and not before.first_deployment and before.phase is not Phase.PROMOTING:
+        assert after.step_index <= before.step_index
+        assert after.phase is not Phase.PROMOTING or before.phase is Phase.PROMOTING
+        assert after.phase is not Phase.SUCCEEDED or before.phase is Phase.PROMOTING
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=st.booleans(),
+    steps=st.sampled_from([[100], [50, 100], [10, 25, 50, 100], [1, 2, 5, 10, 20, 40, 60, 80, 100]]),
+    ops=st.lists(operation, max_size=60),
+)
+def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
+    world = World.empty() if first else World()
+    world.alarms = dict.fromkeys(ALARMS, AlarmState.OK)
+    rollout = machine.new_rollout(target(steps=steps, bake=120, alarms=ALARMS), PACKAGE, world.now)
+    old = rollout
+    for op in ops:
+        kind = op[0]
+        before = rollout
+        if kind in ("decide", "decide_twice", "crash"):
+            alarms = dict(world.alarms)
+            rollout = step(world, rollout, crash=kind == "crash")
+            check_invariants(world, before, rollout, alarms)
+            if kind == "decide_twice":
+                again = step(world, rollout)
+                check_invariants(world, rollout, again, alarms)
+                rollout = again
+        elif kind == "stale_decide":
+            machine.decide(old, world.observe(old), world.now)  # its write would be refused: no effect
+        elif kind == "complete":
+            world.complete()
+        elif kind == "clock":
+            world.now += timedelta(seconds=op[1])
+        elif kind == "alarm":
+            world.alarms[op[1]] = op[2]
+        elif kind == "fail_next_update":
+            world.fail_next = True
+        elif kind == "throttle_next_call":
+            world.errors_next.append("ThrottlingException")
+        elif kind == "stop":
+            rollout = machine.stop(rollout, op[1], "operator", world.now)
+        old = before
+
+    # Then the world settles: alarms resolve one way or the other, time passes, events flow.
+    world.errors_next.clear()
+    world.fail_next = False
+    for _ in range(500):
+        if rollout.settled:
+            break
+        alarms = dict(world.alarms)
+        before = rollout
+        rollout = step(world, rollout)
+        check_invariants(world, before, rollout, alarms)
+        world.now += timedelta(seconds=120)
+        world.complete()
+        if rollout.phase is Phase.BAKING and any(s is AlarmState.INSUFFICIENT_DATA for s in world.alarms.values()):
+            world.alarms = dict.fromkeys(ALARMS, AlarmState.OK)
+    assert rollout.settled, rollout.phase
+    world.complete()
+
+    serving = world.serving_models()
+    if first and rollout.phase in (Phase.ABORTED, Phase.SUPERSEDED):
+        # Nothing to go back to: the endpoint is removed (or was never created).
+        assert not world.exists
+        return
+    if first and rollout.phase is Phase.FAILED:
+        assert not world.exists or serving == {rollout.candidate.model_name: 100}
+        return
+    assert len(serving) == 1, serving
+    (model, percent), = serving.items()
+    assert percent == 100
+    assert world.status == "InService"
+    if rollout.phase is Phase.SUCCEEDED:
+        assert model == rollout.candidate.model_name
+        assert len(world.weights) == 1
+    else:
+        assert model == BASELINE.model_name
+        assert set(world.weights) == {BASELINE.variant_name}, "the candidate variant must be gone"

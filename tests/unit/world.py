@@ -1,0 +1,181 @@
+"""A small model of one SageMaker endpoint, for driving the pure state machine in unit tests.
+
+It follows the documented behaviour the adapters rely on: updates put the endpoint in
+Updating (or Creating), complete later, and a failed update leaves the previous
+configuration InService with a FailureReason. It only interprets the core's actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from rollout_core import machine
+from rollout_core.models import (
+    Action,
+    AlarmState,
+    CreateEndpoint,
+    CreateEndpointConfig,
+    CreateModel,
+    DeleteEndpoint,
+    DeleteEndpointConfig,
+    DeleteModel,
+    EndpointView,
+    Observations,
+    Phase,
+    Rollout,
+    Target,
+    UpdateEndpoint,
+    UpdateWeights,
+    VariantSpec,
+)
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+BASELINE = VariantSpec(variant_name="AllTraffic", model_name="churn-v1", instance_type="ml.m5.large", instance_count=1)
+
+
+class TransientError(Exception):
+    code = "ThrottlingException"
+
+
+@dataclass
+class World:
+    now: datetime = T0
+    exists: bool = True
+    status: str = "InService"
+    config: str = "original"
+    weights: dict[str, float] = field(default_factory=lambda: {BASELINE.variant_name: 1.0})
+    last_modified: datetime = T0 - timedelta(days=1)
+    failure_reason: str | None = None
+    configs: dict[str, list[tuple[VariantSpec, int]]] = field(
+        default_factory=lambda: {"original": [(BASELINE, 100)]}
+    )
+    models: set[str] = field(default_factory=lambda: {BASELINE.model_name})
+    alarms: dict[str, AlarmState] = field(default_factory=dict)
+    pending: tuple[str, object] | None = None  # (kind, payload) completing at the next complete()
+    fail_next: bool = False
+    errors_next: list[str] = field(default_factory=list)  # error codes raised by the next calls
+    calls: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls) -> World:
+        return cls(exists=False, configs={}, models=set(), weights={}, config="")
+
+    def view(self) -> EndpointView | None:
+        if not self.exists:
+            return None
+        return EndpointView(
+            status=self.status,
+            config_name=self.config,
+            weights=dict(self.weights),
+            last_modified=self.last_modified,
+            failure_reason=self.failure_reason,
+        )
+
+    def observe(self, rollout: Rollout) -> Observations:
+        ep = self.view()
+        serving = None
+        if rollout.phase is Phase.PENDING and ep is not None and ep.status == "InService":
+            top = max(self.weights, key=lambda v: self.weights[v])
+            serving = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
+        return Observations(endpoint=ep, alarms=dict(self.alarms), serving_variant=serving)
+
+    # --- actions --------------------------------------------------------------------------
+
+    def apply(self, action: Action) -> None:
+        self.calls.append(action.kind)
+        if self.errors_next:
+            raise_code = self.errors_next.pop(0)
+            err = TransientError(raise_code)
+            err.code = raise_code
+            raise err
+        if isinstance(action, CreateModel):
+            self.models.add(action.model_name)
+        elif isinstance(action, CreateEndpointConfig):
+            assert all(spec.model_name in self.models for spec, _ in action.variants)
+            self.configs.setdefault(action.config_name, action.variants)
+        elif isinstance(action, CreateEndpoint):
+            assert not self.exists, "CreateEndpoint on an existing endpoint"
+            self.exists, self.status, self.config, self.weights = True, "Creating", "", {}
+            self._start("create", action.config_name)
+        elif isinstance(action, UpdateEndpoint):
+            self._require_in_service()
+            assert action.config_name in self.configs
+            self.status = "Updating"
+            self._start("config", action.config_name)
+        elif isinstance(action, UpdateWeights):
+            self._require_in_service()
+            assert set(action.weights) <= set(self.weights)
+            self.status = "Updating"
+            self._start("weights", dict(action.weights))
+        elif isinstance(action, DeleteEndpoint):
+            self.exists, self.pending = False, None
+        elif isinstance(action, DeleteEndpointConfig):
+            assert action.config_name != self.config or not self.exists, "deleting the config in use"
+            self.configs.pop(action.config_name, None)
+        elif isinstance(action, DeleteModel):
+            in_use = {s.model_name for s, _ in self.configs.get(self.config, [])}
+            assert action.model_name not in in_use or not self.exists, "deleting a model in use"
+            self.models.discard(action.model_name)
+
+    def _require_in_service(self) -> None:
+        assert self.exists and self.status == "InService", f"update sent to a {self.status} endpoint"
+
+    def _start(self, kind: str, payload: object) -> None:
+        self.last_modified = self.now
+        self.pending = (kind, payload, self.fail_next)  # type: ignore[assignment]
+        self.fail_next = False
+
+    def complete(self) -> None:
+        if self.pending is None or not self.exists:
+            return
+        kind, payload, fail = self.pending  # type: ignore[misc]
+        self.pending = None
+        self.last_modified = self.now
+        if fail:
+            self.failure_reason = "simulated failure"
+            self.status = "Failed" if kind == "create" else "InService"
+            return
+        self.failure_reason = None
+        self.status = "InService"
+        if kind in ("create", "config"):
+            self.config = str(payload)
+            self.weights = {spec.variant_name: float(w) for spec, w in self.configs[self.config]}
+        else:
+            self.weights.update({k: float(v) for k, v in payload.items()})  # type: ignore[attr-defined]
+
+    def serving_models(self) -> dict[str, int]:
+        """model name -> percent of traffic."""
+        ep = self.view()
+        if ep is None:
+            return {}
+        by_variant = {spec.variant_name: spec.model_name for spec, _ in self.configs.get(self.config, [])}
+        return {by_variant[v]: p for v, p in ep.percentages.items() if p > 0}
+
+
+def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
+    """One decision and its actions, as the shell does it (errors folded back in)."""
+    decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
+    if crash:
+        return decided  # the process died after saving, before any action
+    for action in actions:
+        try:
+            world.apply(action)
+        except TransientError as exc:
+            return machine.on_action_error(decided, action, exc.code, str(exc), world.now)
+    return machine.finished(decided, world.now) if decided.finishing else decided
+
+
+def target(steps: list[int] | None = None, bake: int = 300, alarms: list[str] | None = None, **plan: object) -> Target:
+    return Target.model_validate(
+        {
+            "model_package_group": "churn-model",
+            "endpoint_name": "churn",
+            "instance_type": "ml.m5.large",
+            "plan": {"steps": steps or [10, 50, 100], "bake_seconds": bake, **plan},
+            "guard_alarms": alarms if alarms is not None else ["churn-5xx"],
+        }
+    )
+
+
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/2"
