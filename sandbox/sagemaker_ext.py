@@ -31,6 +31,7 @@ from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
+
 class ResourceLimitExceeded(SagemakerClientError):
     code = "ResourceLimitExceeded"
 
@@ -72,6 +73,7 @@ class EndpointSimulator:
         self.fail_next: dict[str, str] = {}  # endpoint -> FailureReason of its next update
         self.reject_next: dict[str, list[SagemakerClientError]] = {}  # endpoint -> errors raised at the call
         self.outbox: list[dict[str, Any]] = []  # events announced and not yet delivered
+        self.calls: list[tuple[str, str]] = []  # (operation, endpoint) of every accepted change
         self._saved: dict[tuple[type, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -80,8 +82,8 @@ class EndpointSimulator:
         sim = self
         backend_methods = {
             "update_endpoint": lambda b, **kw: sim._update_endpoint(b, **kw),
-            "update_endpoint_weights_and_capacities": lambda b, endpoint_name, desired_weights_and_capacities: sim._update_weights(
-                b, endpoint_name, desired_weights_and_capacities
+            "update_endpoint_weights_and_capacities": lambda b, endpoint_name, desired_weights_and_capacities: (
+                sim._update_weights(b, endpoint_name, desired_weights_and_capacities)
             ),
             "create_endpoint": lambda b, endpoint_name, endpoint_config_name, tags: sim._create_endpoint(
                 b, endpoint_name, endpoint_config_name, tags
@@ -139,9 +141,7 @@ class EndpointSimulator:
         self._start(backend, endpoint, "Updating", Transition(self._due(), "config", config_name=endpoint_config_name))
         return str(endpoint.arn)
 
-    def _update_weights(
-        self, backend: SageMakerModelBackend, endpoint_name: str, desired: list[dict[str, Any]]
-    ) -> str:
+    def _update_weights(self, backend: SageMakerModelBackend, endpoint_name: str, desired: list[dict[str, Any]]) -> str:
         endpoint = self._endpoint(backend, endpoint_name)
         self._raise_injected(endpoint_name)
         self._require_in_service(endpoint)
@@ -169,7 +169,7 @@ class EndpointSimulator:
         if endpoint_config_name not in backend.endpoint_configs:
             raise ValidationError(message=f'Could not find endpoint configuration "{endpoint_config_name}".')
         config = backend.endpoint_configs[endpoint_config_name]
-        endpoint = FakeEndpoint(
+        endpoint = FakeEndpoint(  # type: ignore[abstract]
             account_id=backend.account_id,
             region_name=backend.region_name,
             endpoint_name=endpoint_name,
@@ -205,7 +205,10 @@ class EndpointSimulator:
     def _due(self) -> datetime:
         return self.clock() + timedelta(seconds=self.update_seconds)
 
-    def _start(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, status: str, transition: Transition) -> None:
+    def _start(
+        self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, status: str, transition: Transition
+    ) -> None:
+        self.calls.append((transition.kind, endpoint.endpoint_name))
         transition.failure = self.fail_next.pop(endpoint.endpoint_name, None)
         endpoint.endpoint_status = status
         endpoint.last_modified_time = self.clock()
@@ -233,7 +236,7 @@ class EndpointSimulator:
     def _complete(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, transition: Transition) -> None:
         endpoint.last_modified_time = self.clock()
         if transition.failure is not None:
-            endpoint.failure_reason = transition.failure
+            endpoint.failure_reason = transition.failure  # type: ignore[assignment]
             # A failed create leaves a Failed endpoint; a failed update goes back to the
             # previous configuration and stays InService.
             endpoint.endpoint_status = "Failed" if transition.kind == "create" else "InService"
@@ -244,6 +247,7 @@ class EndpointSimulator:
         endpoint.failure_reason = None
         endpoint.endpoint_status = "InService"
         if transition.kind in ("create", "config"):
+            assert transition.config_name is not None
             config = backend.endpoint_configs[transition.config_name]
             endpoint.endpoint_config_name = transition.config_name
             endpoint.production_variants = _variants(config.production_variants)

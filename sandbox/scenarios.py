@@ -70,6 +70,8 @@ class Result:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     rollouts: list[dict[str, Any]] = field(default_factory=list)
+    endpoint_changes: list[tuple[str, str]] = field(default_factory=list)
+    final_weights: dict[str, int] | None = None
 
     @property
     def passed(self) -> bool:
@@ -79,8 +81,9 @@ class Result:
 class Runner:
     """Runs one scenario on a fresh sandbox."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, deliver_each: int = 1) -> None:
         self.scenario = scenario
+        self.deliver_each = deliver_each
         self.target = scenario.full_target()
         self.result = Result(scenario.name)
         self.packages: dict[str, str] = {}  # label -> model package ARN
@@ -93,7 +96,9 @@ class Runner:
             "EndpointName": self.target.endpoint_name,
             "ModelPackageGroupName": self.target.model_package_group,
         }
-        with Sandbox(update_seconds=self.scenario.endpoint_update_seconds, parameters=parameters) as sandbox:
+        with Sandbox(
+            update_seconds=self.scenario.endpoint_update_seconds, parameters=parameters, deliver_each=self.deliver_each
+        ) as sandbox:
             self.sandbox = sandbox
             sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
             for alarm in self.target.guard_alarms:
@@ -106,12 +111,14 @@ class Runner:
                     self._line("expect", f"FAILED: {exc}")
                     break
             self.result.rollouts = [self._rollout_summary(r) for r in self._all_rollouts()]
+            self.result.endpoint_changes = list(sandbox.simulator.calls)
+            self.result.final_weights = self._weights()
         return self.result
 
     def _step(self, step: dict[str, Any]) -> None:
         if len(step) != 1:
             raise ValueError(f"a step has exactly one key: {step}")
-        (kind, arg), = step.items()
+        ((kind, arg),) = step.items()
         sandbox = self.sandbox
         if kind == "approve":
             arn = self._package(str(arg))
@@ -155,7 +162,9 @@ class Runner:
 
     def _all_rollouts(self) -> list[Rollout]:
         ddb = boto3.client("dynamodb", region_name=REGION)
-        items = ddb.scan(TableName=TABLE, FilterExpression="sk = :r", ExpressionAttributeValues={":r": {"S": "ROLLOUT"}})
+        items = ddb.scan(
+            TableName=TABLE, FilterExpression="sk = :r", ExpressionAttributeValues={":r": {"S": "ROLLOUT"}}
+        )
         rollouts = [Rollout.model_validate_json(i["body"]["S"]) for i in items["Items"]]
         return sorted(rollouts, key=lambda r: r.created_at)
 
@@ -226,9 +235,13 @@ class Runner:
             rollout = self._rollout(want.rollout)
             assert rollout is not None, f"no rollout for {want.rollout}"
             if want.phase is not None:
-                assert rollout.phase.value == want.phase, f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
+                assert rollout.phase.value == want.phase, (
+                    f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
+                )
             if want.reason_contains is not None:
-                assert want.reason_contains in rollout.reason, f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
+                assert want.reason_contains in rollout.reason, (
+                    f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
+                )
         if want.weights is not None:
             assert self._weights() == want.weights, f"weights {self._weights()}, expected {want.weights}"
         if want.endpoint_status is not None:

@@ -6,6 +6,7 @@ the rule patterns declared in template.yaml and handed to the function the rule 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import uuid
@@ -74,8 +75,11 @@ def _load_handler(logical_id: str) -> ModuleType:
 class Sandbox:
     """The whole stack on moto. Use as a context manager."""
 
-    def __init__(self, update_seconds: float = 120, parameters: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, update_seconds: float = 120, parameters: dict[str, str] | None = None, deliver_each: int = 1
+    ) -> None:
         self.now = START
+        self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
         self.template = tpl.load_template()
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
         self.routes = tpl.routes(self.template, self.parameters)
@@ -159,13 +163,14 @@ class Sandbox:
             for route in self.routes:
                 if not route.matches(current):
                     continue
-                delivery = Delivery(at=self.now, function=route.function, event=current)
-                try:
-                    delivery.result = self.handlers[route.function](current, LambdaContext(route.function))
-                except Exception as exc:  # the timeline shows it; EventBridge would retry
-                    delivery.error = f"{type(exc).__name__}: {exc}"
-                self.deliveries.append(delivery)
-                done.append(delivery)
+                for _ in range(self.deliver_each):
+                    delivery = Delivery(at=self.now, function=route.function, event=current)
+                    try:
+                        delivery.result = self.handlers[route.function](current, LambdaContext(route.function))
+                    except Exception as exc:  # the timeline shows it; EventBridge would retry
+                        delivery.error = f"{type(exc).__name__}: {exc}"
+                    self.deliveries.append(delivery)
+                    done.append(delivery)
             queue += self.simulator.drain()
         return done
 
@@ -209,10 +214,8 @@ class Sandbox:
     def register_package(self, group: str) -> str:
         """Register a new model package version in ``group`` (PendingManualApproval)."""
         sm = self.client("sagemaker")
-        try:
+        with contextlib.suppress(sm.exceptions.ClientError):  # the group exists already
             sm.create_model_package_group(ModelPackageGroupName=group)
-        except sm.exceptions.ClientError:
-            pass
         arn: str = sm.create_model_package(
             ModelPackageGroupName=group,
             InferenceSpecification={

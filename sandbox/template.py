@@ -35,14 +35,31 @@ def _construct(tag: str) -> Any:
     return construct
 
 
-for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split",
-             "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition"):
+for _tag in (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "GetAZs",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     with path.open() as fh:
-        loaded: dict[str, Any] = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        loaded: dict[str, Any] = yaml.load(fh, Loader=_CfnLoader)
     return loaded
 
 
@@ -56,13 +73,13 @@ class Route:
 
     def matches(self, event: dict[str, Any]) -> bool:
         raw = json.dumps(self.pattern)
-        return EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event)
+        return bool(EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event))  # type: ignore[arg-type]
 
 
 def _condition(name_or_expr: Any, template: dict[str, Any], parameters: dict[str, str]) -> bool:
     """Evaluate a CloudFormation condition (Fn::Equals/Not/And/Or, Condition references)."""
     expr = template.get("Conditions", {})[name_or_expr] if isinstance(name_or_expr, str) else name_or_expr
-    (fn, args), = expr.items()
+    ((fn, args),) = expr.items()
     if fn == "Condition":
         return _condition(args, template, parameters)
     if fn == "Fn::Equals":

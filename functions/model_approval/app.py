@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from rollout_core.aws.clients import RETRY_CONFIG
 from rollout_core.events import ModelPackageEvent
 from rollout_core.wiring import rollout_service

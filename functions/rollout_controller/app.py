@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from rollout_core.events import AlarmEvent, ControllerEvent, EndpointEvent
 from rollout_core.wiring import rollout_service
 
@@ -21,7 +22,8 @@ metrics = Metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Events only say *when* to look: every decision reads DescribeEndpoint/DescribeAlarms
     # itself, so duplicated, late or reordered events cannot move a rollout the wrong way.
-    trigger = parse(event=event, model=ControllerEvent)  # type: ignore[arg-type]
+    # Parser takes the discriminated union (it wraps any type in a TypeAdapter); its stubs want a class.
+    trigger = parse(event=event, model=ControllerEvent)  # type: ignore[call-overload]
     service = rollout_service()
     if isinstance(trigger, EndpointEvent):
         rollouts = service.advance_live(endpoint_name=trigger.detail.EndpointName)

@@ -32,7 +32,7 @@ def start(world: World, tgt: Target | None = None):
 def test_happy_path_walks_every_step_then_promotes():
     world = World()
     rollout = start(world)
-    seen_steps = []
+    seen_steps: list[int] = []
     for _ in range(100):
         rollout = step(world, rollout)
         if rollout.phase is Phase.BAKING and (not seen_steps or seen_steps[-1] != rollout.current_step_percent):
@@ -73,6 +73,7 @@ def test_alarm_sends_traffic_back_at_once_then_removes_candidate():
     rollout = step(world, rollout)
     assert rollout.phase is Phase.ROLLING_BACK
     assert world.calls[-1] == "UpdateWeights"
+    assert world.pending is not None
     assert world.pending[1] == {BASELINE.variant_name: 100, rollout.candidate.variant_name: 0}
     rollout = run(world, rollout)
     assert rollout.phase is Phase.ROLLED_BACK
@@ -252,7 +253,7 @@ def test_endpoint_changed_outside_is_left_alone():
 
 
 def test_plan_validation():
-    assert RolloutPlan(steps="10, 50,100").steps == [10, 50, 100]  # type: ignore[arg-type]
+    assert RolloutPlan.model_validate({"steps": "10, 50,100"}).steps == [10, 50, 100]
     for bad in ([50, 10, 100], [10, 50], [0, 100], [10, 10, 100], [10, 150]):
         with pytest.raises(ValidationError):
             RolloutPlan(steps=bad)

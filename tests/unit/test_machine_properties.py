@@ -109,7 +109,7 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
         assert not world.exists or serving == {rollout.candidate.model_name: 100}
         return
     assert len(serving) == 1, serving
-    (model, percent), = serving.items()
+    ((model, percent),) = serving.items()
     assert percent == 100
     assert world.status == "InService"
     if rollout.phase is Phase.SUCCEEDED:

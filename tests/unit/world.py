@@ -47,12 +47,10 @@ class World:
     weights: dict[str, float] = field(default_factory=lambda: {BASELINE.variant_name: 1.0})
     last_modified: datetime = T0 - timedelta(days=1)
     failure_reason: str | None = None
-    configs: dict[str, list[tuple[VariantSpec, int]]] = field(
-        default_factory=lambda: {"original": [(BASELINE, 100)]}
-    )
+    configs: dict[str, list[tuple[VariantSpec, int]]] = field(default_factory=lambda: {"original": [(BASELINE, 100)]})
     models: set[str] = field(default_factory=lambda: {BASELINE.model_name})
     alarms: dict[str, AlarmState] = field(default_factory=dict)
-    pending: tuple[str, object] | None = None  # (kind, payload) completing at the next complete()
+    pending: tuple[str, object, bool] | None = None  # (kind, payload, fails) done at the next complete()
     fail_next: bool = False
     errors_next: list[str] = field(default_factory=list)  # error codes raised by the next calls
     calls: list[str] = field(default_factory=list)
@@ -123,13 +121,13 @@ class World:
 
     def _start(self, kind: str, payload: object) -> None:
         self.last_modified = self.now
-        self.pending = (kind, payload, self.fail_next)  # type: ignore[assignment]
+        self.pending = (kind, payload, self.fail_next)
         self.fail_next = False
 
     def complete(self) -> None:
         if self.pending is None or not self.exists:
             return
-        kind, payload, fail = self.pending  # type: ignore[misc]
+        kind, payload, fail = self.pending
         self.pending = None
         self.last_modified = self.now
         if fail:
@@ -142,7 +140,8 @@ class World:
             self.config = str(payload)
             self.weights = {spec.variant_name: float(w) for spec, w in self.configs[self.config]}
         else:
-            self.weights.update({k: float(v) for k, v in payload.items()})  # type: ignore[attr-defined]
+            assert isinstance(payload, dict)
+            self.weights.update({k: float(v) for k, v in payload.items()})
 
     def serving_models(self) -> dict[str, int]:
         """model name -> percent of traffic."""

@@ -19,5 +19,5 @@ def now() -> datetime:
 
 def set_source(source: Callable[[], datetime] | None) -> None:
     """Use ``source`` as the clock (None: the wall clock again)."""
-    global _source
+    global _source  # noqa: PLW0603 - one process-wide clock, set by the sandbox only
     _source = source or _wall_clock

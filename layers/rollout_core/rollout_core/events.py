@@ -24,7 +24,7 @@ class ModelPackageStateChange(BaseModel):
 class ModelPackageEvent(EventBridgeModel):
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
-    detail: ModelPackageStateChange  # type: ignore[assignment]
+    detail: ModelPackageStateChange
 
 
 class EndpointStateChange(BaseModel):
@@ -36,7 +36,7 @@ class EndpointStateChange(BaseModel):
 class EndpointEvent(EventBridgeModel):
     source: Literal["aws.sagemaker"]
     detail_type: Literal["SageMaker Endpoint State Change"] = Field(alias="detail-type")
-    detail: EndpointStateChange  # type: ignore[assignment]
+    detail: EndpointStateChange
 
 
 class AlarmStateValue(BaseModel):
@@ -61,7 +61,7 @@ class AlarmStateChange(BaseModel):
 class AlarmEvent(EventBridgeModel):
     source: Literal["aws.cloudwatch"]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
-    detail: AlarmStateChange  # type: ignore[assignment]
+    detail: AlarmStateChange
 
 
 class ScheduledEvent(EventBridgeModel):
@@ -69,6 +69,4 @@ class ScheduledEvent(EventBridgeModel):
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
 
 
-ControllerEvent = Annotated[
-    EndpointEvent | AlarmEvent | ScheduledEvent, Field(discriminator="detail_type")
-]
+ControllerEvent = Annotated[EndpointEvent | AlarmEvent | ScheduledEvent, Field(discriminator="detail_type")]

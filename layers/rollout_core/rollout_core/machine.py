@@ -20,6 +20,7 @@ from . import naming
 from .models import (
     Action,
     AlarmState,
+    ApplyAutoscaling,
     CreateEndpoint,
     CreateEndpointConfig,
     CreateModel,
@@ -34,7 +35,6 @@ from .models import (
     PruneOldModels,
     Rollout,
     SuspendAutoscaling,
-    ApplyAutoscaling,
     Target,
     UpdateEndpoint,
     UpdateWeights,
@@ -42,9 +42,7 @@ from .models import (
 )
 
 # Endpoint statuses during which SageMaker refuses another update.
-BUSY_STATUSES = frozenset(
-    {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService"}
-)
+BUSY_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService"})
 # How many times an endpoint update that SageMaker accepted and then failed is requested.
 MAX_ATTEMPTS = 3
 HISTORY_LIMIT = 200
@@ -110,19 +108,13 @@ def stop(rollout: Rollout, outcome: Phase, reason: str, now: datetime) -> Rollou
         return rollout
     if rollout.phase is Phase.PENDING:
         return _record(rollout.model_copy(update={"phase": outcome}), now, "stopped", reason, None, [])
-    if outcome is Phase.SUPERSEDED and (
-        rollout.first_deployment or rollout.phase is Phase.PROMOTING
-    ):
+    if outcome is Phase.SUPERSEDED and (rollout.first_deployment or rollout.phase is Phase.PROMOTING):
         return rollout
-    changed = rollout.model_copy(
-        update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason}
-    )
+    changed = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason})
     return _record(changed, now, "stop requested", reason, None, [])
 
 
-def on_action_error(
-    rollout: Rollout, action: Action, code: str, message: str, now: datetime
-) -> Rollout:
+def on_action_error(rollout: Rollout, action: Action, code: str, message: str, now: datetime) -> Rollout:
     """Fold an AWS error raised by one of the decided actions into the rollout.
 
     Transient errors (throttling, unavailability, an endpoint that is already Updating)
@@ -149,9 +141,7 @@ def on_action_error(
     if rollout.phase is Phase.PROVISIONING and not _candidate_on_endpoint_possible(action):
         failed = rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail})
         return _record(failed, now, "failed", detail, None, [])
-    stopping = rollout.model_copy(
-        update={"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail}
-    )
+    stopping = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail})
     return _record(stopping, now, "rolling back", detail, None, [])
 
 
@@ -200,6 +190,7 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if obs.predecessor_live:
         return r, []
     ep = obs.endpoint
+    changes: dict[str, Any]
     if ep is None:
         changes = {
             "phase": Phase.PROVISIONING,
@@ -324,6 +315,7 @@ def _promoting(r: Rollout, obs: Observations, now: datetime) -> Decision:
 
 
 def _rolling_back(r: Rollout, obs: Observations, now: datetime) -> Decision:
+    changes: dict[str, Any]
     outcome = r.outcome or Phase.ROLLED_BACK
     ep = obs.endpoint
     if r.first_deployment:
@@ -332,7 +324,11 @@ def _rolling_back(r: Rollout, obs: Observations, now: datetime) -> Decision:
         if ep.status in BUSY_STATUSES - {"OutOfService"}:
             return r, []
         return _record_decision(
-            r, obs, now, "removing endpoint", "first deployment stopped: nothing to go back to",
+            r,
+            obs,
+            now,
+            "removing endpoint",
+            "first deployment stopped: nothing to go back to",
             [DeleteEndpoint(endpoint_name=r.endpoint_name)],
         )
     assert r.baseline is not None
@@ -344,9 +340,7 @@ def _rolling_back(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if set(ep.weights) == {base}:
         actions = _discard_candidate(r)
         if r.autoscaling is not None and r.autoscaling_suspended:
-            actions.append(
-                ApplyAutoscaling(endpoint_name=r.endpoint_name, variant_name=base, snapshot=r.autoscaling)
-            )
+            actions.append(ApplyAutoscaling(endpoint_name=r.endpoint_name, variant_name=base, snapshot=r.autoscaling))
         return _finish(r, obs, now, outcome, r.reason, actions)
     if base in ep.weights and _weights_match(ep, {v: 100 if v == base else 0 for v in ep.weights}):
         changes = {
@@ -392,7 +386,9 @@ def _weights_retry(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return _start_rollback(r, obs, now, Phase.FAILED, reason)
     changes = {"requested_at": now, "attempts": r.attempts + 1}
     action = UpdateWeights(endpoint_name=r.endpoint_name, weights=r.desired_weights)
-    return _record_decision(r.model_copy(update=changes), obs, now, "retrying", "weights differ from the plan", [action])
+    return _record_decision(
+        r.model_copy(update=changes), obs, now, "retrying", "weights differ from the plan", [action]
+    )
 
 
 def _start_rollback(r: Rollout, obs: Observations, now: datetime, outcome: Phase, reason: str) -> Decision:
@@ -427,7 +423,9 @@ def _request(
             if r.autoscaling is not None:
                 assert r.baseline is not None
                 # AWS: a variant under autoscaling must be deregistered before it is removed.
-                actions.insert(0, SuspendAutoscaling(endpoint_name=r.endpoint_name, variant_name=r.baseline.variant_name))
+                actions.insert(
+                    0, SuspendAutoscaling(endpoint_name=r.endpoint_name, variant_name=r.baseline.variant_name)
+                )
                 nxt = nxt.model_copy(update={"autoscaling_suspended": True})
             actions.append(UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -51,7 +52,7 @@ class RolloutPlan(BaseModel):
     def _steps_rise_to_100(cls, steps: list[int]) -> list[int]:
         if any(not 0 < s <= 100 for s in steps):
             raise ValueError("every step is a traffic percentage in 1..100")
-        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(steps)):
             raise ValueError("steps must be strictly increasing")
         if steps[-1] != 100:
             raise ValueError("the last step must be 100")
@@ -92,9 +93,7 @@ class Phase(StrEnum):
         return self in TERMINAL_PHASES
 
 
-TERMINAL_PHASES = frozenset(
-    {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED}
-)
+TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED})
 # Where a ROLLING_BACK rollout may end.
 ROLLBACK_OUTCOMES = frozenset({Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED})
 

@@ -110,7 +110,9 @@ class RolloutService:
         ``fired`` maps alarm names to the time an ALARM event said they fired: a rollout
         that started before that time rolls back even if the alarm is OK again by now.
         """
-        rollouts = [r for r in (self.store.get(rid) for rid in self.store.live_ids()) if r is not None and not r.settled]
+        rollouts = [
+            r for r in (self.store.get(rid) for rid in self.store.live_ids()) if r is not None and not r.settled
+        ]
         if endpoint_name is not None:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:

@@ -15,7 +15,12 @@ from .clients import error_code
 
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-_POLICY_KEYS = ("PolicyName", "PolicyType", "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration")
+_POLICY_KEYS = (
+    "PolicyName",
+    "PolicyType",
+    "TargetTrackingScalingPolicyConfiguration",
+    "StepScalingPolicyConfiguration",
+)
 
 
 def resource_id(endpoint_name: str, variant_name: str) -> str:
@@ -58,7 +63,9 @@ class AutoscalingGateway:
                 PolicyName=policy["PolicyName"], ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION
             )
         try:
-            self._aas.deregister_scalable_target(ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION)
+            self._aas.deregister_scalable_target(
+                ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION
+            )
         except ClientError as exc:
             if error_code(exc)[0] != "ObjectNotFoundException":
                 raise
@@ -72,4 +79,6 @@ class AutoscalingGateway:
             MaxCapacity=snapshot.max_capacity,
         )
         for policy in snapshot.policies:
-            self._aas.put_scaling_policy(ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION, **policy)
+            self._aas.put_scaling_policy(
+                ServiceNamespace=NAMESPACE, ResourceId=rid, ScalableDimension=DIMENSION, **policy
+            )

@@ -129,8 +129,7 @@ class SageMakerGateway:
             self._sm.update_endpoint_weights_and_capacities(
                 EndpointName=action.endpoint_name,
                 DesiredWeightsAndCapacities=[
-                    {"VariantName": name, "DesiredWeight": float(weight)}
-                    for name, weight in action.weights.items()
+                    {"VariantName": name, "DesiredWeight": float(weight)} for name, weight in action.weights.items()
                 ],
             )
         elif isinstance(action, DeleteEndpoint):

@@ -73,7 +73,8 @@ class RolloutStore:
             "body": {"S": rollout.model_dump_json()},
         }
         if not rollout.settled:
-            # Live, or finished with clean-up still to do. GSI sort key: creation time first, so the tick sees predecessors before successors.
+            # Live, or finished with clean-up still to do. The GSI sort key starts with the
+            # creation time, so a tick sees predecessors before their successors.
             item["live_pk"] = {"S": LIVE_KEY}
             item["live_sk"] = {"S": f"{rollout.created_at.isoformat()}#{rollout.rollout_id}"}
         return item
@@ -94,7 +95,13 @@ class RolloutStore:
                 "ExpressionAttributeValues": {":owner": {"S": stale_owner}},
             }
         items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self._table, "Item": self._item(created), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._item(created),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
             {
                 "Put": {
                     "TableName": self._table,

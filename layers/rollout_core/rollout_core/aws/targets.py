@@ -30,7 +30,5 @@ class TargetRepository:
             raise
         target = Target.model_validate_json(value)
         if target.model_package_group != model_package_group:
-            raise ValueError(
-                f"{self.parameter_name(model_package_group)} names group {target.model_package_group!r}"
-            )
+            raise ValueError(f"{self.parameter_name(model_package_group)} names group {target.model_package_group!r}")
         return target

@@ -1,0 +1,72 @@
+"""Whole scenarios on the sandbox: the built-in ones, once and with every event delivered twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.scenarios import Runner, builtin_files, load
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = builtin_files()
+
+
+def test_there_are_builtin_scenarios_for_each_required_story():
+    names = {p.stem for p in SCENARIOS}
+    for story in (
+        "first_deployment",
+        "happy_path",
+        "alarm_rolls_back",
+        "rejection_aborts",
+        "newer_approval_supersedes",
+        "update_failure_keeps_baseline",
+    ):
+        assert any(story in n for n in names), story
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_builtin_scenario_passes(path: Path):
+    result = Runner(load(path)).run()
+    assert result.passed, "\n".join(result.failures)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_delivering_every_event_twice_gives_the_same_final_state(path: Path):
+    once = Runner(load(path)).run()
+    twice = Runner(load(path), deliver_each=2).run()
+    assert twice.passed, "\n".join(twice.failures)
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "rollout_id"} for r in rs]  # noqa: E731
+    assert strip(twice.rollouts) == strip(once.rollouts)  # phases, reasons and full histories
+    assert twice.endpoint_changes == once.endpoint_changes  # no endpoint change made twice
+    assert twice.final_weights == once.final_weights
+
+
+def test_a_failing_expectation_fails_the_run(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: wrong on purpose\nsteps:\n  - approve: v1\n  - wait: 3m\n  - expect: {rollout: v1, phase: ROLLED_BACK}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "sandbox", "run", str(bad)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1
+    assert "v1 is SUCCEEDED, expected ROLLED_BACK" in proc.stdout
+
+
+def test_cli_json_output_lists_timeline_and_rollouts():
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "sandbox", "run", str(SCENARIOS[0]), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert result["passed"] is True
+    assert result["timeline"] and result["rollouts"][0]["phase"] == "SUCCEEDED"
