@@ -30,7 +30,7 @@ typecheck: $(VENV)/.installed
 	for fn in $(FUNCTIONS); do $(PY) -m mypy $$fn || exit 1; done
 
 cfn-lint: $(VENV)/.installed
-	$(PY) -m cfnlint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
