@@ -135,8 +135,11 @@ class Runner:
             while sandbox.now < end:
                 sandbox.now = min(end, sandbox.now + timedelta(seconds=60))
                 sandbox.simulator.advance()
+                sandbox.jobs.advance()
                 self._deliveries(sandbox.deliver_endpoint_events())
                 self._deliveries(sandbox.tick())
+                if int((sandbox.now - START).total_seconds()) % 300 == 0:
+                    self._deliveries(sandbox.tick("JobSweep"))
                 self._deliveries(sandbox.deliver_endpoint_events())
         elif kind == "tick":
             self._deliveries(sandbox.tick())

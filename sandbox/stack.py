@@ -11,6 +11,7 @@ import importlib.util
 import os
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -20,19 +21,43 @@ import boto3
 from moto import mock_aws
 
 from . import template as tpl
+from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 TABLE = "sagemaker-rollout-sandbox"
 TARGETS_PREFIX = "/sagemaker-rollout/sandbox/targets"
+JOBS_BUCKET = "sagemaker-rollout-sandbox-jobs"
 FUNCTIONS = {
     "ModelApprovalFunction": "model_approval",
     "RolloutControllerFunction": "rollout_controller",
+    "InferenceApiFunction": "inference_api",
+    "JobDispatcherFunction": "job_dispatcher",
+    "AsyncResultsFunction": "async_results",
+    "TransformJobEventsFunction": "transform_job_events",
 }
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+STACK_NAME = "sagemaker-rollout-dev"  # the name the sample events in events/ carry
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# The function the sandbox is running now: tests and benchmarks key the AWS calls they see by it
+# (sandbox/calls.py). Set by every handler in Sandbox.handlers, whichever path invokes it.
+CURRENT_FUNCTION: ContextVar[str | None] = ContextVar("sandbox_current_function", default=None)
+
+
+def tracked(logical_id: str, handler: Handler) -> Handler:
+    """``handler``, running as function ``logical_id`` (see CURRENT_FUNCTION)."""
+
+    def run(event: dict[str, Any], context: Any) -> Any:
+        token = CURRENT_FUNCTION.set(logical_id)
+        try:
+            return handler(event, context)
+        finally:
+            CURRENT_FUNCTION.reset(token)
+
+    return run
 
 
 @dataclass
@@ -82,8 +107,8 @@ class Sandbox:
         self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
         self.template = tpl.load_template()
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
-        self.routes = tpl.routes(self.template, self.parameters)
         self.simulator = EndpointSimulator(clock=lambda: self.now, update_seconds=update_seconds)
+        self.jobs = JobsSimulator(clock=lambda: self.now)
         self.deliveries: list[Delivery] = []
         self._mock = mock_aws()
         self._env: dict[str, str | None] = {}
@@ -103,6 +128,7 @@ class Sandbox:
             "AWS_SESSION_TOKEN": "testing",
             "TABLE_NAME": TABLE,
             "TARGETS_PREFIX": TARGETS_PREFIX,
+            "JOBS_BUCKET": JOBS_BUCKET,
             "POWERTOOLS_SERVICE_NAME": "sagemaker-rollout",
             "POWERTOOLS_METRICS_NAMESPACE": "SageMakerRollout",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -114,7 +140,26 @@ class Sandbox:
             os.environ[key] = value
         self._mock.start()
         self.simulator.install()
+        self.jobs.install()
         clock.set_source(lambda: self.now)
+        sns = boto3.client("sns", region_name=REGION)
+        topics = {
+            "AsyncSuccessTopic": sns.create_topic(Name="sandbox-async-success")["TopicArn"],
+            "AsyncErrorTopic": sns.create_topic(Name="sandbox-async-error")["TopicArn"],
+        }
+        for key, logical_id in (
+            ("ASYNC_SUCCESS_TOPIC_ARN", "AsyncSuccessTopic"),
+            ("ASYNC_ERROR_TOPIC_ARN", "AsyncErrorTopic"),
+        ):
+            self._env.setdefault(key, os.environ.get(key))
+            os.environ[key] = topics[logical_id]
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=JOBS_BUCKET)
+        s3.put_bucket_notification_configuration(
+            Bucket=JOBS_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        pseudo = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+        self.routes = tpl.routes(self.template, {**self.parameters, **pseudo, **topics, "JobsBucket": JOBS_BUCKET})
         iam = boto3.client("iam", region_name=REGION)
         self.role_arn = iam.create_role(
             RoleName="sagemaker-execution", AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}'
@@ -124,17 +169,24 @@ class Sandbox:
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(**tpl.table_definition(self.template, "RolloutTable", TABLE))
         rollout_service.cache_clear()
+        from rollout_core.wiring import job_service, runtime_gateway
+
+        job_service.cache_clear()
+        runtime_gateway.cache_clear()
         for logical_id in FUNCTIONS:
             module = _load_handler(logical_id)
-            self.handlers[logical_id] = module.lambda_handler
+            self.handlers[logical_id] = tracked(logical_id, module.lambda_handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         from rollout_core import clock
-        from rollout_core.wiring import rollout_service
+        from rollout_core.wiring import job_service, rollout_service, runtime_gateway
 
         clock.set_source(None)
         rollout_service.cache_clear()
+        job_service.cache_clear()
+        runtime_gateway.cache_clear()
+        self.jobs.uninstall()
         self.simulator.uninstall()
         self._mock.stop()
         for key, value in self._env.items():
@@ -171,17 +223,18 @@ class Sandbox:
                         delivery.error = f"{type(exc).__name__}: {exc}"
                     self.deliveries.append(delivery)
                     done.append(delivery)
-            queue += self.simulator.drain()
+            queue += self.simulator.drain() + self.jobs.drain()
         return done
 
     def deliver_endpoint_events(self) -> list[Delivery]:
+        """Deliver what SageMaker and S3 announced (endpoint, job and upload events)."""
         done = []
-        for event in self.simulator.drain():
+        for event in self.simulator.drain() + self.jobs.drain():
             done += self.deliver(event)
         return done
 
-    def tick(self) -> list[Delivery]:
-        """The schedule rule fires."""
+    def tick(self, rule: str = "RolloutTick") -> list[Delivery]:
+        """A schedule rule fires (RolloutTick: the controller; JobSweep: the job sweep)."""
         return self.deliver(
             {
                 "version": "0",
@@ -191,7 +244,7 @@ class Sandbox:
                 "account": ACCOUNT,
                 "time": self._iso(),
                 "region": REGION,
-                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/sagemaker-rollout-sandbox-RolloutTick"],
+                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK_NAME}-{rule}"],
                 "detail": {},
             }
         )
@@ -202,8 +255,11 @@ class Sandbox:
         while self.now < end:
             self.now = min(end, self.now + timedelta(seconds=tick_every))
             self.simulator.advance()
+            self.jobs.advance()
             self.deliver_endpoint_events()
             self.tick()
+            if int((self.now - START).total_seconds()) % 300 == 0:
+                self.tick("JobSweep")  # rate(5 minutes)
             self.deliver_endpoint_events()
 
     def _iso(self) -> str:
@@ -311,3 +367,52 @@ class Sandbox:
             return str(self.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"])
         except Exception:
             return None
+
+    def routes_topic(self, function: str, event: str) -> str:
+        """The topic ARN a function's SNS event subscribes to."""
+        route = next(r for r in self.routes if r.function == function and r.event == event)
+        assert route.topic_arn is not None
+        return route.topic_arn
+
+    # --- the inference API ----------------------------------------------------------------
+
+    def api(
+        self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Call the inference API as API Gateway would (REST proxy event, "*/*" binary media)."""
+        import base64
+
+        raw = body.encode() if isinstance(body, str) else body
+        event = {
+            "resource": path,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers or {},
+            "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": path,
+                "httpMethod": method,
+                "path": f"/sandbox{path}",
+                "stage": "sandbox",
+                "requestId": str(uuid.uuid4()),
+                "accountId": ACCOUNT,
+                "identity": {"sourceIp": "127.0.0.1", "caller": "sandbox", "user": "sandbox"},
+            },
+            "body": None if raw is None else base64.b64encode(raw).decode(),
+            "isBase64Encoded": raw is not None,
+        }
+        response: dict[str, Any] = self.handlers["InferenceApiFunction"](event, LambdaContext("InferenceApiFunction"))
+        self.deliver_endpoint_events()
+        return response
+
+    def upload(self, upload: dict[str, Any], data: bytes) -> int:
+        """POST a file to a presigned upload, as a client would (moto intercepts the request)."""
+        import requests
+
+        response = requests.post(upload["url"], data=upload["fields"], files={"file": ("input", data)}, timeout=30)
+        self.deliver_endpoint_events()  # S3 announces the new object
+        return response.status_code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,14 @@ class Route:
     function: str  # logical id
     event: str  # the event's name under the function's Events
     pattern: dict[str, Any]
+    topic_arn: str | None = None  # an SNS subscription instead of a rule
 
     def matches(self, event: dict[str, Any]) -> bool:
+        if self.topic_arn is not None:
+            records = event.get("Records") or [{}]
+            return bool(records[0].get("Sns", {}).get("TopicArn") == self.topic_arn)
+        if "detail-type" not in event:
+            return False
         raw = json.dumps(self.pattern)
         return bool(EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event))  # type: ignore[arg-type]
 
@@ -99,6 +106,8 @@ def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
     if isinstance(value, dict):
         if set(value) == {"Ref"} and value["Ref"] in parameters:
             return parameters[value["Ref"]]
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            return re.sub(r"\$\{([\w:]+)\}", lambda m: str(parameters.get(m.group(1), m.group(0))), value["Fn::Sub"])
         if set(value) == {"Fn::If"}:
             name, when_true, when_false = value["Fn::If"]
             chosen = when_true if _condition(name, template, parameters) else when_false
@@ -114,7 +123,11 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
 
 
 def routes(template: dict[str, Any], parameters: dict[str, str]) -> list[Route]:
-    """EventBridge rules and schedules of every function, patterns resolved against parameters."""
+    """EventBridge rules, schedules and SNS subscriptions of every function.
+
+    ``parameters`` resolves Ref: template parameters, and the sandbox's names for resources
+    (e.g. the jobs bucket, the topics' ARNs).
+    """
     found = []
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -124,7 +137,14 @@ def routes(template: dict[str, Any], parameters: dict[str, str]) -> list[Route]:
             if event["Type"] == "EventBridgeRule":
                 pattern = _resolve(props["Pattern"], template, parameters)
             elif event["Type"] == "Schedule":
-                pattern = {"source": ["aws.events"], "detail-type": ["Scheduled Event"]}
+                # A schedule rule invokes only its own target; its events name the rule.
+                rule = _resolve(props.get("Name", name), template, parameters)
+                arn = f"arn:aws:events:{parameters['AWS::Region']}:{parameters['AWS::AccountId']}:rule/{rule}"
+                pattern = {"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [arn]}
+            elif event["Type"] == "SNS":
+                topic = _resolve(props["Topic"], template, parameters)
+                found.append(Route(logical_id, name, {}, topic_arn=str(topic)))
+                continue
             else:
                 continue
             found.append(Route(logical_id, name, pattern))

@@ -43,3 +43,20 @@ def stack() -> Iterator[Sandbox]:
         for alarm in SAMPLE_TARGET.guard_alarms:
             sandbox.create_alarm(alarm)
         yield sandbox
+
+
+ASYNC_TARGET = SAMPLE_TARGET.model_copy(
+    update={"inference": SAMPLE_TARGET.inference.model_copy(update={"async_endpoint_name": "churn-endpoint-async"})}
+)
+
+
+@pytest.fixture
+def serving_stack(stack: Sandbox) -> Sandbox:
+    """The sample target with an async twin, version 1 deployed (real-time and async)."""
+    stack.put_target(ASYNC_TARGET.model_dump_json(), ASYNC_TARGET.model_package_group)
+    arn = stack.register_package(ASYNC_TARGET.model_package_group)
+    stack.set_approval(arn, "Approved")
+    stack.advance(300)
+    assert stack.endpoint_status("churn-endpoint") == "InService"
+    assert stack.endpoint_status("churn-endpoint-async") == "InService"
+    return stack

@@ -70,3 +70,28 @@ class ScheduledEvent(EventBridgeModel):
 
 
 ControllerEvent = Annotated[EndpointEvent | AlarmEvent | ScheduledEvent, Field(discriminator="detail_type")]
+
+
+class AsyncInferenceNotification(BaseModel):
+    """The message SageMaker async inference publishes to the success or error topic."""
+
+    invocationStatus: str  # "Completed" on success, "Failed" on error
+    inferenceId: str = ""
+    failureReason: str | None = None
+    requestParameters: dict[str, Any] = Field(default_factory=dict)
+    responseParameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class TransformJobStateChange(BaseModel):
+    TransformJobName: str
+    TransformJobStatus: str  # InProgress | Completed | Failed | Stopping | Stopped
+    FailureReason: str | None = None
+
+
+class TransformJobEvent(EventBridgeModel):
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Transform Job State Change"] = Field(alias="detail-type")
+    detail: TransformJobStateChange
+
+
+JobEvent = Annotated[TransformJobEvent | ScheduledEvent, Field(discriminator="detail_type")]

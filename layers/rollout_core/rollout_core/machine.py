@@ -36,6 +36,7 @@ from .models import (
     Rollout,
     SuspendAutoscaling,
     Target,
+    UpdateAsyncEndpoint,
     UpdateEndpoint,
     UpdateWeights,
     VariantSpec,
@@ -56,6 +57,7 @@ TRANSIENT_ERRORS = frozenset(
         "InternalFailure",
         "InternalServerError",
         "RequestLimitExceeded",
+        "RetryLater",  # raised by an adapter that must wait (e.g. the async endpoint is Updating)
     }
 )
 
@@ -233,7 +235,7 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
     outcome = _outcome(r, ep)
     if outcome == "done":
         if r.first_deployment:
-            return _finish(r, obs, now, Phase.SUCCEEDED, "endpoint in service", [])
+            return _finish(r, obs, now, Phase.SUCCEEDED, "endpoint in service", _after_promotion(r))
         return _shift(r, obs, now, 0, "candidate in service")
     if outcome == "failed" or ep.status == "Failed":
         reason = f"endpoint update failed: {ep.failure_reason or ep.status}"
@@ -297,14 +299,8 @@ def _promoting(r: Rollout, obs: Observations, now: datetime) -> Decision:
                     snapshot=r.autoscaling,
                 )
             )
-        actions += [
-            DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)),
-            PruneOldModels(
-                endpoint_name=r.endpoint_name,
-                keep=r.target.retain_models,
-                in_use=[r.candidate.model_name, r.desired_config or ""],
-            ),
-        ]
+        actions.append(DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)))
+        actions += _after_promotion(r)
         return _finish(r, obs, now, Phase.SUCCEEDED, "candidate promoted", actions)
     if outcome == "failed":
         if r.attempts >= MAX_ATTEMPTS:
@@ -435,6 +431,34 @@ def _request(
             UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
         ]
     return _record_decision(nxt, obs, now, event, reason, actions)
+
+
+def _after_promotion(r: Rollout) -> list[Action]:
+    """Once the candidate serves alone: the async twin follows, old models are pruned."""
+    settings = r.target.inference
+    actions: list[Action] = []
+    in_use = [r.candidate.model_name, r.desired_config or ""]
+    if settings.async_endpoint_name:
+        config = naming.async_config(settings.async_endpoint_name, r.rollout_id)
+        in_use.append(config)
+        actions.append(
+            UpdateAsyncEndpoint(
+                endpoint_name=settings.async_endpoint_name,
+                config_name=config,
+                model_name=r.candidate.model_name,
+                instance_type=settings.async_instance_type or r.target.instance_type,
+                instance_count=settings.async_instance_count,
+            )
+        )
+    actions.append(
+        PruneOldModels(
+            endpoint_name=r.endpoint_name,
+            keep=r.target.retain_models,
+            in_use=in_use,
+            async_endpoint_name=settings.async_endpoint_name,
+        )
+    )
+    return actions
 
 
 def _create_model(r: Rollout) -> CreateModel:

@@ -59,6 +59,27 @@ class RolloutPlan(BaseModel):
         return steps
 
 
+class InferenceSettings(BaseModel):
+    """How the job path (async inference and batch transform) serves a target's model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # An endpoint with AsyncInferenceConfig kept on the promoted model; None: batch only.
+    async_endpoint_name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=40)
+    async_instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    async_instance_count: int = Field(default=1, ge=1, le=100)
+    transform_instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    transform_instance_count: int = Field(default=1, ge=1, le=100)
+    max_payload_mb: int = Field(default=6, ge=1, le=100)  # CreateTransformJob MaxPayloadInMB
+    job_timeout_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    @field_validator("async_endpoint_name", "async_instance_type", "transform_instance_type", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        # CloudFormation parameters cannot be null: "" means "not set".
+        return None if value == "" else value
+
+
 class Target(BaseModel):
     """Where approvals of one model package group roll out, and how."""
 
@@ -71,6 +92,7 @@ class Target(BaseModel):
     plan: RolloutPlan = RolloutPlan()
     guard_alarms: list[str] = Field(default_factory=list, max_length=100)
     retain_models: int = Field(default=3, ge=1, le=50)
+    inference: InferenceSettings = InferenceSettings()
 
     _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
 
@@ -235,6 +257,18 @@ class PruneOldModels(BaseModel):
     endpoint_name: str
     keep: int
     in_use: list[str]
+    async_endpoint_name: str | None = None  # its configs are pruned the same way
+
+
+class UpdateAsyncEndpoint(BaseModel):
+    """Put the promoted model on the target's async endpoint, all at once (no weights there)."""
+
+    kind: Literal["UpdateAsyncEndpoint"] = "UpdateAsyncEndpoint"
+    endpoint_name: str
+    config_name: str
+    model_name: str
+    instance_type: str
+    instance_count: int
 
 
 Action = Annotated[
@@ -248,7 +282,8 @@ Action = Annotated[
     | DeleteModel
     | SuspendAutoscaling
     | ApplyAutoscaling
-    | PruneOldModels,
+    | PruneOldModels
+    | UpdateAsyncEndpoint,
     Field(discriminator="kind"),
 ]
 

@@ -43,3 +43,8 @@ def final_config(endpoint_name: str, rid: str) -> str:
 def rollback_config(endpoint_name: str, rid: str) -> str:
     """The baseline alone, as it was before the rollout."""
     return f"{config_prefix(endpoint_name)}{rid}-back"
+
+
+def async_config(async_endpoint_name: str, rid: str) -> str:
+    """The async endpoint's config holding the promoted model."""
+    return f"{config_prefix(async_endpoint_name)}{rid}"

@@ -14,7 +14,7 @@ from . import clock, machine, naming
 from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
-from .aws.sagemaker import SageMakerGateway
+from .aws.sagemaker import RetryLater, SageMakerGateway
 from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
 from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling
@@ -161,8 +161,8 @@ class RolloutService:
                     self.autoscaling.execute(action)
                 else:
                     self.sagemaker.execute(action, saved.rollout_id)
-            except ClientError as exc:
-                code, message = error_code(exc)
+            except (ClientError, RetryLater) as exc:
+                code, message = error_code(exc) if isinstance(exc, ClientError) else (RetryLater.code, str(exc))
                 logger.warning("action failed", extra={**self._keys(saved), "action": action.kind, "code": code})
                 saved = self.store.save(machine.on_action_error(saved, action, code, message, self.now()))
                 break
@@ -183,6 +183,8 @@ class RolloutService:
         }.get(after.phase)
         if metric:
             self._count(metric)
+        if after.phase is Phase.SUCCEEDED:
+            self.store.set_serving_model(after)
         logger.info(
             "phase changed",
             extra={**self._keys(after), "from": before.phase.value, "to": after.phase.value, "reason": after.reason},

@@ -8,19 +8,60 @@ from functools import cache
 from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import client
-from .aws.sagemaker import SageMakerGateway
+from .aws.job_store import JobStore
+from .aws.runtime import RuntimeGateway
+from .aws.sagemaker import AsyncSettings, SageMakerGateway
+from .aws.storage import Storage
 from .aws.store import RolloutStore
 from .aws.targets import TargetRepository
+from .aws.transform import TransformGateway
+from .job_service import JobService
 from .service import RolloutService
+
+
+def async_settings() -> AsyncSettings | None:
+    """From JOBS_BUCKET, ASYNC_SUCCESS_TOPIC_ARN, ASYNC_ERROR_TOPIC_ARN (None when unset)."""
+    bucket = os.environ.get("JOBS_BUCKET")
+    if not bucket:
+        return None
+    return AsyncSettings(
+        output_s3_uri=f"s3://{bucket}/outputs/async/",
+        failure_s3_uri=f"s3://{bucket}/outputs/async-failures/",
+        success_topic_arn=os.environ["ASYNC_SUCCESS_TOPIC_ARN"],
+        error_topic_arn=os.environ["ASYNC_ERROR_TOPIC_ARN"],
+    )
 
 
 @cache
 def rollout_service() -> RolloutService:
-    """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN."""
+    """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN (+ async settings)."""
     return RolloutService(
         store=RolloutStore(client("dynamodb"), os.environ["TABLE_NAME"]),
-        sagemaker=SageMakerGateway(client("sagemaker"), os.environ["SAGEMAKER_EXECUTION_ROLE_ARN"]),
+        sagemaker=SageMakerGateway(client("sagemaker"), os.environ["SAGEMAKER_EXECUTION_ROLE_ARN"], async_settings()),
         alarms=AlarmGateway(client("cloudwatch")),
         autoscaling=AutoscalingGateway(client("application-autoscaling")),
         targets=TargetRepository(client("ssm"), os.environ["TARGETS_PREFIX"]),
     )
+
+
+@cache
+def job_service() -> JobService:
+    """Environment: TABLE_NAME, TARGETS_PREFIX, JOBS_BUCKET."""
+    table = os.environ["TABLE_NAME"]
+    sagemaker = client("sagemaker")
+    dynamodb = client("dynamodb")
+    return JobService(
+        jobs=JobStore(dynamodb, table),
+        rollouts=RolloutStore(dynamodb, table),
+        targets=TargetRepository(client("ssm"), os.environ["TARGETS_PREFIX"]),
+        sagemaker=SageMakerGateway(sagemaker, os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN", "")),
+        runtime=RuntimeGateway(client("sagemaker-runtime")),
+        transform=TransformGateway(sagemaker),
+        storage=Storage(client("s3")),
+        bucket=os.environ["JOBS_BUCKET"],
+    )
+
+
+@cache
+def runtime_gateway() -> RuntimeGateway:
+    return RuntimeGateway(client("sagemaker-runtime"))

@@ -16,9 +16,14 @@ RETRY_CONFIG = Config(
 )
 
 
+# Presigned POST/GET for SSE-KMS objects need Signature Version 4.
+S3_CONFIG = RETRY_CONFIG.merge(Config(signature_version="s3v4"))
+
+
 def client(service: str, session: boto3.session.Session | None = None) -> Any:
     """A client for ``service`` with the project's retry configuration."""
-    return (session or boto3.session.Session()).client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+    config = S3_CONFIG if service == "s3" else RETRY_CONFIG
+    return (session or boto3.session.Session()).client(service, config=config)  # type: ignore[call-overload]
 
 
 def error_code(exc: Exception) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +18,7 @@ from ..models import (
     DeleteModel,
     EndpointView,
     PruneOldModels,
+    UpdateAsyncEndpoint,
     UpdateEndpoint,
     UpdateWeights,
     VariantSpec,
@@ -24,6 +26,22 @@ from ..models import (
 from .clients import error_code
 
 TAG_KEY = "sagemaker-rollout:managed"
+
+
+class RetryLater(Exception):
+    """The action cannot be carried out yet (e.g. the endpoint is Updating); try on the next tick."""
+
+    code = "RetryLater"
+
+
+@dataclass(frozen=True)
+class AsyncSettings:
+    """Where async endpoints managed by this tool write results and announce them."""
+
+    output_s3_uri: str
+    failure_s3_uri: str
+    success_topic_arn: str
+    error_topic_arn: str
 
 
 def _missing(exc: ClientError) -> bool:
@@ -39,9 +57,10 @@ def _already_exists(exc: ClientError) -> bool:
 class SageMakerGateway:
     """Thin wrapper over the SageMaker client, in the core's terms."""
 
-    def __init__(self, client: Any, execution_role_arn: str) -> None:
+    def __init__(self, client: Any, execution_role_arn: str, async_settings: AsyncSettings | None = None) -> None:
         self._sm = client
         self._role = execution_role_arn
+        self._async = async_settings
 
     # --- observing ----------------------------------------------------------------------
 
@@ -140,8 +159,53 @@ class SageMakerGateway:
             self._delete(self._sm.delete_model, ModelName=action.model_name)
         elif isinstance(action, PruneOldModels):
             self.prune(action)
+        elif isinstance(action, UpdateAsyncEndpoint):
+            self.update_async_endpoint(action, tags)
         else:  # pragma: no cover - the service routes other actions elsewhere
             raise TypeError(f"not a SageMaker action: {action.kind}")
+
+    def update_async_endpoint(self, action: UpdateAsyncEndpoint, tags: list[dict[str, str]]) -> None:
+        """Config with AsyncInferenceConfig for the promoted model; Create or UpdateEndpoint."""
+        if self._async is None:
+            raise RetryLater("async inference settings are not configured for this function")
+        self._create(
+            self._sm.create_endpoint_config,
+            EndpointConfigName=action.config_name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": action.model_name,
+                    "InstanceType": action.instance_type,
+                    "InitialInstanceCount": action.instance_count,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+            AsyncInferenceConfig={
+                "OutputConfig": {
+                    "S3OutputPath": self._async.output_s3_uri,
+                    "S3FailurePath": self._async.failure_s3_uri,
+                    "NotificationConfig": {
+                        "SuccessTopic": self._async.success_topic_arn,
+                        "ErrorTopic": self._async.error_topic_arn,
+                    },
+                }
+            },
+            Tags=tags,
+        )
+        described = self.describe_endpoint(action.endpoint_name)
+        if described is None:
+            self._create(
+                self._sm.create_endpoint,
+                EndpointName=action.endpoint_name,
+                EndpointConfigName=action.config_name,
+                Tags=tags,
+            )
+        elif described["EndpointConfigName"] == action.config_name:
+            return  # already there (or on its way)
+        elif described["EndpointStatus"] == "InService":
+            self._sm.update_endpoint(EndpointName=action.endpoint_name, EndpointConfigName=action.config_name)
+        else:
+            raise RetryLater(f"async endpoint {action.endpoint_name} is {described['EndpointStatus']}")
 
     def prune(self, action: PruneOldModels) -> None:
         """Keep the newest ``keep`` models (and configs) this tool made for the endpoint."""
@@ -152,15 +216,17 @@ class SageMakerGateway:
         for name in models[action.keep :]:
             if name not in keep:
                 self._delete(self._sm.delete_model, ModelName=name)
-        configs = self._list(
-            self._sm.get_paginator("list_endpoint_configs"),
-            "EndpointConfigs",
-            "EndpointConfigName",
-            naming.config_prefix(action.endpoint_name),
-        )
-        for name in configs[action.keep :]:
-            if name not in keep:
-                self._delete(self._sm.delete_endpoint_config, EndpointConfigName=name)
+        endpoints = [action.endpoint_name] + ([action.async_endpoint_name] if action.async_endpoint_name else [])
+        for endpoint in endpoints:
+            configs = self._list(
+                self._sm.get_paginator("list_endpoint_configs"),
+                "EndpointConfigs",
+                "EndpointConfigName",
+                naming.config_prefix(endpoint),
+            )
+            for name in configs[action.keep :]:
+                if name not in keep:
+                    self._delete(self._sm.delete_endpoint_config, EndpointConfigName=name)
 
     @staticmethod
     def _list(paginator: Any, key: str, name_key: str, prefix: str) -> list[str]:

@@ -47,6 +47,27 @@ class RolloutStore:
         item = self._ddb.get_item(TableName=self._table, Key=_lock_key(endpoint_name), ConsistentRead=True).get("Item")
         return None if item is None else str(item["rollout_id"]["S"])
 
+    def serving_model(self, endpoint_name: str) -> str | None:
+        """The model of the endpoint's last promoted rollout, if any."""
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"ENDPOINT#{endpoint_name}"}, "sk": {"S": "SERVING"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else str(item["model_name"]["S"])
+
+    def set_serving_model(self, rollout: Rollout) -> None:
+        """Record the promoted candidate as what the endpoint serves (batch jobs use it)."""
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"ENDPOINT#{rollout.endpoint_name}"},
+                "sk": {"S": "SERVING"},
+                "model_name": {"S": rollout.candidate.model_name},
+                "rollout_id": {"S": rollout.rollout_id},
+            },
+        )
+
     def live_ids(self) -> Iterator[str]:
         """Ids of live rollouts, oldest first (the GSI is eventually consistent)."""
         paginator = self._ddb.get_paginator("query")

@@ -32,3 +32,13 @@ class TargetRepository:
         if target.model_package_group != model_package_group:
             raise ValueError(f"{self.parameter_name(model_package_group)} names group {target.model_package_group!r}")
         return target
+
+    def find_by_endpoint(self, endpoint_name: str) -> Target | None:
+        """The target whose real-time (or async) endpoint is ``endpoint_name``."""
+        paginator = self._ssm.get_paginator("get_parameters_by_path")
+        for page in paginator.paginate(Path=self._prefix, Recursive=False):
+            for parameter in page["Parameters"]:
+                target = Target.model_validate_json(parameter["Value"])
+                if endpoint_name in (target.endpoint_name, target.inference.async_endpoint_name):
+                    return target
+        return None

@@ -1,0 +1,158 @@
+"""Inference API: one front door for every payload size (API Gateway REST, IAM auth).
+
+POST /v1/endpoints/{endpoint}/invocations   small payloads, straight to InvokeEndpoint
+POST /v1/jobs                               large payloads: a job and a presigned S3 upload
+GET  /v1/jobs/{job_id}                      status, and a presigned download when done
+GET  /v1/openapi.json                       this API's OpenAPI document
+"""
+
+import base64
+import binascii
+import json
+import os
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from rollout_core.api_errors import runtime_error_response
+from rollout_core.jobs import JobError, JobRequest
+from rollout_core.models import NAME_PATTERN
+from rollout_core.wiring import job_service, runtime_gateway
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+
+# SageMaker takes 6 MB per real-time request, but API Gateway hands the body to Lambda
+# base64-encoded inside a 6 MB invocation payload: bodies above this limit take /v1/jobs.
+REALTIME_LIMIT_BYTES = int(os.environ.get("REALTIME_LIMIT_BYTES", "4500000"))
+JOBS_ROUTE = "/v1/jobs"
+VARIANT_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+JSON = "application/json"
+
+
+def _error(status: int, message: str, **extra: Any) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=json.dumps({"message": message, **extra}))
+
+
+def _body_bytes() -> bytes:
+    event = app.current_event
+    raw = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequestError("the body is not valid base64") from exc
+    return raw.encode()
+
+
+@app.post("/v1/endpoints/<endpoint>/invocations")
+@tracer.capture_method
+def invoke(endpoint: Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]) -> Response[str]:
+    """Real-time inference: the body goes to InvokeEndpoint with its Content-Type and Accept."""
+    body = _body_bytes()
+    if len(body) > REALTIME_LIMIT_BYTES:
+        return _error(
+            413,
+            f"the body is {len(body)} bytes; real-time requests take at most {REALTIME_LIMIT_BYTES} bytes. "
+            f"POST {JOBS_ROUTE} to upload it for async inference (one record, up to 1 GB) "
+            "or batch transform (a dataset).",
+            limit_bytes=REALTIME_LIMIT_BYTES,
+            body_bytes=len(body),
+            jobs_route=JOBS_ROUTE,
+        )
+    if not body:
+        raise BadRequestError("the body is empty")
+    event = app.current_event
+    headers = event.headers  # case-insensitive
+    content_type = headers.get("content-type") or "application/octet-stream"
+    accept = headers.get("accept")
+    variant = headers.get("x-target-variant")
+    if variant is not None and not re.match(VARIANT_PATTERN, variant):
+        raise BadRequestError("X-Target-Variant is not a variant name")
+    try:
+        prediction = runtime_gateway().invoke(endpoint, body, content_type, accept, variant)
+    except ClientError as exc:
+        status, payload = runtime_error_response(exc, endpoint)
+        return _error(status, **payload)
+    response: Response[str] = Response(
+        status_code=200,
+        content_type=prediction.content_type or "application/octet-stream",
+        # Byte-exact whatever the content type: base64 here, API Gateway decodes it.
+        body=base64.b64encode(prediction.body).decode(),
+        headers={"X-Invoked-Variant": prediction.invoked_variant or ""},
+    )
+    response.base64_encoded = True
+    return response
+
+
+@app.post(JOBS_ROUTE)
+@tracer.capture_method
+def create_job(request: JobRequest) -> Response[str]:
+    """Record a job and return a presigned POST for its input (short expiry, size range)."""
+    try:
+        job, upload = job_service().create(request)
+    except JobError as exc:
+        return _error(exc.status, exc.message)
+    body = {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "mode": job.mode.value,
+        "upload": upload,
+        "links": {"self": f"{JOBS_ROUTE}/{job.job_id}"},
+    }
+    return Response(status_code=201, content_type=JSON, body=json.dumps(body))
+
+
+@app.get(f"{JOBS_ROUTE}/<job_id>")
+@tracer.capture_method
+def get_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict[str, Any]:
+    """Status, timestamps, failure reason, and a short-lived download link when done."""
+    view = job_service().view(job_id)
+    if view is None:
+        raise NotFoundError(f"no job {job_id}")
+    return view
+
+
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi() -> Response[str]:
+    return Response(status_code=200, content_type=JSON, body=app.get_openapi_json_schema(title="sagemaker-rollout"))
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_request(exc: RequestValidationError) -> Response[str]:
+    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+    return _error(422, "the request does not match the API", errors=errors)
+
+
+@app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+def unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
+    return _error(415, "this route takes a JSON body (Content-Type: application/json)")
+
+
+@app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
+def unreadable(exc: ValueError) -> Response[str]:
+    # Malformed JSON and undecodable bodies surface as ValueError from the resolver.
+    return _error(400, f"the request could not be read: {exc}")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,81 @@
+"""DynamoDB store for jobs: item JOB#<id>, written conditionally on ``version``.
+
+Jobs that are not finished carry the sparse ``live`` index key (live_pk "JOB", live_sk the
+deadline), so the sweep reads only overdue jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..jobs import Job
+from .clients import error_code
+from .store import LIVE_INDEX, ConflictError
+
+JOB_LIVE_KEY = "JOB"
+
+
+def _key(job_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
+
+
+class JobStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    def get(self, job_id: str) -> Job | None:
+        item = self._ddb.get_item(TableName=self._table, Key=_key(job_id), ConsistentRead=True).get("Item")
+        return None if item is None else Job.model_validate_json(item["body"]["S"])
+
+    def _item(self, job: Job) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **_key(job.job_id),
+            "job_id": {"S": job.job_id},
+            "status": {"S": job.status.value},
+            "version": {"N": str(job.version)},
+            "body": {"S": job.model_dump_json()},
+        }
+        if not job.status.terminal:
+            item["live_pk"] = {"S": JOB_LIVE_KEY}
+            item["live_sk"] = {"S": f"{job.deadline.isoformat()}#{job.job_id}"}
+        return item
+
+    def create(self, job: Job) -> Job:
+        created = job.model_copy(update={"version": 1})
+        self._ddb.put_item(
+            TableName=self._table, Item=self._item(created), ConditionExpression="attribute_not_exists(pk)"
+        )
+        return created
+
+    def save(self, job: Job) -> Job:
+        """Write ``job`` if nobody wrote since it was read (version + 1)."""
+        nxt = job.model_copy(update={"version": job.version + 1})
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=self._item(nxt),
+                ConditionExpression="version = :read",
+                ExpressionAttributeValues={":read": {"N": str(job.version)}},
+            )
+        except ClientError as exc:
+            if error_code(exc)[0] == "ConditionalCheckFailedException":
+                raise ConflictError(f"job {job.job_id} changed since version {job.version}") from exc
+            raise
+        return nxt
+
+    def overdue(self, now: datetime) -> Iterator[str]:
+        """Ids of unfinished jobs whose deadline has passed."""
+        paginator = self._ddb.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            IndexName=LIVE_INDEX,
+            KeyConditionExpression="live_pk = :job AND live_sk < :now",
+            ExpressionAttributeValues={":job": {"S": JOB_LIVE_KEY}, ":now": {"S": now.isoformat()}},
+        ):
+            for item in page["Items"]:
+                yield str(item["pk"]["S"]).removeprefix("JOB#")

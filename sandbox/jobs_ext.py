@@ -1,0 +1,385 @@
+"""What moto lacks for the job path, added as AWS documents it (sandbox and tests only).
+
+- InvokeEndpoint: moto answers any endpoint name with canned data and decodes the body as
+  UTF-8 (a binary body crashes it). SageMaker takes any bytes, refuses an
+  endpoint that does not exist or is not InService (ValidationError), picks a production
+  variant by weight, and reports a container failure as ModelError.
+- InvokeEndpointAsync: moto writes a canned object into a random bucket. SageMaker reads
+  the input from S3, writes the result to the endpoint config's S3OutputPath as <uuid>.out
+  (or the error to S3FailurePath) and publishes the documented notification to the
+  success or error topic of the endpoint config.
+- CreateTransformJob: moto marks the job Completed at once. SageMaker runs it (InProgress),
+  writes <input name>.out under S3OutputPath per input object, and announces each status
+  change as "SageMaker Transform Job State Change".
+- S3 "Object Created" to EventBridge: moto sends it to moto's own rules; here it is captured
+  so the sandbox can deliver it through the template's rules.
+
+The simulated work completes when ``JobsSimulator.advance()`` finds it due by the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import moto.s3.notifications as s3_notifications
+from moto.core.exceptions import ServiceException
+from moto.s3.models import s3_backends
+from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
+from moto.sagemakerruntime.models import SageMakerRuntimeBackend
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+
+class RuntimeValidationError(ServiceException):
+    code = "ValidationError"
+
+
+class RuntimeError_(ServiceException):
+    """Any other InvokeEndpoint error, by code (ThrottlingException, ServiceUnavailable, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+
+
+class ModelError(ServiceException):
+    """InvokeEndpoint's ModelError, with the container's status and message."""
+
+    code = "ModelError"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.OriginalStatusCode = status
+        self.OriginalMessage = message
+        self.LogStreamArn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/sandbox"
+
+
+@dataclass
+class _Work:
+    due: datetime
+    kind: str  # "async" | "transform"
+    data: dict[str, Any]
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+class JobsSimulator:
+    """Async inference, batch transform and S3 notifications on top of moto."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC), work_seconds: float = 60) -> None:
+        self.clock = clock
+        self.work_seconds = work_seconds
+        self.work: list[_Work] = []
+        self.outbox: list[dict[str, Any]] = []  # EventBridge events and SNS deliveries
+        self.model_errors: dict[str, tuple[int, str]] = {}  # endpoint -> (status, message) of every call
+        self.fail_next_async: dict[str, str] = {}  # async endpoint -> failure reason
+        self.fail_next_transform: str | None = None
+        self.invocations: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []  # headers of each InvokeEndpoint request
+        self.errors_next: list[ServiceException] = []  # raised by the next InvokeEndpoint calls
+        self._saved: dict[tuple[Any, str], Any] = {}
+
+    # --- installing ---------------------------------------------------------------------
+
+    def install(self) -> JobsSimulator:
+        sim = self
+        patches: list[tuple[Any, str, Any]] = [
+            (SageMakerRuntimeResponse, "invoke_endpoint", lambda r: sim._invoke_response(r)),
+            # Request bodies are bytes (images, protobuf...): moto would decode them as UTF-8.
+            (SageMakerRuntimeResponse, "use_raw_body", True),
+            (SageMakerRuntimeResponse, "invoke_endpoint_async", lambda r: sim._invoke_async_response(r)),
+            (SageMakerModelBackend, "create_transform_job", lambda b, **kw: sim._create_transform_job(b, **kw)),
+            (
+                s3_notifications,
+                "_send_event_bridge_message",
+                lambda account_id, bucket, event_name, key: sim._s3_event(account_id, bucket, event_name, key),
+            ),
+        ]
+        for owner, name, fn in patches:
+            self._saved[(owner, name)] = getattr(owner, name)
+            setattr(owner, name, fn)
+        return self
+
+    def uninstall(self) -> None:
+        for (owner, name), original in self._saved.items():
+            setattr(owner, name, original)
+        self._saved.clear()
+
+    def drain(self) -> list[dict[str, Any]]:
+        events, self.outbox = self.outbox, []
+        return events
+
+    # --- real-time ------------------------------------------------------------------------
+
+    def _endpoint(self, runtime: SageMakerRuntimeBackend, name: str) -> Any:
+        endpoint = sagemaker_backends[runtime.account_id][runtime.region_name].endpoints.get(name)
+        if endpoint is None or endpoint.endpoint_status not in ("InService", "Updating"):
+            raise RuntimeValidationError(f"Endpoint {name} of account {runtime.account_id} not found.")
+        return endpoint
+
+    def _invoke_response(self, response: SageMakerRuntimeResponse) -> tuple[int, dict[str, str], str]:
+        # The endpoint name is in the request path (rest-json), where moto does not look.
+        endpoint_name = response.path.split("/")[2]
+        self.requests.append(
+            {
+                "endpoint": endpoint_name,
+                "content_type": response.headers.get("Content-Type"),
+                "accept": response.headers.get("Accept"),
+                "target_variant": response.headers.get("X-Amzn-SageMaker-Target-Variant"),
+            }
+        )
+        if self.errors_next:
+            raise self.errors_next.pop(0)
+        body, content_type, variant, _ = self._invoke(
+            response.sagemakerruntime_backend, endpoint_name, response.body or b""
+        )
+        headers = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant}
+        return 200, headers, body
+
+    def _invoke(
+        self, runtime: SageMakerRuntimeBackend, endpoint_name: str, body: bytes | str
+    ) -> tuple[str, str, str, str]:
+        endpoint = self._endpoint(runtime, endpoint_name)
+        self.invocations.append({"endpoint": endpoint_name, "bytes": len(body)})
+        if endpoint_name in self.model_errors:
+            status, message = self.model_errors[endpoint_name]
+            raise ModelError(message, status)
+        variants = [(v["VariantName"], float(v.get("CurrentWeight", 0.0))) for v in endpoint.production_variants]
+        total = sum(w for _, w in variants) or 1.0
+        point = int(hashlib.sha256(str(body).encode()).hexdigest(), 16) % 10_000 / 10_000 * total
+        chosen = variants[-1][0]
+        for name, weight in variants:
+            if point < weight:
+                chosen = name
+                break
+            point -= weight
+        prediction = json.dumps({"prediction": len(body) % 7 / 7, "variant": chosen})
+        return prediction, "application/json", chosen, ""
+
+    # --- async ----------------------------------------------------------------------------
+
+    def _invoke_async_response(self, response: SageMakerRuntimeResponse) -> tuple[int, dict[str, str], str]:
+        # moto's backend method does not receive the InferenceId header: read it here.
+        endpoint_name = response.path.split("/")[2]
+        input_location = str(response.headers.get("X-Amzn-SageMaker-InputLocation"))
+        inference_id = str(response.headers.get("X-Amzn-SageMaker-Inference-Id") or uuid.uuid4())
+        output, failure = self._invoke_async(
+            response.sagemakerruntime_backend, endpoint_name, input_location, inference_id
+        )
+        headers = {"X-Amzn-SageMaker-OutputLocation": output, "X-Amzn-SageMaker-FailureLocation": failure}
+        return 200, headers, json.dumps({"InferenceId": inference_id})
+
+    def _invoke_async(
+        self, runtime: SageMakerRuntimeBackend, endpoint_name: str, input_location: str, inference_id: str
+    ) -> tuple[str, str]:
+        endpoint = self._endpoint(runtime, endpoint_name)
+        sm = sagemaker_backends[runtime.account_id][runtime.region_name]
+        config = sm.endpoint_configs[endpoint.endpoint_config_name]
+        output = (config.async_inference_config or {}).get("OutputConfig")
+        if not output:
+            raise RuntimeValidationError(f"Endpoint {endpoint_name} is not configured for asynchronous inference.")
+        name = f"{uuid.uuid4()}"
+        output_location = f"{output['S3OutputPath']}{name}.out"
+        failure_location = f"{output.get('S3FailurePath', output['S3OutputPath'])}{name}-error.out"
+        self.work.append(
+            _Work(
+                self.clock() + timedelta(seconds=self.work_seconds),
+                "async",
+                {
+                    "account": runtime.account_id,
+                    "region": runtime.region_name,
+                    "endpoint": endpoint_name,
+                    "input": input_location,
+                    "output": output_location,
+                    "failure": failure_location,
+                    "topics": output.get("NotificationConfig", {}),
+                    "inference_id": inference_id,
+                    "fail": self.fail_next_async.pop(endpoint_name, None),
+                    "received": self.clock(),
+                },
+            )
+        )
+        return output_location, failure_location
+
+    # --- batch transform ------------------------------------------------------------------
+
+    def _create_transform_job(self, backend: SageMakerModelBackend, **kwargs: Any) -> Any:
+        name = kwargs["transform_job_name"]
+        if name in backend.transform_jobs:
+            raise RuntimeValidationError(
+                "Job name must be unique within an AWS account and region, "
+                f"and a job with this name already exists ({name})"
+            )
+        if kwargs["model_name"] not in backend._models:
+            raise RuntimeValidationError(f'Could not find model "{kwargs["model_name"]}".')
+        job = self._saved[(SageMakerModelBackend, "create_transform_job")](backend, **kwargs)
+        job.transform_job_status = "InProgress"
+        self.work.append(
+            _Work(
+                self.clock() + timedelta(seconds=self.work_seconds),
+                "transform",
+                {"backend": backend, "name": name, "fail": self.fail_next_transform},
+            )
+        )
+        self.fail_next_transform = None
+        self._transform_event(backend, job)
+        return job
+
+    # --- S3 -------------------------------------------------------------------------------
+
+    def _s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        if not event_name.startswith("s3:ObjectCreated"):
+            return
+        self.outbox.append(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Object Created",
+                "source": "aws.s3",
+                "account": account_id,
+                "time": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": bucket.region_name,
+                "resources": [f"arn:aws:s3:::{bucket.name}"],
+                "detail": {
+                    "version": "0",
+                    "bucket": {"name": bucket.name},
+                    "object": {"key": key.name, "size": key.size, "etag": key.etag.strip('"'), "sequencer": "0"},
+                    "request-id": str(uuid.uuid4()),
+                    "requester": account_id,
+                    "source-ip-address": "127.0.0.1",
+                    "reason": {"Post": "POST Object"}.get(event_name.rsplit(":", maxsplit=1)[-1], "PutObject"),
+                },
+            }
+        )
+
+    # --- time -----------------------------------------------------------------------------
+
+    def advance(self) -> None:
+        now = self.clock()
+        due = [w for w in self.work if w.due <= now]
+        self.work = [w for w in self.work if w.due > now]
+        for work in due:
+            if work.kind == "async":
+                self._finish_async(work.data)
+            else:
+                self._finish_transform(work.data)
+
+    def _finish_async(self, data: dict[str, Any]) -> None:
+        s3 = s3_backends[data["account"]]["aws"]
+        in_bucket, in_key = _split(data["input"])
+        reason = data["fail"]
+        stored = None
+        try:
+            stored = s3.get_object(in_bucket, in_key)
+        except Exception:  # a missing input becomes the job's failure below
+            stored = None
+        size = 0 if stored is None else stored.size
+        if stored is None:
+            reason = reason or f"ClientError: could not read input {data['input']}"
+        if reason:
+            bucket, key = _split(data["failure"])
+            s3.put_object(bucket, key, json.dumps({"error": reason}).encode())
+            topic = data["topics"].get("ErrorTopic")
+            message: dict[str, Any] = {"invocationStatus": "Failed", "failureReason": reason}
+        else:
+            bucket, key = _split(data["output"])
+            s3.put_object(bucket, key, json.dumps({"prediction": size % 7 / 7, "input_bytes": size}).encode())
+            topic = data["topics"].get("SuccessTopic")
+            message = {
+                "invocationStatus": "Completed",
+                "responseParameters": {"contentType": "application/json", "outputLocation": data["output"]},
+            }
+        message = {
+            "awsRegion": data["region"],
+            "eventTime": self.clock().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "receivedTime": data["received"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            **message,
+            "requestParameters": {"endpointName": data["endpoint"], "inputLocation": data["input"]},
+            "inferenceId": data["inference_id"],
+            "eventVersion": "1.0",
+            "eventSource": "aws:sagemaker",
+            "eventName": "InferenceResult",
+        }
+        if topic:
+            self.outbox.append(_sns_delivery(topic, json.dumps(message), self.clock()))
+
+    def _finish_transform(self, data: dict[str, Any]) -> None:
+        backend: SageMakerModelBackend = data["backend"]
+        job = backend.transform_jobs[data["name"]]
+        if data["fail"]:
+            job.transform_job_status = "Failed"
+            job.failure_reason = data["fail"]
+        else:
+            s3 = s3_backends[backend.account_id]["aws"]
+            source: Any = job.transform_input["DataSource"]
+            in_bucket, prefix = _split(source["S3DataSource"]["S3Uri"])
+            out_bucket, out_prefix = _split(job.transform_output["S3OutputPath"])
+            for key in list(s3.get_bucket(in_bucket).keys):
+                if key.startswith(prefix):
+                    found = s3.get_object(in_bucket, key)
+                    size = 0 if found is None else found.size
+                    name = key.rsplit("/", 1)[-1]
+                    s3.put_object(out_bucket, f"{out_prefix}{name}.out", json.dumps({"records_bytes": size}).encode())
+            job.transform_job_status = "Completed"
+        self._transform_event(backend, job)
+
+    def _transform_event(self, backend: SageMakerModelBackend, job: Any) -> None:
+        detail: dict[str, Any] = {
+            "TransformJobName": job.transform_job_name,
+            "TransformJobArn": job.arn,
+            "TransformJobStatus": job.transform_job_status,
+            "ModelName": job.model_name,
+            "TransformInput": job.transform_input,
+            "TransformOutput": job.transform_output,
+            "TransformResources": job.transform_resources,
+            "CreationTime": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Tags": {},
+        }
+        if job.transform_job_status == "Failed":
+            detail["FailureReason"] = job.failure_reason
+        self.outbox.append(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "SageMaker Transform Job State Change",
+                "source": "aws.sagemaker",
+                "account": backend.account_id,
+                "time": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": backend.region_name,
+                "resources": [job.arn],
+                "detail": detail,
+            }
+        )
+
+
+def _sns_delivery(topic_arn: str, message: str, at: datetime) -> dict[str, Any]:
+    """The Lambda event of an SNS subscription ("Using AWS Lambda with Amazon SNS")."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": None,
+                    "Message": message,
+                    "Timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "SignatureVersion": "1",
+                    "Signature": "sandbox",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/sandbox.pem",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }

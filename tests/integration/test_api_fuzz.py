@@ -1,0 +1,73 @@
+"""Fuzz the inference API: malformed paths, headers and bodies get a 4xx JSON answer, never a 5xx."""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sandbox.stack import Sandbox
+
+name_chars = st.text(alphabet=string.ascii_letters + string.digits + "-_./%!~ ", min_size=0, max_size=70)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=12,
+)
+job_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "target": st.one_of(st.text(max_size=70), json_values),
+        "endpoint": st.one_of(name_chars, json_values),
+        "mode": st.one_of(st.sampled_from(["async", "batch", "auto", "ASYNC", ""]), json_values),
+        "content_type": st.one_of(st.sampled_from(["text/csv", "application/json", "nope", ""]), json_values),
+        "accept": st.one_of(st.text(max_size=20), json_values),
+        "split_type": st.one_of(st.sampled_from(["None", "Line", "RecordIO", "bad"]), json_values),
+        "extra": json_values,
+    },
+)
+bodies = st.one_of(
+    st.binary(max_size=2000),
+    job_fields.map(lambda d: json.dumps(d).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.none(),
+)
+headers = st.dictionaries(
+    st.sampled_from(["Content-Type", "Accept", "X-Target-Variant", "content-type", "X-Random"]),
+    st.text(alphabet=string.printable, max_size=40),
+    max_size=4,
+)
+paths = st.one_of(
+    name_chars.map(lambda n: f"/v1/endpoints/{n}/invocations"),
+    name_chars.map(lambda n: f"/v1/jobs/{n}"),
+    st.just("/v1/jobs"),
+    name_chars.map(lambda n: f"/{n}"),
+    st.text(alphabet=string.printable, max_size=40).map(lambda t: "/v1/" + t),
+)
+methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"])
+
+
+def decoded(response: dict[str, Any]) -> bytes:
+    raw = response.get("body") or ""
+    return base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(method=methods, path=paths, body=bodies, request_headers=headers)
+def test_malformed_requests_never_get_a_5xx(serving_stack: Sandbox, method, path, body, request_headers):
+    if path.startswith("/v1/endpoints/churn-endpoint/"):
+        path = path.replace("churn-endpoint", "churn-endpoint-x", 1)  # only non-existent endpoints
+    response = serving_stack.api(method, path, body, request_headers)
+    status = response["statusCode"]
+    assert status < 500, (status, decoded(response)[:300])
+    if status >= 400:
+        answer = json.loads(decoded(response))
+        assert isinstance(answer, dict)
+        assert "message" in answer
+        assert "Traceback" not in json.dumps(answer)

@@ -1,0 +1,143 @@
+"""Inference API on moto: real-time route, limits and error mapping, job routes, OpenAPI."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from sandbox.jobs_ext import RuntimeError_
+from sandbox.stack import Sandbox
+
+INVOKE = "/v1/endpoints/churn-endpoint/invocations"
+LIMIT = 4_500_000
+
+
+def body_of(response: dict[str, Any]) -> bytes:
+    raw = response["body"] or ""
+    return base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    values = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    found = values.get(name.lower())
+    return found[0] if found else (response.get("headers") or {}).get(name)
+
+
+def json_of(response: dict[str, Any]) -> dict[str, Any]:
+    assert header(response, "Content-Type") == "application/json"
+    parsed: dict[str, Any] = json.loads(body_of(response))
+    return parsed
+
+
+def test_small_payload_comes_straight_back_with_its_variant(serving_stack: Sandbox):
+    response = serving_stack.api(
+        "POST", INVOKE, b"1.0,2.0,3.0", {"Content-Type": "text/csv", "Accept": "application/json"}
+    )
+    assert response["statusCode"] == 200
+    prediction = json.loads(body_of(response))
+    assert header(response, "X-Invoked-Variant") == prediction["variant"]
+    request = serving_stack.jobs.requests[-1]
+    assert (request["content_type"], request["accept"]) == ("text/csv", "application/json")
+
+
+def test_target_variant_is_passed_on(serving_stack: Sandbox):
+    variant = next(iter(serving_stack.endpoint_weights("churn-endpoint") or {}))
+    response = serving_stack.api("POST", INVOKE, b"1", {"Content-Type": "text/csv", "X-Target-Variant": variant})
+    assert response["statusCode"] == 200
+    assert serving_stack.jobs.requests[-1]["target_variant"] == variant
+
+
+@pytest.mark.parametrize(("size", "status"), [(LIMIT - 1, 200), (LIMIT, 200), (LIMIT + 1, 413), (9_000_000, 413)])
+def test_real_time_limit_on_both_sides(serving_stack: Sandbox, size: int, status: int):
+    response = serving_stack.api("POST", INVOKE, b"7" * size, {"Content-Type": "text/csv"})
+    assert response["statusCode"] == status
+    if status == 413:
+        answer = json_of(response)
+        assert answer["limit_bytes"] == LIMIT
+        assert answer["jobs_route"] == "/v1/jobs"
+        assert "/v1/jobs" in answer["message"]
+        assert serving_stack.jobs.requests == [], "an oversized body must never reach SageMaker"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "text"),
+    [
+        (RuntimeError_("ThrottlingException", "Rate exceeded"), 429, "throttling"),
+        (RuntimeError_("ValidationError", "Invalid content type text/foo"), 400, "Invalid content type"),
+        (RuntimeError_("ServiceUnavailable", "try later"), 503, "cannot take requests"),
+        (RuntimeError_("InternalFailure", "oops"), 502, "InternalFailure"),
+        (RuntimeError_("ModelNotReadyException", "loading"), 503, "cannot take requests"),
+    ],
+)
+def test_sagemaker_errors_map_to_meaningful_codes(serving_stack: Sandbox, monkeypatch, error, status, text):
+    monkeypatch.setattr("time.sleep", lambda _s: None)  # botocore's retry backoff
+    serving_stack.jobs.errors_next = [error] * 5  # more than the client's attempts
+    response = serving_stack.api("POST", INVOKE, b"1", {"Content-Type": "text/csv"})
+    assert response["statusCode"] == status
+    assert text in json_of(response)["message"]
+
+
+def test_model_error_is_424_with_the_models_message(serving_stack: Sandbox):
+    serving_stack.jobs.model_errors["churn-endpoint"] = (500, "division by zero in predict()")
+    response = serving_stack.api("POST", INVOKE, b"1", {"Content-Type": "text/csv"})
+    assert response["statusCode"] == 424
+    answer = json_of(response)
+    assert "division by zero in predict()" in answer["message"]
+    assert answer["model_status"] == 500
+
+
+def test_missing_endpoint_is_404(serving_stack: Sandbox):
+    response = serving_stack.api(
+        "POST", "/v1/endpoints/churn-endpoint-nope/invocations", b"1", {"Content-Type": "text/csv"}
+    )
+    assert response["statusCode"] == 404
+    assert "churn-endpoint-nope" in json_of(response)["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status"),
+    [
+        ("/v1/endpoints/Bad_Name!/invocations", b"1", {}, 422),
+        (INVOKE, b"", {"Content-Type": "text/csv"}, 400),
+        (INVOKE, b"1", {"X-Target-Variant": "no/slashes"}, 400),
+        ("/v1/nothing-here", b"1", {}, 404),
+    ],
+)
+def test_malformed_requests_are_4xx_json(serving_stack: Sandbox, path, body, headers, status):
+    response = serving_stack.api("POST", path, body, headers)
+    assert response["statusCode"] == status
+    assert "message" in json.loads(body_of(response))
+
+
+def test_invalid_base64_body_is_400(serving_stack: Sandbox):
+    event_body = "%%%not-base64%%%"
+    handler = serving_stack.handlers["InferenceApiFunction"]
+    from sandbox.stack import LambdaContext
+
+    response = handler(
+        {
+            "resource": INVOKE,
+            "path": INVOKE,
+            "httpMethod": "POST",
+            "headers": {},
+            "multiValueHeaders": {},
+            "queryStringParameters": None,
+            "pathParameters": None,
+            "requestContext": {"requestId": "r", "stage": "t"},
+            "body": event_body,
+            "isBase64Encoded": True,
+        },
+        LambdaContext("InferenceApiFunction"),
+    )
+    assert response["statusCode"] == 400
+
+
+def test_openapi_document_lists_every_route(serving_stack: Sandbox):
+    response = serving_stack.api("GET", "/v1/openapi.json")
+    assert response["statusCode"] == 200
+    spec = json_of(response)
+    assert set(spec["paths"]) == {"/v1/endpoints/{endpoint}/invocations", "/v1/jobs", "/v1/jobs/{job_id}"}
+    assert "JobRequest" in spec["components"]["schemas"]
