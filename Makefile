@@ -26,7 +26,7 @@ lint: $(VENV)/.installed
 
 # Each function is its own `app` module, so each is checked on its own.
 typecheck: $(VENV)/.installed
-	$(PY) -m mypy layers/rollout_core/rollout_core sandbox tests
+	$(PY) -m mypy layers/rollout_core/rollout_core sandbox tests rollout_client
 	for fn in $(FUNCTIONS); do $(PY) -m mypy $$fn || exit 1; done
 
 cfn-lint: $(VENV)/.installed

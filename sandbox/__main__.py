@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run scenario files (default: the built-in ones)")
     run.add_argument("files", nargs="*", type=Path)
     run.add_argument("--json", action="store_true", help="print timelines and final rollouts as JSON")
+    serve = sub.add_parser("serve", help="serve the API over HTTP on a local moto server (for the client/CLI)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--realtime-limit", type=int, default=None, help="override REALTIME_LIMIT_BYTES")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        from .serve import main as serve_main
+
+        return serve_main(args.port, args.realtime_limit)
 
     from .scenarios import Runner, builtin_files, load
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,12 @@ class Expectation(BaseModel):
     endpoint_status: str | None = None
     endpoint_exists: bool | None = None
     live_rollouts: int | None = None
+    http_status: int | None = None  # of the last invoke / submit_job answer
+    response_contains: str | None = None
+    job: str | None = None  # job label
+    job_status: str | None = None
+    job_mode: str | None = None
+    failure_contains: str | None = None
 
 
 class Scenario(BaseModel):
@@ -87,6 +94,8 @@ class Runner:
         self.target = scenario.full_target()
         self.result = Result(scenario.name)
         self.packages: dict[str, str] = {}  # label -> model package ARN
+        self.jobs: dict[str, str] = {}  # label -> job id
+        self.last_response: dict[str, Any] = {}
         self._seen: dict[str, tuple[str, int]] = {}
 
     # --- running --------------------------------------------------------------------------
@@ -150,11 +159,56 @@ class Runner:
             event = json.loads((ROOT / str(arg)).read_text())
             self._line("eventbridge", f"raw event from {arg}")
             self._deliveries(sandbox.deliver(event))
+        elif kind == "invoke":
+            self._invoke(arg)
+        elif kind == "submit_job":
+            self._submit_job(arg)
+        elif kind == "fail_next_async":
+            sandbox.jobs.fail_next_async[str(self.target.inference.async_endpoint_name)] = str(arg)
+            self._line("sagemaker", f"the next async inference will fail: {arg}")
+        elif kind == "fail_next_transform":
+            sandbox.jobs.fail_next_transform = str(arg)
+            self._line("sagemaker", f"the next transform job will fail: {arg}")
         elif kind == "expect":
             self._expect(Expectation.model_validate(arg))
             self._line("expect", "ok: " + ", ".join(f"{k}={v}" for k, v in arg.items()))
         else:
             raise ValueError(f"unknown step {kind!r}")
+
+    def _invoke(self, arg: dict[str, Any]) -> None:
+        """POST a payload of ``bytes`` bytes to the real-time route."""
+        endpoint = arg.get("endpoint", self.target.endpoint_name)
+        body = b"1" * int(arg["bytes"])
+        response = self.sandbox.api(
+            "POST", f"/v1/endpoints/{endpoint}/invocations", body, {"Content-Type": arg.get("content_type", "text/csv")}
+        )
+        self.last_response = response
+        self._line("api", f"invoke {endpoint} with {len(body)} bytes -> {response['statusCode']}")
+
+    def _submit_job(self, arg: dict[str, Any]) -> None:
+        """POST /v1/jobs, then upload ``bytes`` bytes to the presigned URL (as a client would)."""
+        request = {k: v for k, v in arg.items() if k in ("mode", "split_type", "content_type", "accept")}
+        request.setdefault("content_type", "text/csv")
+        request["target"] = self.target.model_package_group
+        response = self.sandbox.api("POST", "/v1/jobs", json.dumps(request), {"Content-Type": "application/json"})
+        self.last_response = response
+        created = json.loads(response["body"])
+        if response["statusCode"] != 201:
+            self._line("api", f"job {arg['label']} refused: {response['statusCode']} {created.get('message')}")
+            return
+        self.jobs[arg["label"]] = created["job_id"]
+        self._line("api", f"job {arg['label']} created ({created['mode']}), uploading {arg['bytes']} bytes")
+        self._deliveries(self._upload(created["upload"], b"1,2\n" * (int(arg["bytes"]) // 4)))
+
+    def _upload(self, upload: dict[str, Any], data: bytes) -> list[Delivery]:
+        before = len(self.sandbox.deliveries)
+        self.sandbox.upload(upload, data)
+        return self.sandbox.deliveries[before:]
+
+    def _job_view(self, label: str) -> dict[str, Any]:
+        response = self.sandbox.api("GET", f"/v1/jobs/{self.jobs[label]}")
+        view: dict[str, Any] = json.loads(response["body"])
+        return view
 
     def _package(self, label: str) -> str:
         if label not in self.packages:
@@ -191,8 +245,13 @@ class Runner:
     def _deliveries(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             changed = self._changes()
-            what = delivery.event["detail-type"]
-            status = delivery.event["detail"].get("EndpointStatus")
+            if "Records" in delivery.event:  # an SNS delivery
+                what = "SNS " + delivery.event["Records"][0]["Sns"]["TopicArn"].rsplit(":", 1)[-1]
+            else:
+                what = delivery.event["detail-type"]
+            status = delivery.event.get("detail", {}).get("EndpointStatus") or delivery.event.get("detail", {}).get(
+                "TransformJobStatus"
+            )
             if status:
                 what += f" ({status})"
             if delivery.error:
@@ -253,6 +312,26 @@ class Runner:
         if want.endpoint_exists is not None:
             exists = self.sandbox.endpoint_status(self.target.endpoint_name) is not None
             assert exists == want.endpoint_exists, f"endpoint exists={exists}"
+        if want.http_status is not None:
+            got = self.last_response.get("statusCode")
+            assert got == want.http_status, f"HTTP {got}, expected {want.http_status}"
+        if want.response_contains is not None:
+            raw = self.last_response.get("body") or ""
+            text = base64.b64decode(raw).decode(errors="replace") if self.last_response.get("isBase64Encoded") else raw
+            assert want.response_contains in text, f"response {text[:200]!r} lacks {want.response_contains!r}"
+        if want.job is not None:
+            view = self._job_view(want.job)
+            for field_name, expected in (("status", want.job_status), ("mode", want.job_mode)):
+                if expected is not None:
+                    assert view[field_name] == expected, (
+                        f"job {want.job} {field_name} {view[field_name]}, expected {expected}"
+                    )
+            if want.failure_contains is not None:
+                assert want.failure_contains in (view["failure_reason"] or ""), (
+                    f"job failure {view['failure_reason']!r}"
+                )
+            if want.job_status == "SUCCEEDED":
+                assert view["output"] and view["output"]["url"], "a finished job has a download link"
         if want.live_rollouts is not None:
             live = [r for r in self._all_rollouts() if r.live]
             assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"

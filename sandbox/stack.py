@@ -101,14 +101,22 @@ class Sandbox:
     """The whole stack on moto. Use as a context manager."""
 
     def __init__(
-        self, update_seconds: float = 120, parameters: dict[str, str] | None = None, deliver_each: int = 1
+        self,
+        update_seconds: float = 120,
+        parameters: dict[str, str] | None = None,
+        deliver_each: int = 1,
+        server_url: str | None = None,
+        work_seconds: float = 60,
     ) -> None:
         self.now = START
         self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
         self.template = tpl.load_template()
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
         self.simulator = EndpointSimulator(clock=lambda: self.now, update_seconds=update_seconds)
-        self.jobs = JobsSimulator(clock=lambda: self.now)
+        self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
+        # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
+        # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
+        self.server_url = server_url
         self.deliveries: list[Delivery] = []
         self._mock = mock_aws()
         self._env: dict[str, str | None] = {}
@@ -135,10 +143,13 @@ class Sandbox:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"),
         }
+        if self.server_url:
+            env["AWS_ENDPOINT_URL"] = self.server_url
         for key, value in env.items():
             self._env[key] = os.environ.get(key)
             os.environ[key] = value
-        self._mock.start()
+        if not self.server_url:
+            self._mock.start()
         self.simulator.install()
         self.jobs.install()
         clock.set_source(lambda: self.now)
@@ -188,7 +199,8 @@ class Sandbox:
         runtime_gateway.cache_clear()
         self.jobs.uninstall()
         self.simulator.uninstall()
-        self._mock.stop()
+        if not self.server_url:
+            self._mock.stop()
         for key, value in self._env.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -23,6 +23,11 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "rejection_aborts",
         "newer_approval_supersedes",
         "update_failure_keeps_baseline",
+        "small_payload",
+        "oversized_payload_async",
+        "dataset_batch",
+        "failing_async",
+        "failing_transform",
     ):
         assert any(story in n for n in names), story
 

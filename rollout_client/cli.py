@@ -1,0 +1,108 @@
+"""Command line: ``python -m rollout_client [--api URL] invoke ENDPOINT FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from .client import ApiError, RolloutClient, default_api_url
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rollout_client", description="sagemaker-rollout client")
+    parser.add_argument(
+        "--api",
+        default=default_api_url(),
+        help="API base URL (InferenceApiUrl output); default: $SAGEMAKER_ROLLOUT_API",
+    )
+    parser.add_argument("--region", default=None, help="AWS region of the API (default: the usual AWS config)")
+    parser.add_argument("--realtime-limit", type=int, default=None, help="bytes above which the job route is used")
+    sub = parser.add_subparsers(dest="command", required=True)
+    invoke = sub.add_parser("invoke", help="get predictions for FILE, whatever its size")
+    invoke.add_argument("endpoint")
+    invoke.add_argument("file", type=Path)
+    invoke.add_argument("--content-type", default="application/octet-stream")
+    invoke.add_argument("--accept", default=None)
+    invoke.add_argument("--mode", choices=["auto", "async", "batch"], default="auto")
+    invoke.add_argument(
+        "--split-type",
+        choices=["None", "Line", "RecordIO", "TFRecord"],
+        default="None",
+        help="batch: how FILE splits into records",
+    )
+    invoke.add_argument("--output", "-o", type=Path, default=None, help="write the result here (default: stdout)")
+    invoke.add_argument("--json", action="store_true", help="print a JSON summary instead of the body")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    err = Console(stderr=True)
+    if not args.api:
+        err.print("[red]no API URL: pass --api or set SAGEMAKER_ROLLOUT_API[/red]")
+        return 2
+    options = {"realtime_limit": args.realtime_limit} if args.realtime_limit else {}
+    client = RolloutClient(args.api, region=args.region, **options)
+    if not args.file.is_file():
+        err.print(f"[red]{args.file}: no such file[/red]")
+        return 2
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bars:
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            key = stage.split(" ", maxsplit=1)[0]
+            if key == "job":  # polling: done counts seconds, not bytes
+                stage, done, total = f"{stage} ({done} s)", 0, None
+            if key not in tasks:
+                tasks[key] = bars.add_task(stage, total=total)
+            bars.update(tasks[key], completed=done, total=total, description=stage)
+
+        try:
+            result = client.invoke(
+                args.endpoint,
+                args.file,
+                args.content_type,
+                accept=args.accept,
+                mode=args.mode,
+                split_type=args.split_type,
+                output=args.output,
+                progress=progress,
+            )
+        except ApiError as exc:
+            bars.stop()
+            err.print(f"[red]error {exc.status}: {exc.message}[/red]")
+            return 1
+    if args.json:
+        summary = {
+            "route": result.route,
+            "job_id": result.job_id,
+            "variant": result.variant,
+            "output": str(result.output_path) if result.output_path else None,
+            "bytes": len(result.body)
+            if result.body is not None
+            else result.output_path.stat().st_size
+            if result.output_path
+            else 0,
+        }
+        print(json.dumps(summary))
+    elif result.body is not None:
+        sys.stdout.buffer.write(result.body)
+        sys.stdout.flush()
+    err.print(
+        f"[green]{result.route}[/green]"
+        + (f" job {result.job_id}" if result.job_id else "")
+        + (f" variant {result.variant}" if result.variant else "")
+    )
+    return 0

@@ -1,0 +1,134 @@
+"""The Python client and the CLI against the sandbox served over HTTP (python -m sandbox serve)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urllib3
+
+from rollout_client import ApiError, RolloutClient
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT = 1000  # a small real-time limit, so "large" payloads stay small in the test
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "serve", "--port", "0", "--realtime-limit", str(LIMIT)],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise AssertionError(f"sandbox serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+    try:
+        yield json.loads(line)["api"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def client(api: str, monkeypatch: pytest.MonkeyPatch) -> RolloutClient:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(key, ENV[key])
+    return RolloutClient(api, region="us-east-1", realtime_limit=LIMIT, max_poll_interval=1)
+
+
+def test_small_payload_takes_the_real_time_route(client: RolloutClient):
+    result = client.invoke("churn-endpoint", b"1,2,3", "text/csv")
+    assert result.route == "real-time"
+    assert result.variant
+    assert json.loads(result.body or b"")["variant"] == result.variant
+
+
+def test_large_payload_goes_through_async_and_comes_back(client: RolloutClient, tmp_path: Path):
+    source = tmp_path / "big.csv"
+    source.write_bytes(b"5.1,3.5,1.4,0.2\n" * 500)  # 8000 bytes > LIMIT
+    stages: list[str] = []
+    result = client.invoke("churn-endpoint", source, "text/csv", progress=lambda s, *_: stages.append(s.split()[0]))
+    assert result.route == "async"
+    assert json.loads(result.body or b"")["input_bytes"] == 8000
+    assert {"upload", "job", "download"} <= set(stages)
+
+
+def test_dataset_goes_through_batch_transform_to_a_file(client: RolloutClient, tmp_path: Path):
+    source, out = tmp_path / "rows.csv", tmp_path / "out.json"
+    source.write_bytes(b"1,2\n" * 10)
+    result = client.invoke("churn-endpoint", source, "text/csv", split_type="Line", output=out)
+    assert result.route == "batch"
+    assert result.output_path == out
+    assert json.loads(out.read_bytes())["records_bytes"] == 40
+
+
+def test_errors_surface_with_the_apis_message(client: RolloutClient):
+    with pytest.raises(ApiError) as missing:
+        client.invoke("churn-endpoint-missing", b"1", "text/csv")
+    assert missing.value.status == 404
+    assert "churn-endpoint-missing" in missing.value.message
+
+
+def test_unsigned_requests_are_refused(api: str):
+    response = urllib3.PoolManager().request("POST", f"{api}/v1/jobs", body=b"{}")
+    assert response.status == 403
+
+
+def test_cli_invokes_small_and_large_files(api: str, tmp_path: Path):
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    small.write_bytes(b"1,2,3")
+    large.write_bytes(b"1,2,3\n" * 400)
+    base = [
+        sys.executable,
+        "-m",
+        "rollout_client",
+        "--api",
+        api,
+        "--realtime-limit",
+        str(LIMIT),
+        "invoke",
+        "churn-endpoint",
+    ]
+    sync = subprocess.run(
+        [*base, str(small), "--content-type", "text/csv", "--json"],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert sync.returncode == 0, sync.stderr
+    assert json.loads(sync.stdout)["route"] == "real-time"
+    out = tmp_path / "result.json"
+    job = subprocess.run(
+        [*base, str(large), "--content-type", "text/csv", "-o", str(out)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert job.returncode == 0, job.stderr
+    assert "upload" in job.stderr and "download" in job.stderr  # the progress bars
+    assert json.loads(out.read_bytes())["input_bytes"] == 2400
+    bad = subprocess.run(
+        [*base, str(tmp_path / "missing.csv")], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2
