@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,3 +142,22 @@ def test_openapi_document_lists_every_route(serving_stack: Sandbox):
     spec = json_of(response)
     assert set(spec["paths"]) == {"/v1/endpoints/{endpoint}/invocations", "/v1/jobs", "/v1/jobs/{job_id}"}
     assert "JobRequest" in spec["components"]["schemas"]
+
+
+def test_access_denied_is_403(serving_stack: Sandbox):
+    serving_stack.jobs.errors_next = [RuntimeError_("AccessDeniedException", "not authorized")]
+    response = serving_stack.api("POST", INVOKE, b"1", {"Content-Type": "text/csv"})
+    assert response["statusCode"] == 403
+
+
+def test_jobs_route_wants_json(serving_stack: Sandbox):
+    response = serving_stack.api("POST", "/v1/jobs", b"target=churn-model", {"Content-Type": "text/plain"})
+    assert response["statusCode"] == 415
+    assert "JSON" in json_of(response)["message"]
+
+
+def test_openapi_document_matches_the_snapshot(serving_stack: Sandbox):
+    """A change of the API's contract shows up here; refresh the snapshot on purpose."""
+    spec = json_of(serving_stack.api("GET", "/v1/openapi.json"))
+    snapshot = Path(__file__).with_name("openapi.snapshot.json")
+    assert spec == json.loads(snapshot.read_text()), f"the OpenAPI document changed; review and update {snapshot}"

@@ -237,3 +237,22 @@ def test_no_handler_ever_reads_or_writes_a_job_payload(serving_stack: Sandbox, m
     s3_calls = {op for service, op in calls if service == "s3"}
     assert s3_calls <= {"ListObjectsV2"}, s3_calls  # presigned URLs only: no GetObject, no PutObject
     assert not any(op in ("InvokeEndpoint",) for _, op in calls), "the job path never goes real-time"
+
+
+def test_promotion_moves_the_async_twin_to_the_new_model(serving_stack: Sandbox):
+    arn = serving_stack.register_package("churn-model")
+    serving_stack.set_approval(arn, "Approved")
+    serving_stack.advance(3600)
+    sm = serving_stack.client("sagemaker")
+    promoted = sm.describe_endpoint_config(
+        EndpointConfigName=sm.describe_endpoint(EndpointName="churn-endpoint")["EndpointConfigName"]
+    )["ProductionVariants"][0]["ModelName"]
+    twin = sm.describe_endpoint(EndpointName="churn-endpoint-async")
+    assert twin["EndpointStatus"] == "InService"
+    config = sm.describe_endpoint_config(EndpointConfigName=twin["EndpointConfigName"])
+    assert config["ProductionVariants"][0]["ModelName"] == promoted
+    assert config["AsyncInferenceConfig"]["OutputConfig"]["S3OutputPath"] == f"s3://{JOBS_BUCKET}/outputs/async/"
+    # Batch jobs now run on the promoted model too.
+    _, job = create(serving_stack, target="churn-model", mode="batch", content_type="text/csv")
+    serving_stack.upload(job["upload"], b"1\n")
+    assert sm.describe_transform_job(TransformJobName=f"sr-{job['job_id']}")["ModelName"] == promoted
