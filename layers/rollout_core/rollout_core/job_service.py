@@ -31,7 +31,6 @@ from .jobs import (
 from .models import Target
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 UPLOAD_GRACE = timedelta(hours=1)  # a job with no upload after this is failed by the sweep
 
@@ -226,4 +225,6 @@ class JobService:
 
     @staticmethod
     def _count(name: str) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        # Metrics() shares one metric set per process (flushed by the handler's log_metrics);
+        # made here, not at import, so it reads POWERTOOLS_METRICS_NAMESPACE as set now.
+        Metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)

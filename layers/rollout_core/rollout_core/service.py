@@ -20,7 +20,6 @@ from .aws.targets import TargetRepository
 from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 CREATE_RETRIES = 3
 
@@ -217,4 +216,6 @@ class RolloutService:
 
     @staticmethod
     def _count(name: str) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        # Metrics() shares one metric set per process (flushed by the handler's log_metrics);
+        # made here, not at import, so it reads POWERTOOLS_METRICS_NAMESPACE as set now.
+        Metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
