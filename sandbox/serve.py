@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 from moto.server import ThreadedMotoServer
 
@@ -122,8 +121,7 @@ def _handler(live: LiveSandbox) -> type[BaseHTTPRequestHandler]:
                 self._send(403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}')
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            path = urlsplit(self.path).path
-            response = live.call(self.command, path, body, headers)
+            response = live.call(self.command, self.path, body, headers)  # path and query
             raw = response.get("body") or ""
             data = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
             out = {k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import uuid
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from moto import mock_aws
@@ -36,6 +38,7 @@ FUNCTIONS = {
     "JobDispatcherFunction": "job_dispatcher",
     "AsyncResultsFunction": "async_results",
     "TransformJobEventsFunction": "transform_job_events",
+    "RolloutApiFunction": "rollout_api",
 }
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 STACK_NAME = "sagemaker-rollout-dev"  # the name the sample events in events/ carry
@@ -157,10 +160,12 @@ class Sandbox:
         topics = {
             "AsyncSuccessTopic": sns.create_topic(Name="sandbox-async-success")["TopicArn"],
             "AsyncErrorTopic": sns.create_topic(Name="sandbox-async-error")["TopicArn"],
+            "NotificationsTopic": sns.create_topic(Name="sandbox-notifications")["TopicArn"],
         }
         for key, logical_id in (
             ("ASYNC_SUCCESS_TOPIC_ARN", "AsyncSuccessTopic"),
             ("ASYNC_ERROR_TOPIC_ARN", "AsyncErrorTopic"),
+            ("NOTIFICATIONS_TOPIC_ARN", "NotificationsTopic"),
         ):
             self._env.setdefault(key, os.environ.get(key))
             os.environ[key] = topics[logical_id]
@@ -171,6 +176,8 @@ class Sandbox:
         )
         pseudo = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
         self.routes = tpl.routes(self.template, {**self.parameters, **pseudo, **topics, "JobsBucket": JOBS_BUCKET})
+        self.api_routes = tpl.api_routes(self.template)
+        self._listen_for_notifications(sns)
         iam = boto3.client("iam", region_name=REGION)
         self.role_arn = iam.create_role(
             RoleName="sagemaker-execution", AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}'
@@ -380,6 +387,42 @@ class Sandbox:
         except Exception:
             return None
 
+    def _listen_for_notifications(self, sns: Any) -> None:
+        """SQS queues on the notifications topic and on a rule for our custom events, so what
+        the stack announces can be read back (as a subscriber would)."""
+        sqs = self.client("sqs")
+        self.sns_queue = sqs.create_queue(QueueName="sandbox-notifications")["QueueUrl"]
+        self.events_queue = sqs.create_queue(QueueName="sandbox-rollout-events")["QueueUrl"]
+        sns_arn = sqs.get_queue_attributes(QueueUrl=self.sns_queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events_arn = sqs.get_queue_attributes(QueueUrl=self.events_queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=os.environ["NOTIFICATIONS_TOPIC_ARN"],
+            Protocol="sqs",
+            Endpoint=sns_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+        events = self.client("events")
+        events.put_rule(Name="sandbox-rollout-events", EventPattern='{"source": ["sagemaker-rollout"]}')
+        events.put_targets(Rule="sandbox-rollout-events", Targets=[{"Id": "queue", "Arn": events_arn}])
+
+    def notifications(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(SNS messages, EventBridge events) announced since the last call, read from SQS."""
+        sqs = self.client("sqs")
+        out: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+        for queue, sink in ((self.sns_queue, out[0]), (self.events_queue, out[1])):
+            while True:
+                messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    sink.append(json.loads(message["Body"]))
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return out
+
     def routes_topic(self, function: str, event: str) -> str:
         """The topic ARN a function's SNS event subscribes to."""
         route = next(r for r in self.routes if r.function == function and r.event == event)
@@ -395,14 +438,17 @@ class Sandbox:
         import base64
 
         raw = body.encode() if isinstance(body, str) else body
+        parts = urlsplit(path)
+        path = parts.path
+        query = parse_qs(parts.query, keep_blank_values=True)
         event = {
             "resource": path,
             "path": path,
             "httpMethod": method,
             "headers": headers or {},
             "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
+            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
             "pathParameters": None,
             "stageVariables": None,
             "requestContext": {
@@ -417,7 +463,18 @@ class Sandbox:
             "body": None if raw is None else base64.b64encode(raw).decode(),
             "isBase64Encoded": raw is not None,
         }
-        response: dict[str, Any] = self.handlers["InferenceApiFunction"](event, LambdaContext("InferenceApiFunction"))
+        route = next((r for r in self.api_routes if r.matches(method, path)), None)
+        if route is None:
+            # What API Gateway answers for a path or method it does not have (IAM auth).
+            return {
+                "statusCode": 403,
+                "body": '{"message": "Missing Authentication Token"}',
+                "isBase64Encoded": False,
+                "headers": {"Content-Type": "application/json"},
+            }
+        event["resource"] = route.path
+        event["requestContext"]["resourcePath"] = route.path
+        response: dict[str, Any] = self.handlers[route.function](event, LambdaContext(route.function))
         self.deliver_endpoint_events()
         return response
 

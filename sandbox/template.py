@@ -156,3 +156,29 @@ def table_definition(template: dict[str, Any], logical_id: str, name: str) -> di
     props = template["Resources"][logical_id]["Properties"]
     keep = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
     return {"TableName": name, **{k: props[k] for k in keep if k in props}}
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One Api event of a function: what API Gateway sends to it."""
+
+    function: str
+    method: str
+    path: str  # e.g. /v1/jobs/{job_id}
+
+    def matches(self, method: str, path: str) -> bool:
+        pattern = "^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(self.path)) + "$"
+        return self.method == method and re.match(pattern, path) is not None
+
+
+def api_routes(template: dict[str, Any]) -> list[ApiRoute]:
+    """Every Api event in the template; static paths first, as API Gateway prefers them."""
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event["Type"] == "Api":
+                props = event["Properties"]
+                found.append(ApiRoute(logical_id, props["Method"].upper(), props["Path"]))
+    return sorted(found, key=lambda r: r.path.count("{"))

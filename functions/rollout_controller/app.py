@@ -29,7 +29,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         rollouts = service.advance_live(endpoint_name=trigger.detail.EndpointName)
     elif isinstance(trigger, AlarmEvent):
         state = trigger.detail.state
-        fired = {trigger.detail.alarmName: state.timestamp} if state.value == "ALARM" else {}
+        fired = {trigger.detail.alarmName: (state.timestamp, state.reason)} if state.value == "ALARM" else {}
         rollouts = service.advance_live(alarm_name=trigger.detail.alarmName, fired=fired)
     else:
         rollouts = service.advance_live()

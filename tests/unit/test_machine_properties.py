@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +27,7 @@ operation = st.one_of(
     st.tuples(st.just("fail_next_update")),
     st.tuples(st.just("throttle_next_call")),
     st.tuples(st.just("stop"), st.sampled_from([Phase.ABORTED, Phase.SUPERSEDED])),
+    st.tuples(st.just("command"), st.sampled_from(["pause", "resume", "promote", "abort"])),
 )
 
 
@@ -35,8 +37,13 @@ def check_invariants(world: World, before, after, obs_alarms) -> None:
     view = world.view()
     if view is not None and view.weights and sum(view.weights.values()) > 0:
         assert abs(sum(view.percentages.values()) - 100) <= 1
-    # Never skip a step.
-    assert after.step_index - before.step_index in (0, 1) or after.phase in TERMINAL | {Phase.ROLLING_BACK}
+    # Never skip a step, unless an operator asked to promote (then straight to the last one).
+    last = len(after.target.plan.steps) - 1
+    assert (
+        after.step_index - before.step_index in (0, 1)
+        or after.phase in TERMINAL | {Phase.ROLLING_BACK}
+        or (before.fast_forward and after.step_index == last)
+    )
     # Never move forward while a guard alarm is in ALARM (first deployments have no baseline).
     firing = any(obs_alarms.get(a) is AlarmState.ALARM for a in ALARMS)
     if firing and not before.first_deployment and before.phase is not Phase.PROMOTING:
@@ -81,6 +88,9 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
             world.errors_next.append("ThrottlingException")
         elif kind == "stop":
             rollout = machine.stop(rollout, op[1], "operator", world.now)
+        elif kind == "command":
+            with contextlib.suppress(machine.CommandRefused):  # refused: nothing changes
+                rollout = machine.command(rollout, op[1], world.now)
         old = before
 
     # Then the world settles: alarms resolve one way or the other, time passes, events flow.

@@ -54,6 +54,7 @@ class World:
     fail_next: bool = False
     errors_next: list[str] = field(default_factory=list)  # error codes raised by the next calls
     calls: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # milestones announced, in order
 
     @classmethod
     def empty(cls) -> World:
@@ -162,6 +163,8 @@ def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
             world.apply(action)
         except TransientError as exc:
             return machine.on_action_error(decided, action, exc.code, str(exc), world.now)
+    world.notes += [n.milestone for n in decided.outbox]  # the shell publishes, then clears
+    decided = machine.announced(decided)
     return machine.finished(decided, world.now) if decided.finishing else decided
 
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import clock
 from .aws.job_store import JobStore
+from .aws.notify import Notifier
 from .aws.runtime import RuntimeGateway
 from .aws.sagemaker import SageMakerGateway
 from .aws.storage import Storage
@@ -28,7 +29,7 @@ from .jobs import (
     job_id_from_transform,
     new_job,
 )
-from .models import Target
+from .models import Notification, Target
 
 logger = Logger(child=True)
 
@@ -45,6 +46,7 @@ class JobService:
     transform: TransformGateway
     storage: Storage
     bucket: str
+    notifier: Notifier | None = None
 
     @staticmethod
     def now() -> datetime:
@@ -218,7 +220,36 @@ class JobService:
             return self.jobs.get(job.job_id)
         self._count("JobsSucceeded" if status is JobStatus.SUCCEEDED else "JobsFailed")
         logger.info("job finished", extra={"job_id": job.job_id, "status": status.value, "reason": done.failure_reason})
+        self._announce(done)
         return done
+
+    def _announce(self, job: Job) -> None:
+        """Job Succeeded / Job Failed, on the notifications topic and the event bus (best effort:
+        the job record is the source of truth and GET /v1/jobs/{id} always answers)."""
+        if self.notifier is None:
+            return
+        outcome = "Succeeded" if job.status is JobStatus.SUCCEEDED else "Failed"
+        text = f"{job.mode.value} job {job.job_id} on {job.endpoint_name}: {job.status.value}"
+        if job.failure_reason:
+            text += f" ({job.failure_reason})"
+        note = Notification(
+            milestone=f"job_{outcome.lower()}",
+            detail_type=f"Job {outcome}",
+            subject=f"[sagemaker-rollout] {job.endpoint_name}: job {outcome.lower()}",
+            message=text,
+            detail={
+                "job_id": job.job_id,
+                "endpoint": job.endpoint_name,
+                "mode": job.mode.value,
+                "status": job.status.value,
+                "failure_reason": job.failure_reason,
+                "output_location": job.output_location,
+            },
+        )
+        try:
+            self.notifier.publish([note])
+        except Exception:
+            logger.exception("job notification failed", extra={"job_id": job.job_id})
 
     def _fail(self, job: Job, reason: str) -> Job | None:
         return self._finish(job, JobStatus.FAILED, failure_reason=reason)

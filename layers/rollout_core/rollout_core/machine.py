@@ -30,6 +30,7 @@ from .models import (
     EndpointView,
     HistoryEntry,
     InsufficientData,
+    Notification,
     Observations,
     Phase,
     PruneOldModels,
@@ -96,6 +97,9 @@ def new_rollout(
         created_at=now,
         updated_at=now,
     )
+    rollout = _notify(
+        rollout, "started", f"rollout of {model_package_arn} onto {target.endpoint_name} started ({reason})"
+    )
     return _record(rollout, now, "created", reason, None, [])
 
 
@@ -133,7 +137,10 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
         return _record(rollout, now, "will retry", detail, None, [])
     if rollout.phase in (Phase.PENDING, Phase.PROVISIONING) and rollout.first_deployment:
         return _record(
-            rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail}),
+            # What the request created for the candidate is deleted (nothing of it serves).
+            rollout.model_copy(
+                update={"phase": Phase.FAILED, "reason": detail, "finishing": _discard_candidate(rollout)}
+            ),
             now,
             "failed",
             detail,
@@ -141,7 +148,9 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
             [],
         )
     if rollout.phase is Phase.PROVISIONING and not _candidate_on_endpoint_possible(action):
-        failed = rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail})
+        failed = rollout.model_copy(
+            update={"phase": Phase.FAILED, "reason": detail, "finishing": _discard_candidate(rollout)}
+        )
         return _record(failed, now, "failed", detail, None, [])
     stopping = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail})
     return _record(stopping, now, "rolling back", detail, None, [])
@@ -172,7 +181,9 @@ def decide(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
         return _rolling_back(rollout, obs, now)
     firing = _firing(rollout, obs)
     if firing and not rollout.first_deployment and rollout.phase is not Phase.PROMOTING:
-        reason = "guard alarm in ALARM: " + ", ".join(firing)
+        reason = "guard alarm in ALARM: " + ", ".join(
+            f"{name} ({obs.alarm_reasons[name]})" if obs.alarm_reasons.get(name) else name for name in firing
+        )
         return _start_rollback(rollout, obs, now, Phase.ROLLED_BACK, reason)
     if _overdue(rollout, now) and rollout.phase is not Phase.PROMOTING:
         reason = f"rollout exceeded its max duration ({rollout.target.plan.max_duration_seconds}s)"
@@ -236,6 +247,8 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if outcome == "done":
         if r.first_deployment:
             return _finish(r, obs, now, Phase.SUCCEEDED, "endpoint in service", _after_promotion(r))
+        if r.fast_forward:
+            return _shift(r, obs, now, len(r.target.plan.steps) - 1, "candidate in service; operator promoted")
         return _shift(r, obs, now, 0, "candidate in service")
     if outcome == "failed" or ep.status == "Failed":
         reason = f"endpoint update failed: {ep.failure_reason or ep.status}"
@@ -265,10 +278,13 @@ def _baking(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return _finish(r, obs, now, Phase.FAILED, _changed_outside(ep), [])
     if not _weights_match(ep, r.desired_weights):
         return _weights_retry(r.model_copy(update={"phase": Phase.SHIFTING}), obs, now)
+    last = len(r.target.plan.steps) - 1
+    if r.fast_forward and r.step_index < last:
+        return _shift(r, obs, now, last, "operator promoted: remaining steps skipped")
     started = r.step_started_at or now
     if (now - started).total_seconds() < r.target.plan.bake_seconds:
         return r, []
-    if _holding(r, obs):
+    if r.paused or _holding(r, obs):
         return r, []
     if r.step_index + 1 < len(r.target.plan.steps):
         return _shift(r, obs, now, r.step_index + 1, "step baked with guard alarms OK")
@@ -373,7 +389,8 @@ def _shift(r: Rollout, obs: Observations, now: datetime, step: int, reason: str)
         "step_started_at": None,
     }
     action = UpdateWeights(endpoint_name=r.endpoint_name, weights=weights)
-    return _record_decision(r.model_copy(update=changes), obs, now, f"shifting to {percent}%", reason, [action])
+    shifted = _notify(r.model_copy(update=changes), "step_advanced", f"traffic to the candidate: {percent}% ({reason})")
+    return _record_decision(shifted, obs, now, f"shifting to {percent}%", reason, [action])
 
 
 def _weights_retry(r: Rollout, obs: Observations, now: datetime) -> Decision:
@@ -388,7 +405,9 @@ def _weights_retry(r: Rollout, obs: Observations, now: datetime) -> Decision:
 
 
 def _start_rollback(r: Rollout, obs: Observations, now: datetime, outcome: Phase, reason: str) -> Decision:
-    stopping = r.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason})
+    stopping = r.model_copy(
+        update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, "rollback_started_at": now}
+    )
     stopping = _record(stopping, now, "rolling back", reason, obs, [])
     return _rolling_back(stopping, obs, now)
 
@@ -484,8 +503,8 @@ def finished(rollout: Rollout, now: datetime) -> Rollout:
 def _finish(
     r: Rollout, obs: Observations, now: datetime, phase: Phase, reason: str, actions: Sequence[Action]
 ) -> Decision:
-    update = {"phase": phase, "outcome": None, "reason": reason, "finishing": list(actions)}
-    done = r.model_copy(update=update)
+    update = {"phase": phase, "outcome": None, "reason": reason, "finishing": list(actions), "paused": False}
+    done = _notify(r.model_copy(update=update), phase.value.lower(), f"rollout {phase.value}: {reason}")
     return _record_decision(done, obs, now, phase.value.lower(), reason, list(actions))
 
 
@@ -493,7 +512,9 @@ def _outcome(r: Rollout, ep: EndpointView) -> str:
     """done / failed / not-sent, for the endpoint update this rollout asked for."""
     if ep.config_name == r.desired_config and ep.status == "InService":
         return "done"
-    if r.requested_at is not None and ep.last_modified >= r.requested_at:
+    # Strictly after: the change that completed just before the request (the predecessor's
+    # last one) carries the same time on a coarse clock and is not this request failing.
+    if r.requested_at is not None and ep.last_modified > r.requested_at:
         return "failed"
     return "not-sent"
 
@@ -528,6 +549,96 @@ def _record_decision(
     r: Rollout, obs: Observations | None, now: datetime, event: str, reason: str, actions: list[Action]
 ) -> Decision:
     return _record(r, now, event, reason, obs, actions), actions
+
+
+# --- operator commands ---------------------------------------------------------------------
+
+
+class CommandRefused(Exception):
+    """The command does not apply to the rollout in its state (HTTP 409)."""
+
+
+STEERABLE = frozenset({Phase.PROVISIONING, Phase.SHIFTING, Phase.BAKING})
+
+
+def command(rollout: Rollout, action: str, now: datetime, who: str = "operator") -> Rollout:
+    """pause | resume | promote | abort, validated against the state machine."""
+    phase = rollout.phase
+    if phase.terminal:
+        raise CommandRefused(f"rollout {rollout.rollout_id} is {phase.value}: nothing to {action}")
+    if action == "abort":
+        if phase is Phase.ROLLING_BACK:
+            raise CommandRefused(f"rollout {rollout.rollout_id} is already rolling back ({rollout.reason})")
+        if phase is Phase.PROMOTING:
+            raise CommandRefused("the candidate is being promoted; abort is possible once the update completes")
+        stopped = stop(rollout, Phase.ABORTED, f"aborted by {who}", now)
+        return _record(stopped.model_copy(update={"paused": False}), now, "abort", f"aborted by {who}", None, [])
+    if phase not in STEERABLE:
+        raise CommandRefused(f"cannot {action} a rollout that is {phase.value}")
+    if action == "pause":
+        if rollout.paused:
+            raise CommandRefused(f"rollout {rollout.rollout_id} is already paused")
+        paused = _notify(rollout.model_copy(update={"paused": True}), "paused", f"paused by {who}")
+        return _record(paused, now, "paused", f"paused by {who}: weights held", None, [])
+    if action == "resume":
+        if not rollout.paused:
+            raise CommandRefused(f"rollout {rollout.rollout_id} is not paused")
+        # The current step bakes again in full after a pause.
+        update: dict[str, Any] = {"paused": False, "step_started_at": now if phase is Phase.BAKING else None}
+        resumed = _notify(rollout.model_copy(update=update), "resumed", f"resumed by {who}")
+        return _record(resumed, now, "resumed", f"resumed by {who}", None, [])
+    if action == "promote":
+        if rollout.first_deployment:
+            raise CommandRefused("a first deployment has no steps to skip")
+        if rollout.fast_forward:
+            raise CommandRefused(f"rollout {rollout.rollout_id} is already being promoted")
+        promoted = _notify(
+            rollout.model_copy(update={"fast_forward": True, "paused": False}),
+            "promote_requested",
+            f"promote requested by {who}: straight to 100 %, then the final bake and alarm check",
+        )
+        return _record(promoted, now, "promote requested", f"by {who}", None, [])
+    raise CommandRefused(f"unknown command {action!r}")
+
+
+MILESTONE_TYPES = {
+    "started": "Rollout Started",
+    "step_advanced": "Rollout Step Advanced",
+    "paused": "Rollout Paused",
+    "resumed": "Rollout Resumed",
+    "promote_requested": "Rollout Promote Requested",
+    "succeeded": "Rollout Succeeded",
+    "rolled_back": "Rollout Rolled Back",
+    "failed": "Rollout Failed",
+    "superseded": "Rollout Superseded",
+    "aborted": "Rollout Aborted",
+}
+
+
+def _notify(r: Rollout, milestone: str, text: str) -> Rollout:
+    """Queue a milestone on the rollout; the shell announces it after the state is saved."""
+    percent = r.current_step_percent
+    note = Notification(
+        milestone=milestone,
+        detail_type=MILESTONE_TYPES[milestone],
+        subject=f"[sagemaker-rollout] {r.endpoint_name}: {MILESTONE_TYPES[milestone].removeprefix('Rollout ').lower()}",
+        message=f"{r.endpoint_name} / rollout {r.rollout_id} ({r.model_package_arn}): {text}",
+        detail={
+            "rollout_id": r.rollout_id,
+            "endpoint": r.endpoint_name,
+            "model_package_arn": r.model_package_arn,
+            "phase": r.phase.value,
+            "step_percent": percent,
+            "text": text,
+        },
+        resources=[r.model_package_arn],
+    )
+    return r.model_copy(update={"outbox": [*r.outbox, note]})
+
+
+def announced(rollout: Rollout) -> Rollout:
+    """The outbox has been published."""
+    return rollout.model_copy(update={"outbox": []})
 
 
 def _record(

@@ -168,6 +168,7 @@ class Observations(BaseModel):
 
     endpoint: EndpointView | None  # None: the endpoint does not exist
     alarms: dict[str, AlarmState] = Field(default_factory=dict)
+    alarm_reasons: dict[str, str] = Field(default_factory=dict)  # CloudWatch StateReason per alarm
     # Only gathered for a PENDING rollout:
     serving_variant: VariantSpec | None = None  # the variant of the current config taking traffic
     autoscaling: AutoscalingSnapshot | None = None  # of that variant
@@ -183,6 +184,17 @@ class Observations(BaseModel):
                 "weights": self.endpoint.percentages,
             }
         return {"endpoint": endpoint, "alarms": {k: v.value for k, v in self.alarms.items()}}
+
+
+class Notification(BaseModel):
+    """A milestone to announce: an SNS message and a custom EventBridge event."""
+
+    milestone: str  # started, step_advanced, paused, resumed, promote_requested, succeeded, ...
+    detail_type: str  # EventBridge detail-type, e.g. "Rollout Succeeded"
+    subject: str
+    message: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    resources: list[str] = Field(default_factory=list)
 
 
 # --- actions: what the shell must do, in order -------------------------------------------
@@ -328,6 +340,10 @@ class Rollout(BaseModel):
     # Clean-up and hand-over actions of a finished rollout, kept until they are carried out
     # so that a crash right after the final write cannot orphan anything.
     finishing: list[Action] = Field(default_factory=list)
+    outbox: list[Notification] = Field(default_factory=list)  # milestones not yet announced
+    paused: bool = False  # an operator holds the rollout at its current weights
+    fast_forward: bool = False  # an operator asked to skip to 100 % (the final bake still runs)
+    rollback_started_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     version: int = 0
@@ -345,8 +361,8 @@ class Rollout(BaseModel):
 
     @property
     def settled(self) -> bool:
-        """Finished, and everything it had to do is done."""
-        return self.phase.terminal and not self.finishing
+        """Finished, and everything it had to do (clean-up, announcements) is done."""
+        return self.phase.terminal and not self.finishing and not self.outbox
 
     @property
     def first_deployment(self) -> bool:

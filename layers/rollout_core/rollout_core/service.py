@@ -14,10 +14,11 @@ from . import clock, machine, naming
 from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
+from .aws.notify import Notifier
 from .aws.sagemaker import RetryLater, SageMakerGateway
 from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
-from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling
+from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling, Target
 
 logger = Logger(child=True)
 
@@ -31,6 +32,7 @@ class RolloutService:
     alarms: AlarmGateway
     autoscaling: AutoscalingGateway
     targets: TargetRepository
+    notifier: Notifier | None = None
 
     @staticmethod
     def now() -> datetime:
@@ -44,19 +46,31 @@ class RolloutService:
         if target is None:
             logger.info("no target for model package group; ignored", extra={"group": model_package_group})
             return None
+        return self.start(target, model_package_arn)
+
+    def start(
+        self, target: Target, model_package_arn: str, salt: str = "", reason: str = "model package approved"
+    ) -> Rollout | None:
+        """Record a rollout of ``model_package_arn`` on the target and take the endpoint.
+
+        ``salt`` distinguishes a manual start (a redeploy, or a rollback to an earlier
+        version) from the approval of the same package, which keeps its own rollout id.
+        """
         for _ in range(CREATE_RETRIES):
             now = self.now()
-            candidate = machine.new_rollout(target, model_package_arn, now)
+            candidate = machine.new_rollout(target, model_package_arn, now, salt=salt, reason=reason)
             existing = self.store.get(candidate.rollout_id)
             if existing is not None:
-                logger.info("approval already recorded", extra={"rollout_id": existing.rollout_id})
+                logger.info("rollout already recorded", extra={"rollout_id": existing.rollout_id})
                 return self.advance(existing.rollout_id)
             owner_id = self.store.lock_owner(target.endpoint_name)
             owner = self.store.get(owner_id) if owner_id else None
             superseded = None
             if owner is not None and owner.live:
                 superseded = machine.stop(owner, Phase.SUPERSEDED, f"superseded by {model_package_arn}", now)
-                candidate = machine.new_rollout(target, model_package_arn, now, predecessor_id=owner.rollout_id)
+                candidate = machine.new_rollout(
+                    target, model_package_arn, now, salt=salt, reason=reason, predecessor_id=owner.rollout_id
+                )
             try:
                 created = self.store.create(
                     candidate,
@@ -72,6 +86,21 @@ class RolloutService:
                 self.advance(owner.rollout_id)
             return self.advance(created.rollout_id)
         raise ConflictError(f"could not record a rollout for {model_package_arn} after {CREATE_RETRIES} tries")
+
+    def command(self, rollout_id: str, action: str, who: str = "operator") -> Rollout:
+        """pause | resume | promote | abort; raises CommandRefused when it does not apply."""
+        for _ in range(CREATE_RETRIES):
+            rollout = self.store.get(rollout_id)
+            if rollout is None:
+                raise KeyError(rollout_id)
+            changed = machine.command(rollout, action, self.now(), who)
+            try:
+                self.store.save(changed)
+            except ConflictError:
+                continue
+            logger.info("operator command", extra={**self._keys(rollout), "command": action, "who": who})
+            return self.advance(rollout_id) or changed
+        raise ConflictError(f"could not apply {action} to rollout {rollout_id}")
 
     def reject(self, model_package_arn: str) -> Rollout | None:
         """Abort the live rollout whose candidate is ``model_package_arn``, if any."""
@@ -102,12 +131,12 @@ class RolloutService:
         self,
         endpoint_name: str | None = None,
         alarm_name: str | None = None,
-        fired: dict[str, datetime] | None = None,
+        fired: dict[str, tuple[datetime, str]] | None = None,
     ) -> list[Rollout]:
         """One decision for every live rollout (of one endpoint / guarded by one alarm).
 
-        ``fired`` maps alarm names to the time an ALARM event said they fired: a rollout
-        that started before that time rolls back even if the alarm is OK again by now.
+        ``fired`` maps alarm names to (time, reason) of an ALARM event: a rollout that
+        started before that time rolls back even if the alarm is OK again by now.
         """
         rollouts = [
             r for r in (self.store.get(rid) for rid in self.store.live_ids()) if r is not None and not r.settled
@@ -116,30 +145,32 @@ class RolloutService:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:
             rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms]
-        alarm_states = self.alarms.states({name for r in rollouts for name in r.target.guard_alarms})
+        alarm_states, reasons = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
         results = []
         for rollout in rollouts:
-            states = dict(alarm_states)
-            for name, at in (fired or {}).items():
+            states, why = dict(alarm_states), dict(reasons)
+            for name, (at, reason) in (fired or {}).items():
                 if at >= rollout.created_at:
-                    states[name] = AlarmState.ALARM
-            results.append(self._advance_loaded(rollout, states))
+                    states[name], why[name] = AlarmState.ALARM, reason
+            results.append(self._advance_loaded(rollout, states, why))
         return results
 
     def advance(self, rollout_id: str) -> Rollout | None:
         rollout = self.store.get(rollout_id)
         if rollout is None:
             return None
-        return self._advance_loaded(rollout, None)
+        return self._advance_loaded(rollout, None, None)
 
-    def _advance_loaded(self, rollout: Rollout, alarm_states: dict[str, AlarmState] | None) -> Rollout:
+    def _advance_loaded(
+        self, rollout: Rollout, alarm_states: dict[str, AlarmState] | None, alarm_reasons: dict[str, str] | None
+    ) -> Rollout:
         if rollout.settled:
             return rollout
         if rollout.phase is Phase.PENDING and rollout.predecessor_id:
             predecessor = self.store.get(rollout.predecessor_id)
             if predecessor is not None and predecessor.live:
                 return rollout  # its turn comes when the predecessor finishes
-        obs = self.observe(rollout, alarm_states)
+        obs = self.observe(rollout, alarm_states, alarm_reasons)
         decided, actions = machine.decide(rollout, obs, self.now())
         if decided == rollout and not actions:
             return rollout
@@ -166,11 +197,39 @@ class RolloutService:
                 saved = self.store.save(machine.on_action_error(saved, action, code, message, self.now()))
                 break
         else:
-            if saved.finishing:
-                saved = self.store.save(machine.finished(saved, self.now()))
+            saved = self._announce_and_finish(saved)
+        self._timings(rollout, saved)
         if saved.phase != rollout.phase:
             self._on_phase_change(rollout, saved)
         return saved
+
+    def _announce_and_finish(self, saved: Rollout) -> Rollout:
+        """Publish queued milestones and acknowledge finishing actions, in one write."""
+        done = saved
+        if saved.outbox and self.notifier is not None:
+            try:
+                self.notifier.publish(saved.outbox)
+                done = machine.announced(done)
+            except Exception:  # kept on the rollout: the next decision publishes again
+                logger.exception("notification failed; will retry", extra=self._keys(saved))
+        elif saved.outbox:
+            done = machine.announced(done)  # no notifier configured: nothing to announce to
+        if done.finishing:
+            done = machine.finished(done, self.now())
+        return self.store.save(done) if done != saved else saved
+
+    def _timings(self, before: Rollout, after: Rollout) -> None:
+        """EMF: step duration, approval to first traffic, alarm to baseline at 100 %."""
+        now = self.now()
+        if after.step_index > before.step_index:
+            if before.step_index == -1:
+                self._seconds("ApprovalToFirstTraffic", (now - before.created_at).total_seconds())
+            elif before.step_started_at is not None:
+                self._seconds("StepDuration", (now - before.step_started_at).total_seconds())
+        if after.history and after.history[-1].event == "removing candidate" and after.rollback_started_at:
+            previous = before.history[-1].event if before.history else ""
+            if previous != "removing candidate":
+                self._seconds("AlarmToRollback", (now - after.rollback_started_at).total_seconds())
 
     def _on_phase_change(self, before: Rollout, after: Rollout) -> None:
         metric = {
@@ -194,7 +253,12 @@ class RolloutService:
             if owner and owner != after.rollout_id:
                 self.advance(owner)
 
-    def observe(self, rollout: Rollout, alarm_states: dict[str, AlarmState] | None = None) -> Observations:
+    def observe(
+        self,
+        rollout: Rollout,
+        alarm_states: dict[str, AlarmState] | None = None,
+        alarm_reasons: dict[str, str] | None = None,
+    ) -> Observations:
         described = self.sagemaker.describe_endpoint(rollout.endpoint_name)
         endpoint = None if described is None else self.sagemaker.view(described)
         if rollout.phase is Phase.PENDING:
@@ -206,13 +270,18 @@ class RolloutService:
             return Observations(endpoint=endpoint, serving_variant=serving, autoscaling=autoscaling)
         names: Iterable[str] = rollout.target.guard_alarms
         if alarm_states is None:
-            alarm_states = self.alarms.states(names) if rollout.target.guard_alarms else {}
+            alarm_states, alarm_reasons = self.alarms.read(names) if rollout.target.guard_alarms else ({}, {})
         alarms = {n: alarm_states[n] for n in names if n in alarm_states}
-        return Observations(endpoint=endpoint, alarms=alarms)
+        reasons = {n: (alarm_reasons or {}).get(n, "") for n in alarms}
+        return Observations(endpoint=endpoint, alarms=alarms, alarm_reasons=reasons)
 
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:
         return {"rollout_id": rollout.rollout_id, "endpoint": rollout.endpoint_name}
+
+    @staticmethod
+    def _seconds(name: str, value: float) -> None:
+        Metrics().add_metric(name=name, unit=MetricUnit.Seconds, value=value)
 
     @staticmethod
     def _count(name: str) -> None:

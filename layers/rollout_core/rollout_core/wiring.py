@@ -9,6 +9,7 @@ from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import client
 from .aws.job_store import JobStore
+from .aws.notify import Notifier
 from .aws.runtime import RuntimeGateway
 from .aws.sagemaker import AsyncSettings, SageMakerGateway
 from .aws.storage import Storage
@@ -16,6 +17,7 @@ from .aws.store import RolloutStore
 from .aws.targets import TargetRepository
 from .aws.transform import TransformGateway
 from .job_service import JobService
+from .operations import Operations
 from .service import RolloutService
 
 
@@ -32,6 +34,13 @@ def async_settings() -> AsyncSettings | None:
     )
 
 
+def notifier() -> Notifier | None:
+    """SNS topic NOTIFICATIONS_TOPIC_ARN and custom events on EVENT_BUS_NAME (default bus)."""
+    topic = os.environ.get("NOTIFICATIONS_TOPIC_ARN") or None
+    bus = os.environ.get("EVENT_BUS_NAME", "default")
+    return Notifier(client("sns"), client("events"), topic, bus)
+
+
 @cache
 def rollout_service() -> RolloutService:
     """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN (+ async settings)."""
@@ -41,6 +50,7 @@ def rollout_service() -> RolloutService:
         alarms=AlarmGateway(client("cloudwatch")),
         autoscaling=AutoscalingGateway(client("application-autoscaling")),
         targets=TargetRepository(client("ssm"), os.environ["TARGETS_PREFIX"]),
+        notifier=notifier(),
     )
 
 
@@ -59,9 +69,17 @@ def job_service() -> JobService:
         transform=TransformGateway(sagemaker),
         storage=Storage(client("s3")),
         bucket=os.environ["JOBS_BUCKET"],
+        notifier=notifier(),
     )
 
 
 @cache
 def runtime_gateway() -> RuntimeGateway:
     return RuntimeGateway(client("sagemaker-runtime"))
+
+
+@cache
+def operations() -> Operations:
+    """The rollout API's service: listing, live views, commands, manual starts."""
+    service = rollout_service()
+    return Operations(service=service, sagemaker=service.sagemaker, alarms=service.alarms)

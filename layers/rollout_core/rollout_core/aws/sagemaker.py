@@ -72,6 +72,9 @@ class SageMakerGateway:
                 return None
             raise
 
+    def describe_package(self, model_package_arn: str) -> dict[str, Any]:
+        return dict(self._sm.describe_model_package(ModelPackageName=model_package_arn))
+
     @staticmethod
     def view(described: dict[str, Any]) -> EndpointView:
         weights = {

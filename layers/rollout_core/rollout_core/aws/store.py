@@ -68,6 +68,29 @@ class RolloutStore:
             },
         )
 
+    def page(
+        self, limit: int, token: dict[str, Any] | None, endpoint: str | None = None, phase: str | None = None
+    ) -> tuple[list[Rollout], dict[str, Any] | None]:
+        """One page of all recorded rollouts (a filtered Scan); returns the next page's key."""
+        conditions, values = ["sk = :rollout"], {":rollout": {"S": "ROLLOUT"}}
+        if endpoint:
+            conditions.append("endpoint_name = :endpoint")
+            values[":endpoint"] = {"S": endpoint}
+        if phase:
+            conditions.append("phase = :phase")
+            values[":phase"] = {"S": phase}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": " AND ".join(conditions),
+            "ExpressionAttributeValues": values,
+            "Limit": limit,
+        }
+        if token:
+            kwargs["ExclusiveStartKey"] = token
+        response = self._ddb.scan(**kwargs)
+        items = [Rollout.model_validate_json(i["body"]["S"]) for i in response["Items"]]
+        return items, response.get("LastEvaluatedKey")
+
     def live_ids(self) -> Iterator[str]:
         """Ids of live rollouts, oldest first (the GSI is eventually consistent)."""
         paginator = self._ddb.get_paginator("query")

@@ -1,0 +1,116 @@
+"""Rollout API: see every rollout, steer it (pause, resume, promote, abort), start one by hand.
+
+GET  /v1/rollouts                      filters: endpoint, phase, live; paginated (limit, next_token)
+POST /v1/rollouts                      {"model_package_arn": ..., "target": group?}: start by hand
+GET  /v1/rollouts/{rollout_id}         the rollout, its full history, a live look at the endpoint
+POST /v1/rollouts/{rollout_id}/{action} pause | resume | promote | abort
+"""
+
+import json
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from rollout_core.models import Phase
+from rollout_core.operations import OperationError, summary
+from rollout_core.wiring import operations
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+JSON = "application/json"
+ROLLOUT_ID = r"^[0-9a-f]{10}$"
+PACKAGE_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[A-Za-z0-9-]{1,63}/[0-9]+$"
+
+
+class StartRequest(BaseModel):
+    """Body of POST /v1/rollouts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_package_arn: str = Field(pattern=PACKAGE_ARN, description="an Approved model package version")
+    target: str | None = Field(default=None, min_length=1, max_length=63, description="model package group")
+
+
+def _json(status: int, body: Any) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body, default=str))
+
+
+def _caller() -> str:
+    """Who is acting, for the history: the IAM identity API Gateway authenticated."""
+    identity = app.current_event.request_context.identity
+    return identity.user_arn or identity.caller or "unknown caller"
+
+
+@app.get("/v1/rollouts")
+@tracer.capture_method
+def list_rollouts(
+    endpoint: Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")] = None,
+    phase: Annotated[Phase | None, Query()] = None,
+    live: Annotated[bool, Query()] = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[str]:
+    page = operations().list(endpoint, phase.value if phase else None, live, limit, next_token)
+    return _json(200, page)
+
+
+@app.post("/v1/rollouts")
+@tracer.capture_method
+def start_rollout(request: StartRequest) -> Response[str]:
+    rollout = operations().start(request.model_package_arn, request.target, _caller())
+    return _json(201, summary(rollout))
+
+
+@app.get("/v1/rollouts/<rollout_id>")
+@tracer.capture_method
+def get_rollout(rollout_id: Annotated[str, Path(pattern=ROLLOUT_ID)]) -> Response[str]:
+    return _json(200, operations().view(rollout_id))
+
+
+@app.post("/v1/rollouts/<rollout_id>/<action>")
+@tracer.capture_method
+def steer(
+    rollout_id: Annotated[str, Path(pattern=ROLLOUT_ID)],
+    action: Annotated[Literal["pause", "resume", "promote", "abort"], Path()],
+) -> Response[str]:
+    rollout = operations().command(rollout_id, action, _caller())
+    return _json(200, summary(rollout))
+
+
+@app.exception_handler(OperationError)  # type: ignore[untyped-decorator]
+def refused(exc: OperationError) -> Response[str]:
+    return _json(exc.status, {"message": exc.message})
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_request(exc: RequestValidationError) -> Response[str]:
+    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+    return _json(422, {"message": "the request does not match the API", "errors": errors})
+
+
+@app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+def unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
+    return _json(415, {"message": "this route takes a JSON body (Content-Type: application/json)"})
+
+
+@app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
+def unreadable(exc: ValueError) -> Response[str]:
+    return _json(400, {"message": f"the request could not be read: {exc}"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

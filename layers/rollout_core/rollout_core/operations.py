@@ -1,0 +1,143 @@
+"""The rollout API's service: list and show rollouts, steer them, start one by hand."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws.alarms import AlarmGateway
+from .aws.clients import error_code
+from .aws.sagemaker import SageMakerGateway
+from .machine import CommandRefused
+from .models import Phase, Rollout
+from .service import RolloutService
+
+
+class OperationError(Exception):
+    """A request the rollout API refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def summary(rollout: Rollout) -> dict[str, Any]:
+    return {
+        "rollout_id": rollout.rollout_id,
+        "endpoint": rollout.endpoint_name,
+        "model_package_arn": rollout.model_package_arn,
+        "phase": rollout.phase.value,
+        "step_percent": rollout.current_step_percent,
+        "steps": rollout.target.plan.steps,
+        "paused": rollout.paused,
+        "reason": rollout.reason,
+        "baseline_variant": rollout.baseline.variant_name if rollout.baseline else None,
+        "candidate_variant": rollout.candidate.variant_name,
+        "created_at": rollout.created_at.isoformat(),
+        "updated_at": rollout.updated_at.isoformat(),
+    }
+
+
+def _token_out(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _token_in(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except ValueError as exc:
+        raise OperationError(400, "next_token is not a token this API gave out") from exc
+    if not isinstance(key, dict) or set(key) != {"pk", "sk"}:
+        raise OperationError(400, "next_token is not a token this API gave out")
+    return key
+
+
+@dataclass
+class Operations:
+    service: RolloutService
+    sagemaker: SageMakerGateway
+    alarms: AlarmGateway
+
+    def list(
+        self, endpoint: str | None, phase: str | None, live: bool, limit: int, token: str | None
+    ) -> dict[str, Any]:
+        if live:
+            rollouts = [r for r in (self.service.store.get(i) for i in self.service.store.live_ids()) if r]
+            rollouts = [r for r in rollouts if r.live and (endpoint is None or r.endpoint_name == endpoint)]
+            rollouts = [r for r in rollouts if phase is None or r.phase.value == phase]
+            return {"rollouts": [summary(r) for r in rollouts], "next_token": None}
+        items, key = self.service.store.page(limit, _token_in(token), endpoint, phase)
+        items.sort(key=lambda r: r.created_at, reverse=True)
+        return {"rollouts": [summary(r) for r in items], "next_token": _token_out(key)}
+
+    def get(self, rollout_id: str) -> Rollout:
+        rollout = self.service.store.get(rollout_id)
+        if rollout is None:
+            raise OperationError(404, f"no rollout {rollout_id}")
+        return rollout
+
+    def view(self, rollout_id: str) -> dict[str, Any]:
+        """The rollout with its full history, and a live look at the endpoint and alarms."""
+        rollout = self.get(rollout_id)
+        endpoint = self.sagemaker.observe(rollout.endpoint_name)
+        states, reasons = self.alarms.read(rollout.target.guard_alarms) if rollout.target.guard_alarms else ({}, {})
+        next_step_at = None
+        if rollout.phase is Phase.BAKING and rollout.step_started_at and not rollout.paused:
+            next_step_at = rollout.step_started_at + timedelta(seconds=rollout.target.plan.bake_seconds)
+        return {
+            **summary(rollout),
+            "live": {
+                "endpoint_status": endpoint.status if endpoint else None,
+                "weights": endpoint.percentages if endpoint else {},
+                "alarms": {
+                    name: {
+                        "state": states[name].value if name in states else "MISSING",
+                        "reason": reasons.get(name, ""),
+                    }
+                    for name in rollout.target.guard_alarms
+                },
+                "next_step_at": next_step_at.isoformat() if next_step_at else None,
+                "seconds_to_next_step": (
+                    max(0, int((next_step_at - self.service.now()).total_seconds())) if next_step_at else None
+                ),
+            },
+            "history": [h.model_dump(mode="json") for h in rollout.history],
+        }
+
+    def command(self, rollout_id: str, action: str, who: str) -> Rollout:
+        self.get(rollout_id)
+        try:
+            return self.service.command(rollout_id, action, who)
+        except CommandRefused as exc:
+            raise OperationError(409, str(exc)) from exc
+
+    def start(self, model_package_arn: str, group: str | None, who: str) -> Rollout:
+        """Roll out an approved package by hand (a redeploy, or back to an earlier version)."""
+        try:
+            package = self.sagemaker.describe_package(model_package_arn)
+        except ClientError as exc:
+            code, message = error_code(exc)
+            raise OperationError(404, f"no model package {model_package_arn}: {message or code}") from exc
+        status = package.get("ModelApprovalStatus")
+        if status != "Approved":
+            raise OperationError(409, f"model package {model_package_arn} is {status}; approve it first")
+        group = group or package.get("ModelPackageGroupName")
+        if group != package.get("ModelPackageGroupName"):
+            raise OperationError(409, f"model package {model_package_arn} does not belong to group {group}")
+        target = self.service.targets.get(str(group))
+        if target is None:
+            raise OperationError(404, f"no target for model package group {group}")
+        now = self.service.now()
+        rollout = self.service.start(
+            target, model_package_arn, salt=f"manual-{now.isoformat()}", reason=f"started by {who}"
+        )
+        assert rollout is not None
+        return rollout
