@@ -473,7 +473,7 @@ class Sandbox:
                 "headers": {"Content-Type": "application/json"},
             }
         event["resource"] = route.path
-        event["requestContext"]["resourcePath"] = route.path
+        event["requestContext"] = {**event["requestContext"], "resourcePath": route.path}  # type: ignore[dict-item]
         response: dict[str, Any] = self.handlers[route.function](event, LambdaContext(route.function))
         self.deliver_endpoint_events()
         return response

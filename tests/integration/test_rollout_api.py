@@ -111,7 +111,7 @@ def test_abort_goes_back_to_the_baseline_and_is_announced(baking):
 
 
 def test_start_by_hand_rolls_back_to_an_earlier_version(baking):
-    stack, v1, rollout_id = baking
+    stack, v1, _ = baking
     stack.advance(3600)  # v2 is promoted
     status, started = call(stack, "POST", "/v1/rollouts", {"model_package_arn": v1})
     assert status == 201

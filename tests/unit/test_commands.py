@@ -27,7 +27,9 @@ def test_pause_holds_the_weights_until_resume_then_bakes_again():
         rollout = step(world, rollout)
     assert rollout.phase is Phase.BAKING
     assert rollout.current_step_percent == 10
-    assert world.view().percentages[rollout.candidate.variant_name] == 10
+    view = world.view()
+    assert view is not None
+    assert view.percentages[rollout.candidate.variant_name] == 10
     rollout = machine.command(rollout, "resume", world.now)
     resumed_at = world.now
     world.now += timedelta(seconds=299)
