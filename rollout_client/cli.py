@@ -1,4 +1,5 @@
-"""Command line: ``python -m rollout_client [--api URL] invoke ENDPOINT FILE``."""
+"""Command line: ``python -m rollout_client [--api URL] invoke ENDPOINT FILE`` and
+``python -m rollout_client rollout list|status|pause|resume|promote|abort|start``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .client import ApiError, RolloutClient, default_api_url
+from .rollout_cli import add_commands, run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--output", "-o", type=Path, default=None, help="write the result here (default: stdout)")
     invoke.add_argument("--json", action="store_true", help="print a JSON summary instead of the body")
+    add_commands(sub)
     return parser
 
 
@@ -48,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = {"realtime_limit": args.realtime_limit} if args.realtime_limit else {}
     client = RolloutClient(args.api, region=args.region, **options)
+    if args.command == "rollout":
+        try:
+            return run(args, client, Console())
+        except ApiError as exc:
+            err.print(f"[red]error {exc.status}: {exc.message}[/red]")
+            return 1
     if not args.file.is_file():
         err.print(f"[red]{args.file}: no such file[/red]")
         return 2

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 from botocore.auth import SigV4Auth
@@ -158,6 +158,40 @@ class RolloutClient:
     def job(self, job_id: str) -> dict[str, Any]:
         view: dict[str, Any] = json.loads(self.request("GET", f"/v1/jobs/{quote(job_id)}").data)
         return view
+
+    # --- rollouts ---------------------------------------------------------------------------
+
+    def rollouts(
+        self, endpoint: str | None = None, phase: str | None = None, live: bool = False, limit: int = 25
+    ) -> list[dict[str, Any]]:
+        """All rollouts matching the filters (every page), newest first."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            query = {"limit": str(limit), "live": "true" if live else "false"}
+            query.update({k: v for k, v in (("endpoint", endpoint), ("phase", phase), ("next_token", token)) if v})
+            page = json.loads(self.request("GET", "/v1/rollouts?" + urlencode(query)).data)
+            found += page["rollouts"]
+            token = page.get("next_token")
+            if not token:
+                return sorted(found, key=lambda r: r["created_at"], reverse=True)
+
+    def rollout(self, rollout_id: str) -> dict[str, Any]:
+        view: dict[str, Any] = json.loads(self.request("GET", f"/v1/rollouts/{quote(rollout_id)}").data)
+        return view
+
+    def steer(self, rollout_id: str, action: str) -> dict[str, Any]:
+        """pause | resume | promote | abort."""
+        done: dict[str, Any] = json.loads(self.request("POST", f"/v1/rollouts/{quote(rollout_id)}/{action}").data)
+        return done
+
+    def start_rollout(self, model_package_arn: str, target: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model_package_arn": model_package_arn}
+        if target:
+            body["target"] = target
+        response = self.request("POST", "/v1/rollouts", json.dumps(body).encode(), {"Content-Type": "application/json"})
+        started: dict[str, Any] = json.loads(response.data)
+        return started
 
     # --- one call for every size ------------------------------------------------------------
 

@@ -40,6 +40,8 @@ class Expectation(BaseModel):
     job_status: str | None = None
     job_mode: str | None = None
     failure_contains: str | None = None
+    notified: str | None = None  # an EventBridge detail-type announced so far (e.g. "Rollout Paused")
+    paused: bool | None = None
 
 
 class Scenario(BaseModel):
@@ -95,6 +97,8 @@ class Runner:
         self.result = Result(scenario.name)
         self.packages: dict[str, str] = {}  # label -> model package ARN
         self.jobs: dict[str, str] = {}  # label -> job id
+        self.manual: dict[str, str] = {}  # package label -> id of its latest manual rollout
+        self.announced: list[str] = []  # EventBridge detail-types seen
         self.last_response: dict[str, Any] = {}
         self._seen: dict[str, tuple[str, int]] = {}
 
@@ -128,52 +132,95 @@ class Runner:
         if len(step) != 1:
             raise ValueError(f"a step has exactly one key: {step}")
         ((kind, arg),) = step.items()
-        sandbox = self.sandbox
-        if kind == "approve":
-            arn = self._package(str(arg))
-            self._line("registry", f"{arg} approved")
-            self._deliveries(sandbox.set_approval(arn, "Approved"))
-        elif kind == "reject":
-            self._line("registry", f"{arg} rejected")
-            self._deliveries(sandbox.set_approval(self._package(str(arg)), "Rejected"))
-        elif kind == "alarm":
-            self._line("cloudwatch", f"{arg['name']} -> {arg['state']}")
-            self._deliveries(sandbox.set_alarm(arg["name"], arg["state"]))
-        elif kind == "wait":
-            end = sandbox.now + timedelta(seconds=seconds(arg))
-            while sandbox.now < end:
-                sandbox.now = min(end, sandbox.now + timedelta(seconds=60))
-                sandbox.simulator.advance()
-                sandbox.jobs.advance()
-                self._deliveries(sandbox.deliver_endpoint_events())
-                self._deliveries(sandbox.tick())
-                if int((sandbox.now - START).total_seconds()) % 300 == 0:
-                    self._deliveries(sandbox.tick("JobSweep"))
-                self._deliveries(sandbox.deliver_endpoint_events())
-        elif kind == "tick":
-            self._deliveries(sandbox.tick())
-        elif kind == "fail_next_update":
-            sandbox.simulator.fail_next[self.target.endpoint_name] = str(arg)
-            self._line("sagemaker", f"the endpoint's next update will fail: {arg}")
-        elif kind == "event":
-            event = json.loads((ROOT / str(arg)).read_text())
-            self._line("eventbridge", f"raw event from {arg}")
-            self._deliveries(sandbox.deliver(event))
-        elif kind == "invoke":
-            self._invoke(arg)
-        elif kind == "submit_job":
-            self._submit_job(arg)
-        elif kind == "fail_next_async":
-            sandbox.jobs.fail_next_async[str(self.target.inference.async_endpoint_name)] = str(arg)
-            self._line("sagemaker", f"the next async inference will fail: {arg}")
-        elif kind == "fail_next_transform":
-            sandbox.jobs.fail_next_transform = str(arg)
-            self._line("sagemaker", f"the next transform job will fail: {arg}")
-        elif kind == "expect":
-            self._expect(Expectation.model_validate(arg))
-            self._line("expect", "ok: " + ", ".join(f"{k}={v}" for k, v in arg.items()))
-        else:
+        if kind in ("pause", "resume", "promote", "abort"):
+            self._steer(kind, str(arg))
+            return
+        handler = getattr(self, f"_step_{kind}", None)
+        if handler is None:
             raise ValueError(f"unknown step {kind!r}")
+        handler(arg)
+
+    # --- steps: the model registry, alarms, SageMaker's behaviour -------------------------
+
+    def _step_approve(self, arg: Any) -> None:
+        arn = self._package(str(arg))
+        self._line("registry", f"{arg} approved")
+        self._deliveries(self.sandbox.set_approval(arn, "Approved"))
+
+    def _step_register(self, arg: Any) -> None:
+        self._package(str(arg))
+        self._line("registry", f"{arg} registered (pending approval)")
+
+    def _step_reject(self, arg: Any) -> None:
+        self._line("registry", f"{arg} rejected")
+        self._deliveries(self.sandbox.set_approval(self._package(str(arg)), "Rejected"))
+
+    def _step_alarm(self, arg: dict[str, str]) -> None:
+        self._line("cloudwatch", f"{arg['name']} -> {arg['state']}")
+        self._deliveries(self.sandbox.set_alarm(arg["name"], arg["state"]))
+
+    def _step_wait(self, arg: Any) -> None:
+        """Minute by minute: SageMaker finishes what is due, events flow, schedules fire."""
+        sandbox = self.sandbox
+        end = sandbox.now + timedelta(seconds=seconds(arg))
+        while sandbox.now < end:
+            sandbox.now = min(end, sandbox.now + timedelta(seconds=60))
+            sandbox.simulator.advance()
+            sandbox.jobs.advance()
+            self._deliveries(sandbox.deliver_endpoint_events())
+            self._deliveries(sandbox.tick())
+            if int((sandbox.now - START).total_seconds()) % 300 == 0:
+                self._deliveries(sandbox.tick("JobSweep"))
+            self._deliveries(sandbox.deliver_endpoint_events())
+
+    def _step_tick(self, arg: Any) -> None:
+        self._deliveries(self.sandbox.tick())
+
+    def _step_fail_next_update(self, arg: Any) -> None:
+        self.sandbox.simulator.fail_next[self.target.endpoint_name] = str(arg)
+        self._line("sagemaker", f"the endpoint's next update will fail: {arg}")
+
+    def _step_fail_next_async(self, arg: Any) -> None:
+        self.sandbox.jobs.fail_next_async[str(self.target.inference.async_endpoint_name)] = str(arg)
+        self._line("sagemaker", f"the next async inference will fail: {arg}")
+
+    def _step_fail_next_transform(self, arg: Any) -> None:
+        self.sandbox.jobs.fail_next_transform = str(arg)
+        self._line("sagemaker", f"the next transform job will fail: {arg}")
+
+    def _step_event(self, arg: Any) -> None:
+        event = json.loads((ROOT / str(arg)).read_text())
+        self._line("eventbridge", f"raw event from {arg}")
+        self._deliveries(self.sandbox.deliver(event))
+
+    def _step_expect(self, arg: dict[str, Any]) -> None:
+        self._expect(Expectation.model_validate(arg))
+        self._line("expect", "ok: " + ", ".join(f"{k}={v}" for k, v in arg.items()))
+
+    # --- steps: the APIs --------------------------------------------------------------------
+
+    def _steer(self, action: str, label: str) -> None:
+        rollout = self._rollout(label)
+        assert rollout is not None, f"no rollout for {label}"
+        response = self.sandbox.api("POST", f"/v1/rollouts/{rollout.rollout_id}/{action}")
+        self.last_response = response
+        self._line("operator", f"{action} {label} -> {response['statusCode']}")
+        self._after_action()
+
+    def _step_start(self, arg: Any) -> None:
+        body = json.dumps({"model_package_arn": self._package(str(arg))})
+        response = self.sandbox.api("POST", "/v1/rollouts", body, {"Content-Type": "application/json"})
+        self.last_response = response
+        if response["statusCode"] == 201:
+            self.manual[str(arg)] = json.loads(response["body"])["rollout_id"]
+        self._line("operator", f"start {arg} by hand -> {response['statusCode']}")
+        self._after_action()
+
+    def _step_invoke(self, arg: dict[str, Any]) -> None:
+        self._invoke(arg)
+
+    def _step_submit_job(self, arg: dict[str, Any]) -> None:
+        self._submit_job(arg)
 
     def _invoke(self, arg: dict[str, Any]) -> None:
         """POST a payload of ``bytes`` bytes to the real-time route."""
@@ -226,17 +273,22 @@ class Runner:
         return sorted(rollouts, key=lambda r: r.created_at)
 
     def _label(self, rollout_id_or_variant: str) -> str:
-        for label, arn in self.packages.items():
-            from rollout_core import naming
+        from rollout_core import naming
 
+        for label, arn in self.packages.items():
             rid = naming.rollout_id(arn)
             if rollout_id_or_variant in (rid, naming.variant_name(rid)):
                 return label
+        for label, rid in self.manual.items():
+            if rollout_id_or_variant in (rid, naming.variant_name(rid)):
+                return f"{label}*"  # a manual start of that package
         return rollout_id_or_variant
 
     def _rollout(self, label: str) -> Rollout | None:
+        """The package's latest rollout (a manual start of it, if any)."""
         arn = self.packages.get(label)
-        return next((r for r in self._all_rollouts() if r.model_package_arn == arn), None)
+        mine = [r for r in self._all_rollouts() if r.model_package_arn == arn]
+        return mine[-1] if mine else None
 
     def _weights(self) -> dict[str, int] | None:
         weights = self.sandbox.endpoint_weights(self.target.endpoint_name)
@@ -261,6 +313,19 @@ class Runner:
                 self._line(delivery.function, f"<- {what}")
             for line in changed:
                 self._line("rollout", line)
+        self._notifications()
+
+    def _after_action(self) -> None:
+        for line in self._changes():
+            self._line("rollout", line)
+        self._notifications()
+
+    def _notifications(self) -> None:
+        """What the stack announced (read back from SQS subscribers), in the timeline."""
+        _, events = self.sandbox.notifications()
+        for event in events:
+            self.announced.append(event["detail-type"])
+            self._line("notification", f"{event['detail-type']}: {event['detail'].get('text', '')}"[:160])
 
     def _changes(self) -> list[str]:
         lines = []
@@ -312,6 +377,14 @@ class Runner:
         if want.endpoint_exists is not None:
             exists = self.sandbox.endpoint_status(self.target.endpoint_name) is not None
             assert exists == want.endpoint_exists, f"endpoint exists={exists}"
+        if want.notified is not None:
+            self._notifications()
+            assert want.notified in self.announced, f"{want.notified!r} not announced (saw {self.announced})"
+        if want.paused is not None:
+            assert want.rollout is not None, "paused needs rollout"
+            found = self._rollout(want.rollout)
+            assert found is not None
+            assert found.paused == want.paused, f"paused={found.paused}"
         if want.http_status is not None:
             got = self.last_response.get("statusCode")
             assert got == want.http_status, f"HTTP {got}, expected {want.http_status}"

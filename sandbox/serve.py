@@ -60,6 +60,7 @@ class LiveSandbox:
             parameters={"EndpointName": DEMO_TARGET["endpoint_name"], "ModelPackageGroupName": "churn-model"},
         )
         self._stop = threading.Event()
+        self.package_arn = ""
         self._pump: threading.Thread | None = None
 
     def __enter__(self) -> LiveSandbox:
@@ -72,7 +73,8 @@ class LiveSandbox:
         for alarm in target.guard_alarms:
             self.sandbox.create_alarm(alarm)
         with LOCK:
-            self.sandbox.set_approval(self.sandbox.register_package("churn-model"), "Approved")
+            self.package_arn = self.sandbox.register_package("churn-model")
+            self.sandbox.set_approval(self.package_arn, "Approved")
         self._pump = threading.Thread(target=self._run, daemon=True)
         self._pump.start()
         deadline = time.monotonic() + 60
@@ -167,6 +169,7 @@ def main(port: int, realtime_limit: int | None) -> int:
                     "endpoint": "churn-endpoint",
                     "async_endpoint": "churn-endpoint-async",
                     "target": "churn-model",
+                    "approved_package": live.package_arn,
                 }
             ),
             flush=True,

@@ -28,6 +28,10 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "dataset_batch",
         "failing_async",
         "failing_transform",
+        "pause_and_resume",
+        "manual_promote",
+        "manual_abort",
+        "manual_start_earlier_version",
     ):
         assert any(story in n for n in names), story
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -59,3 +60,55 @@ def test_functions_get_the_environment_the_wiring_reads():
         assert name in variables
     assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.13"
     assert TEMPLATE["Globals"]["Function"]["Architectures"] == ["arm64"]
+
+
+def test_dashboard_body_is_valid_and_names_sagemakers_metrics():
+    props = TEMPLATE["Resources"]["RolloutDashboard"]["Properties"]
+    body_template, variables = props["DashboardBody"]["Fn::Sub"]
+    values = {"Environment": "dev", "EndpointName": "churn-endpoint-dev", "AWS::Region": "us-east-1", **variables}
+    body = json.loads(re.sub(r"\$\{([\w:]+)\}", lambda m: values[m.group(1)], body_template))
+    widgets = body["widgets"]
+    assert widgets
+    searched: dict[str, str] = {}
+    for widget in widgets:
+        assert widget["type"] in ("metric", "text")
+        assert widget["x"] >= 0 and widget["x"] + widget["width"] <= 24
+        assert widget["height"] > 0
+        if widget["type"] == "text":
+            assert widget["properties"]["markdown"]
+            continue
+        properties = widget["properties"]
+        assert properties["region"] == "us-east-1"
+        assert properties["view"] in ("timeSeries", "singleValue")
+        for metric in properties["metrics"]:
+            if isinstance(metric[0], dict):  # a SEARCH expression over the endpoint's variants
+                expression = metric[0]["expression"]
+                match = re.match(
+                    r"SEARCH\('\{AWS/SageMaker,EndpointName,VariantName\} "
+                    r'EndpointName="churn-endpoint-dev" MetricName="(\w+)"\', \'(\w+)\', 60\)$',
+                    expression,
+                )
+                assert match, expression
+                searched[match.group(1)] = match.group(2)
+            else:
+                namespace, name, *dimensions = metric
+                assert namespace == "SageMakerRollout"
+                assert dimensions == ["service", "sagemaker-rollout"]
+                assert name
+    assert searched == {
+        "Invocations": "Sum",
+        "Invocation5XXErrors": "Sum",
+        "Invocation4XXErrors": "Sum",
+        "ModelLatency": "p90",
+    }
+
+
+def test_every_metric_the_dashboard_shows_is_one_the_code_emits():
+    emitted = set()
+    for path in (ROOT / "layers" / "rollout_core" / "rollout_core").glob("*.py"):
+        emitted |= set(re.findall(r'_(?:count|seconds)\("(\w+)"', path.read_text()))
+        emitted |= set(re.findall(r'"(Rollouts\w+)"', path.read_text()))
+    body = TEMPLATE["Resources"]["RolloutDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    shown = set(re.findall(r'"\$\{Namespace\}", "(\w+)"', body))
+    assert shown
+    assert shown <= emitted, shown - emitted

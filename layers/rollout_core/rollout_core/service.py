@@ -147,7 +147,9 @@ class RolloutService:
             rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms]
         alarm_states, reasons = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
         results = []
-        for rollout in rollouts:
+        for loaded in rollouts:
+            # Read again: deciding an earlier one may have moved this one (a successor).
+            rollout = self.store.get(loaded.rollout_id) or loaded
             states, why = dict(alarm_states), dict(reasons)
             for name, (at, reason) in (fired or {}).items():
                 if at >= rollout.created_at:
@@ -173,7 +175,8 @@ class RolloutService:
         obs = self.observe(rollout, alarm_states, alarm_reasons)
         decided, actions = machine.decide(rollout, obs, self.now())
         if decided == rollout and not actions:
-            return rollout
+            # Nothing to decide, but a command may have queued a milestone to announce.
+            return self._announce_and_finish(rollout) if rollout.outbox else rollout
         saved = rollout
         if decided != rollout:
             try:
@@ -216,7 +219,12 @@ class RolloutService:
             done = machine.announced(done)  # no notifier configured: nothing to announce to
         if done.finishing:
             done = machine.finished(done, self.now())
-        return self.store.save(done) if done != saved else saved
+        if done == saved:
+            return saved
+        try:
+            return self.store.save(done)
+        except ConflictError:  # someone else moved it on; they announce what is left
+            return self.store.get(saved.rollout_id) or saved
 
     def _timings(self, before: Rollout, after: Rollout) -> None:
         """EMF: step duration, approval to first traffic, alarm to baseline at 100 %."""
