@@ -104,7 +104,7 @@ def test_missing_endpoint_is_404(serving_stack: Sandbox):
         ("/v1/endpoints/Bad_Name!/invocations", b"1", {}, 422),
         (INVOKE, b"", {"Content-Type": "text/csv"}, 400),
         (INVOKE, b"1", {"X-Target-Variant": "no/slashes"}, 400),
-        ("/v1/nothing-here", b"1", {}, 404),
+        ("/v1/nothing-here", b"1", {}, 403),  # API Gateway: "Missing Authentication Token"
     ],
 )
 def test_malformed_requests_are_4xx_json(serving_stack: Sandbox, path, body, headers, status):
