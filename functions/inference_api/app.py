@@ -19,16 +19,12 @@ from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
     NotFoundError,
 )
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from rollout_core.api_errors import runtime_error_response
+from rollout_core.api_errors import install_error_handlers, json_error, runtime_error_response
 from rollout_core.jobs import JobError, JobRequest
 from rollout_core.models import NAME_PATTERN
 from rollout_core.wiring import job_service, runtime_gateway
@@ -44,10 +40,6 @@ REALTIME_LIMIT_BYTES = int(os.environ.get("REALTIME_LIMIT_BYTES", "4500000"))
 JOBS_ROUTE = "/v1/jobs"
 VARIANT_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 JSON = "application/json"
-
-
-def _error(status: int, message: str, **extra: Any) -> Response[str]:
-    return Response(status_code=status, content_type=JSON, body=json.dumps({"message": message, **extra}))
 
 
 def _body_bytes() -> bytes:
@@ -67,7 +59,7 @@ def invoke(endpoint: Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]) 
     """Real-time inference: the body goes to InvokeEndpoint with its Content-Type and Accept."""
     body = _body_bytes()
     if len(body) > REALTIME_LIMIT_BYTES:
-        return _error(
+        return json_error(
             413,
             f"the body is {len(body)} bytes; real-time requests take at most {REALTIME_LIMIT_BYTES} bytes. "
             f"POST {JOBS_ROUTE} to upload it for async inference (one record, up to 1 GB) "
@@ -89,7 +81,7 @@ def invoke(endpoint: Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]) 
         prediction = runtime_gateway().invoke(endpoint, body, content_type, accept, variant)
     except ClientError as exc:
         status, payload = runtime_error_response(exc, endpoint)
-        return _error(status, **payload)
+        return json_error(status, **payload)
     response: Response[str] = Response(
         status_code=200,
         content_type=prediction.content_type or "application/octet-stream",
@@ -108,7 +100,7 @@ def create_job(request: JobRequest) -> Response[str]:
     try:
         job, upload = job_service().create(request)
     except JobError as exc:
-        return _error(exc.status, exc.message)
+        return json_error(exc.status, exc.message)
     body = {
         "job_id": job.job_id,
         "status": job.status.value,
@@ -134,21 +126,7 @@ def openapi() -> Response[str]:
     return Response(status_code=200, content_type=JSON, body=app.get_openapi_json_schema(title="sagemaker-rollout"))
 
 
-@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-def invalid_request(exc: RequestValidationError) -> Response[str]:
-    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
-    return _error(422, "the request does not match the API", errors=errors)
-
-
-@app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
-def unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
-    return _error(415, "this route takes a JSON body (Content-Type: application/json)")
-
-
-@app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
-def unreadable(exc: ValueError) -> Response[str]:
-    # Malformed JSON and undecodable bodies surface as ValueError from the resolver.
-    return _error(400, f"the request could not be read: {exc}")
+install_error_handlers(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

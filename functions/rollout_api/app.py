@@ -11,15 +11,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from rollout_core.api_errors import install_error_handlers
 from rollout_core.models import Phase
 from rollout_core.operations import OperationError, summary
 from rollout_core.wiring import operations
@@ -93,20 +90,7 @@ def refused(exc: OperationError) -> Response[str]:
     return _json(exc.status, {"message": exc.message})
 
 
-@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-def invalid_request(exc: RequestValidationError) -> Response[str]:
-    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
-    return _json(422, {"message": "the request does not match the API", "errors": errors})
-
-
-@app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
-def unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
-    return _json(415, {"message": "this route takes a JSON body (Content-Type: application/json)"})
-
-
-@app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
-def unreadable(exc: ValueError) -> Response[str]:
-    return _json(400, {"message": f"the request could not be read: {exc}"})
+install_error_handlers(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

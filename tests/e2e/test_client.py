@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,36 +13,15 @@ import urllib3
 
 from rollout_client import ApiError, RolloutClient
 
-ROOT = Path(__file__).resolve().parents[2]
+from .serve import ENV, ROOT, served
+
 LIMIT = 1000  # a small real-time limit, so "large" payloads stay small in the test
-ENV = {
-    **os.environ,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--port", "0", "--realtime-limit", str(LIMIT)],
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise AssertionError(f"sandbox serve did not start: {proc.stderr.read() if proc.stderr else ''}")
-    try:
-        yield json.loads(line)["api"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with served("--realtime-limit", str(LIMIT)) as ready:
+        yield ready["api"]
 
 
 @pytest.fixture

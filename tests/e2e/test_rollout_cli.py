@@ -11,29 +11,13 @@ from typing import Any
 
 import pytest
 
-from .test_client import ENV, ROOT
+from .serve import ENV, ROOT, served
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--port", "0"],
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise AssertionError(f"sandbox serve did not start: {proc.stderr.read() if proc.stderr else ''}")
-    try:
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+@pytest.fixture(scope="module", name="served")
+def served_sandbox() -> Iterator[dict[str, Any]]:
+    with served() as ready:
+        yield ready
 
 
 def cli(served: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:

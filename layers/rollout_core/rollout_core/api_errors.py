@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from botocore.exceptions import ClientError
+
+JSON = "application/json"
 
 
 def runtime_error_response(exc: ClientError, endpoint: str) -> tuple[int, dict[str, Any]]:
@@ -33,3 +41,27 @@ def runtime_error_response(exc: ClientError, endpoint: str) -> tuple[int, dict[s
     if code in ("ModelNotReadyException", "ServiceUnavailable"):
         return 503, {"message": f"endpoint {endpoint} cannot take requests now: {message}", "code": code}
     return 502, {"message": f"SageMaker answered {code}: {message}", "code": code}
+
+
+def json_error(status: int, message: str, **extra: Any) -> Response[str]:
+    """The one error shape of the API: {"message": ..., more fields}."""
+    return Response(status_code=status, content_type=JSON, body=json.dumps({"message": message, **extra}, default=str))
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Validation, content-type and unreadable-body errors as 4xx JSON, never a traceback."""
+
+    def invalid_request(exc: RequestValidationError) -> Response[str]:
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        return json_error(422, "the request does not match the API", errors=errors)
+
+    def unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
+        return json_error(415, "this route takes a JSON body (Content-Type: application/json)")
+
+    def unreadable(exc: ValueError) -> Response[str]:
+        # Malformed JSON and undecodable bodies surface as ValueError from the resolver.
+        return json_error(400, f"the request could not be read: {exc}")
+
+    app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(RequestUnsupportedContentType)(unsupported_content_type)
+    app.exception_handler(ValueError)(unreadable)

@@ -46,6 +46,11 @@ class RolloutService:
         if target is None:
             logger.info("no target for model package group; ignored", extra={"group": model_package_group})
             return None
+        if self.sagemaker.approval_status(model_package_arn) == "Rejected":
+            # Events can arrive out of order: an approval delivered after the package's
+            # rejection must not roll out a rejected package.
+            logger.info("model package was rejected since; approval ignored", extra={"package": model_package_arn})
+            return None
         return self.start(target, model_package_arn)
 
     def start(

@@ -64,6 +64,11 @@ class SageMakerGateway:
 
     # --- observing ----------------------------------------------------------------------
 
+    def approval_status(self, model_package_arn: str) -> str:
+        """The package's ModelApprovalStatus as the Model Registry holds it now (events can be stale)."""
+        described = self._sm.describe_model_package(ModelPackageName=model_package_arn)
+        return str(described.get("ModelApprovalStatus", ""))
+
     def describe_endpoint(self, endpoint_name: str) -> dict[str, Any] | None:
         try:
             return dict(self._sm.describe_endpoint(EndpointName=endpoint_name))
