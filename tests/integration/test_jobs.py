@@ -49,6 +49,9 @@ def test_async_job_end_to_end(serving_stack: Sandbox):
     result = requests.get(done["output"]["url"], timeout=10)
     assert result.status_code == 200
     assert json.loads(result.content)["input_bytes"] == 160_000
+    _, events = serving_stack.notifications()
+    finished = [e for e in events if e["detail-type"] == "Job Succeeded"]
+    assert [e["detail"]["job_id"] for e in finished] == [job["job_id"]]
 
 
 def test_batch_job_end_to_end_uses_the_promoted_model(serving_stack: Sandbox):
@@ -132,6 +135,10 @@ def test_failing_async_job_is_failed_with_the_reason(serving_stack: Sandbox):
     assert done["status"] == "FAILED"
     assert "server error (500)" in done["failure_reason"]
     assert done["output"] is None
+    messages, events = serving_stack.notifications()
+    failed = [e for e in events if e["detail-type"] == "Job Failed"]
+    assert "server error (500)" in failed[0]["detail"]["failure_reason"]
+    assert any("job failed" in m["Subject"] for m in messages)
 
 
 def test_failing_transform_job_is_failed_with_the_reason(serving_stack: Sandbox):
