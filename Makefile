@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FUNCTIONS := $(wildcard functions/*/app.py)
+# checkov and aws-sam-translator pin boto3/pydantic versions the product cannot use: own venv.
+SECURITY_VENV ?= .venv-security
+export SECURITY_VENV
 
-.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint build clean
+.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults bench build clean
 
 $(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +15,22 @@ $(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(SECURITY_VENV)/.installed: requirements-security.txt
+	$(PYTHON) -m venv $(SECURITY_VENV)
+	$(SECURITY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SECURITY_VENV)/bin/python -m pip install --quiet -r requirements-security.txt
+	touch $@
+
+## security-tools: the venv with checkov and aws-sam-translator (tests/security uses it)
+security-tools: $(SECURITY_VENV)/.installed
+
 ## sandbox: rehearse the whole stack on moto (built-in scenarios; no AWS account)
 sandbox: $(VENV)/.installed
 	$(PY) -m sandbox run
 
-## test: ruff, mypy, cfn-lint on template.yaml, then pytest (unit, moto integration, sandbox e2e)
-test: lint typecheck cfn-lint
+## test: ruff, mypy, cfn-lint on template.yaml, then pytest (unit, moto integration, sandbox e2e,
+##       fault injection, security: cfn-lint and checkov on the template and its SAM translation, IAM coverage)
+test: lint typecheck cfn-lint $(SECURITY_VENV)/.installed
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
@@ -26,7 +39,7 @@ lint: $(VENV)/.installed
 
 # Each function is its own `app` module, so each is checked on its own.
 typecheck: $(VENV)/.installed
-	$(PY) -m mypy layers/rollout_core/rollout_core sandbox tests rollout_client
+	$(PY) -m mypy layers/rollout_core/rollout_core sandbox tests rollout_client bench
 	for fn in $(FUNCTIONS); do $(PY) -m mypy $$fn || exit 1; done
 
 cfn-lint: $(VENV)/.installed
@@ -38,10 +51,19 @@ integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration
 e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e
+faults: $(VENV)/.installed
+	$(PY) -m pytest tests/faults
+## security: linters on template.yaml and its translation, canaries, skips, baseline, IAM coverage
+security: $(VENV)/.installed $(SECURITY_VENV)/.installed
+	$(PY) -m pytest tests/security
+
+## bench: cold start, controller tick scale, alarm reaction; prints a table, writes bench-results.json
+bench: $(VENV)/.installed
+	$(PY) -m bench
 
 ## build: sam build (needs the SAM CLI and python3.13 on PATH)
 build:
 	sam build
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SECURITY_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,6 +12,9 @@ import pytest
 from rollout_core.models import Target
 from sandbox.stack import Sandbox
 
+# Records every AWS call each function makes during the session (tests/security/test_iam_coverage.py).
+pytest_plugins = ["tests.security.recorder"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 

@@ -1,0 +1,391 @@
+"""`python -m bench` (`make bench`): prints a table and writes bench-results.json at the repo root.
+
+- cold start: import + client set-up of each function module in fresh processes (median of
+  several), as a ratio to a bare handler that imports boto3 and makes the same clients, in the
+  same run (worst function: ``cold_start_ratio``);
+- controller tick: time and AWS calls of one scheduled tick with 1, 10, 100 and 1000 live
+  rollouts, with many finished rollouts in the table too (they must not count);
+- alarm reaction: AWS calls and handler time from a guard alarm's event to the baseline at
+  100 %, and to the candidate removed;
+- api_overhead_ratio: pending (the inference API's benchmark is its owner's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers" / "rollout_core"), str(ROOT)]
+
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
+LIVE = (1, 10, 100, 1000)
+FINISHED = int(os.environ.get("BENCH_FINISHED", "3000"))  # settled rollouts in the table during every tick
+
+
+# --- cold start --------------------------------------------------------------------------------------
+
+
+def _lambda_env() -> dict[str, str]:
+    """The functions' environment from template.yaml, with placeholder values (no AWS is called)."""
+    from sandbox.template import load_template
+
+    template = load_template()
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            variables.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    defaults = {k: p.get("Default") for k, p in template.get("Parameters", {}).items()}
+    for name, value in variables.items():
+        if isinstance(value, str | int | float):
+            env[name] = str(value)  # a literal in the template
+        elif isinstance(value, dict) and defaults.get(value.get("Ref", "")) not in (None, ""):
+            env[name] = str(defaults[value["Ref"]])  # a parameter's default
+        elif name.endswith("ARN"):
+            env[name] = f"arn:aws:sns:us-east-1:123456789012:bench-{name.lower()}"
+        else:
+            env[name] = "bench"
+    env.update(
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        POWERTOOLS_SERVICE_NAME="sagemaker-rollout",
+        POWERTOOLS_METRICS_NAMESPACE="SageMakerRollout",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def _run_cold(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "cold_start.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def cold_start() -> dict[str, Any]:
+    env = _lambda_env()
+    functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
+    results: dict[str, Any] = {}
+    for name in functions:
+        _run_cold(["function", name], env)  # warm the OS file cache: every run below reads the same files
+        runs = [_run_cold(["function", name], env) for _ in range(COLD_RUNS)]
+        services = runs[0]["services"]
+        bare = [_run_cold(["bare", *services], env) for _ in range(COLD_RUNS)]
+        fn_s = statistics.median(r["seconds"] for r in runs)
+        bare_s = statistics.median(r["seconds"] for r in bare)
+        results[name] = {
+            "seconds": round(fn_s, 4),
+            "import_seconds": round(statistics.median(r["import_seconds"] for r in runs), 4),
+            "bare_seconds": round(bare_s, 4),
+            "ratio": round(fn_s / bare_s, 3),
+            "clients": services,
+            "modules": runs[0]["modules"],
+            "bare_modules": bare[0]["modules"],
+        }
+    return results
+
+
+# --- the controller tick -----------------------------------------------------------------------------
+
+
+class _Counter:
+    def __init__(self, function: str) -> None:
+        self.function, self.calls = function, 0
+
+    def on_call(self, call: Any) -> None:
+        if call.function == self.function:
+            self.calls += 1
+
+    def on_send(self, call: Any, attempt: int) -> None:
+        return None
+
+    def on_result(self, call: Any) -> None:
+        return None
+
+    def on_presign(self, call: Any) -> None:
+        return None
+
+
+def _collector(events: list[dict[str, Any]]) -> Callable[[dict[str, Any]], list[Any]]:
+    def deliver(event: dict[str, Any]) -> list[Any]:
+        events.append(event)
+        return []
+
+    return deliver
+
+
+def _captured(sandbox: Any, action: Callable[[], Any]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    sandbox.deliver = _collector(events)
+    try:
+        action()
+    finally:
+        del sandbox.deliver
+    return events
+
+
+def _seed(sandbox: Any, live: int, finished: int, first: int = 0) -> None:
+    """``live`` rollouts baking on their own endpoints (numbered from ``first``) and ``finished``
+    settled ones, written to the table directly."""
+    from rollout_core import machine
+    from rollout_core.aws.store import RolloutStore
+    from rollout_core.models import Phase, Target, VariantSpec
+    from sandbox.stack import TABLE
+
+    ddb, sm = sandbox.client("dynamodb"), sandbox.client("sagemaker")
+    store = RolloutStore(ddb, TABLE)
+    base = VariantSpec(variant_name="v-base", model_name="bench-base", instance_type="ml.m5.large", instance_count=1)
+    if live and first == 0:
+        sm.create_model(ModelName="bench-base", ExecutionRoleArn=sandbox.role_arn, PrimaryContainer={"Image": "x"})
+    numbers = [*range(first, first + live), *range(10**6, 10**6 + finished)]
+    for n in numbers:
+        target = Target.model_validate(
+            {
+                "model_package_group": f"bench-{n}",
+                "endpoint_name": f"bench-{n}",
+                "instance_type": "ml.m5.large",
+                "plan": {"steps": [50, 100], "bake_seconds": 3600},
+                "guard_alarms": ["sagemaker-rollout-bench-5xx"],
+            }
+        )
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/bench-{n}/1"
+        rollout = machine.new_rollout(target, arn, sandbox.now)
+        if n < first + live:
+            cand = rollout.candidate
+            weights = {base.variant_name: 50, cand.variant_name: 50}
+            config = f"bench-{n}-config"
+            sm.create_model(
+                ModelName=cand.model_name, ExecutionRoleArn=sandbox.role_arn, PrimaryContainer={"Image": "x"}
+            )
+            sm.create_endpoint_config(
+                EndpointConfigName=config,
+                ProductionVariants=[
+                    {
+                        "VariantName": v.variant_name,
+                        "ModelName": v.model_name,
+                        "InstanceType": "ml.m5.large",
+                        "InitialInstanceCount": 1,
+                        "InitialVariantWeight": 50.0,
+                    }
+                    for v in (base, cand)
+                ],
+            )
+            sm.create_endpoint(EndpointName=target.endpoint_name, EndpointConfigName=config)
+            rollout = rollout.model_copy(
+                update={
+                    "phase": Phase.BAKING,
+                    "baseline": base,
+                    "desired_config": config,
+                    "desired_weights": weights,
+                    "step_index": 0,
+                    "step_started_at": sandbox.now,
+                    "requested_at": sandbox.now,
+                    "attempts": 1,
+                }
+            )
+        else:
+            update: dict[str, Any] = {"phase": Phase.SUCCEEDED, "reason": "bench: finished long ago"}
+            if "outbox" in type(rollout).model_fields:
+                update["outbox"] = []  # announced long ago: settled
+            rollout = rollout.model_copy(update=update)
+            assert rollout.settled
+        ddb.put_item(TableName=TABLE, Item=store._item(rollout.model_copy(update={"version": 1})))
+    sandbox.now += timedelta(seconds=300)
+    sandbox.simulator.advance()
+    sandbox.simulator.drain()
+
+
+def _measure(sandbox: Any, live: int, repeats: int) -> dict[str, Any]:
+    from sandbox.calls import hooks
+    from sandbox.stack import LambdaContext
+
+    event = _captured(sandbox, sandbox.tick)[0]
+    handler = sandbox.handlers["RolloutControllerFunction"]
+    counter = _Counter("RolloutControllerFunction")
+    hooks.subscribe(counter)
+    try:
+        handler(event, LambdaContext("RolloutControllerFunction"))  # warm: the clients exist afterwards
+        times, calls = [], []
+        for _ in range(repeats):
+            counter.calls = 0
+            started = time.perf_counter()
+            result = handler(event, LambdaContext("RolloutControllerFunction"))
+            times.append(time.perf_counter() - started)
+            calls.append(counter.calls)
+    finally:
+        hooks.unsubscribe(counter)
+    assert len(result["rollouts"]) == live, result
+    return {"seconds": round(statistics.median(times), 4), "calls": int(statistics.median(calls))}
+
+
+def ticks(levels: tuple[int, ...], finished: int) -> dict[str, dict[str, Any]]:
+    """One table with ``finished`` settled rollouts; live rollouts added level by level."""
+    from sandbox.stack import Sandbox
+
+    out = {}
+    with Sandbox(update_seconds=60) as sandbox:
+        sandbox.create_alarm("sagemaker-rollout-bench-5xx")
+        _seed(sandbox, 0, finished)
+        seeded = 0
+        for live in levels:
+            _seed(sandbox, live - seeded, 0, first=seeded)
+            seeded = live
+            out[str(live)] = _measure(sandbox, live, repeats=3 if live < 1000 else 2)
+    return out
+
+
+def tick(live: int, finished: int, repeats: int) -> dict[str, Any]:
+    from sandbox.stack import Sandbox
+
+    with Sandbox(update_seconds=60) as sandbox:
+        sandbox.create_alarm("sagemaker-rollout-bench-5xx")
+        _seed(sandbox, live, finished)
+        return _measure(sandbox, live, repeats)
+
+
+# --- alarm reaction ----------------------------------------------------------------------------------
+
+
+def alarm_reaction() -> dict[str, Any]:
+    from rollout_core.models import Target
+    from sandbox.calls import hooks
+    from sandbox.stack import Sandbox
+
+    alarm = "sagemaker-rollout-churn-5xx"
+    target = Target.model_validate(
+        {
+            "model_package_group": "churn-model",
+            "endpoint_name": "churn-endpoint",
+            "instance_type": "ml.m5.large",
+            "plan": {"steps": [50, 100], "bake_seconds": 600},
+            "guard_alarms": [alarm],
+        }
+    )
+    params = {"EndpointName": target.endpoint_name, "ModelPackageGroupName": target.model_package_group}
+    with Sandbox(update_seconds=60, parameters=params) as sandbox:
+        sandbox.put_target(target.model_dump_json(), target.model_package_group)
+        sandbox.create_alarm(alarm)
+        v1, v2 = (sandbox.register_package(target.model_package_group) for _ in range(2))
+        sandbox.set_approval(v1, "Approved")
+        sandbox.advance(120)
+        sandbox.set_approval(v2, "Approved")
+        sandbox.advance(180)
+        baseline = next(v for v, w in (sandbox.endpoint_weights(target.endpoint_name) or {}).items() if w == 50)
+        handler_time = [0.0]
+        for fn, handler in list(sandbox.handlers.items()):
+
+            def timed(event: dict[str, Any], context: Any, handler: Any = handler) -> Any:
+                started = time.perf_counter()
+                try:
+                    return handler(event, context)
+                finally:
+                    handler_time[0] += time.perf_counter() - started
+
+            sandbox.handlers[fn] = timed
+        counter = _Counter("RolloutControllerFunction")
+        hooks.subscribe(counter)
+        marks: dict[str, Any] = {}
+        try:
+            start = sandbox.now
+            sandbox.set_alarm(alarm, "ALARM")
+            marks["alarm_event"] = {"calls": counter.calls, "handler_seconds": round(handler_time[0], 4)}
+            for _ in range(30):
+                weights = sandbox.endpoint_weights(target.endpoint_name) or {}
+                if weights.get(baseline) == 100 and "baseline_at_100" not in marks:
+                    marks["baseline_at_100"] = {
+                        "calls": counter.calls,
+                        "handler_seconds": round(handler_time[0], 4),
+                        "simulated_seconds": (sandbox.now - start).total_seconds(),
+                    }
+                if weights == {baseline: 100}:
+                    marks["candidate_removed"] = {
+                        "calls": counter.calls,
+                        "handler_seconds": round(handler_time[0], 4),
+                        "simulated_seconds": (sandbox.now - start).total_seconds(),
+                    }
+                    break
+                sandbox.advance(60)
+        finally:
+            hooks.unsubscribe(counter)
+    return marks
+
+
+# --- main --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    # In-process benchmarks: parse each service model once (a real Lambda does it once per cold
+    # start; the cold-start numbers above come from fresh processes and are not affected).
+    botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+    os.environ.setdefault("SANDBOX_LOG_LEVEL", "ERROR")
+    started = time.perf_counter()
+    machine = (
+        f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_implementation()} {platform.python_version()}"
+    )
+    print(f"sagemaker-rollout benchmarks on {machine}")
+
+    cold = cold_start()
+    print("\ncold start (import + client set-up, median of", COLD_RUNS, "fresh processes)")
+    print(f"  {'function':<22} {'seconds':>8} {'import':>8} {'bare':>8} {'ratio':>6}  clients")
+    for name, r in cold.items():
+        print(
+            f"  {name:<22} {r['seconds']:>8.3f} {r['import_seconds']:>8.3f} {r['bare_seconds']:>8.3f} "
+            f"{r['ratio']:>6.2f}  {', '.join(r['clients'])}"
+        )
+    worst = max(cold, key=lambda n: cold[n]["ratio"])
+
+    print(f"\ncontroller tick ({FINISHED} finished rollouts in the table as well)")
+    print(f"  {'live':>6} {'seconds':>9} {'AWS calls':>10} {'s/live':>9}")
+    scale = ticks(LIVE, FINISHED)
+    for live, t in scale.items():
+        print(f"  {live:>6} {t['seconds']:>9.3f} {t['calls']:>10} {t['seconds'] / int(live):>9.4f}")
+    history_free = tick(10, 0, repeats=3)
+    print(f"  10 live, no finished rollouts at all: {history_free['seconds']:.3f} s, {history_free['calls']} calls")
+
+    alarm = alarm_reaction()
+    print("\nalarm reaction (controller, from the ALARM event)")
+    for mark, values in alarm.items():
+        print(f"  {mark:<18} " + ", ".join(f"{k} {v}" for k, v in values.items()))
+
+    results = {
+        "machine": machine,
+        "cold_start_ratio": cold[worst]["ratio"],
+        "cold_start_worst_function": worst,
+        "cold_start": cold,
+        "api_overhead_ratio": None,
+        "api_overhead_note": "pending: inference API",
+        "tick_seconds": {k: v["seconds"] for k, v in scale.items()},
+        "tick_calls": {k: v["calls"] for k, v in scale.items()},
+        "tick_finished_rollouts": FINISHED,
+        "tick_10_live_without_finished": history_free,
+        "alarm_reaction": alarm,
+        "bench_seconds": round(time.perf_counter() - started, 1),
+    }
+    (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote bench-results.json ({results['bench_seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

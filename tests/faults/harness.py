@@ -1,0 +1,860 @@
+"""Crash-consistency harness: a scenario on the sandbox, with one fault at the k-th AWS call of the product.
+
+Faults go through botocore's own event hooks on the real clients, on moto (sandbox/calls.py):
+
+- an *error* fault answers every HTTP attempt of the k-th call with an error response from a
+  ``before-send`` handler, so the client's real retry logic (standard mode,
+  ``total_max_attempts``) runs on it and, once it gives up, the product sees the ClientError;
+- a *crash* raises ``Crash`` (a BaseException: no ``except Exception`` of the product or of
+  Powertools catches it) from an ``after-call`` handler: the process died right after the
+  k-th call returned. The harness catches it around the handler, starts a new execution
+  environment (module state and cached clients are gone) and delivers the event again, as
+  Lambda's retry of a failed asynchronous invocation would.
+
+A failed invocation (the handler raised) is delivered again up to twice (EventInvokeConfig
+MaximumRetryAttempts: 2). Then the scenario goes on, and the clock runs until every rollout
+has settled.
+
+How a matrix of faults stays fast (``Matrix``):
+
+1. the *baseline*: the scenario once without a fault, recording every product call (with its
+   position: function, phases of the live rollouts when the invocation started, and the
+   calls the invocation made so far) and a snapshot of the whole state after every minute;
+2. the *forking run*: the scenario again; right before each call chosen for a fault, the
+   process forks once per fault kind (``os.fork``: the child has the whole in-memory moto
+   state as it is at that moment) and the child goes on with the fault armed. So a faulted
+   run never repeats the scenario up to its fault;
+3. a child whose state after a minute equals the baseline's at the same minute (rollouts
+   without their histories, endpoint, pending SageMaker transitions, models, configs,
+   locks, idempotency records, scalable targets) has *converged*: the scenario is
+   deterministic, so from there on it is the baseline, whose end is checked on its own. The
+   child stops there and reports what it did until then (``FAULTS_NO_CONVERGENCE=1`` runs
+   every child to the end instead).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.endpoint
+from botocore.awsrequest import AWSResponse
+
+from rollout_core import naming
+from rollout_core.models import Phase, Rollout, Target
+from sandbox import stack
+from sandbox.calls import BaseListener, Call, error_response, hooks
+from sandbox.stack import ACCOUNT, REGION, TABLE, LambdaContext, Sandbox, tracked
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """The Lambda process died (timeout, out of memory, host failure) right after an AWS call."""
+
+
+class Converged(BaseException):
+    """A faulted run's state is the baseline's again (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class ErrorFault:
+    name: str
+    status: int
+    code: str
+    message: str
+    retried: bool  # botocore's standard retry mode tries it again (up to total_max_attempts)
+
+
+ERROR_FAULTS = {
+    f.name: f
+    for f in (
+        ErrorFault("throttling", 400, "ThrottlingException", "Rate exceeded", retried=True),
+        ErrorFault("unavailable", 503, "ServiceUnavailable", "Service is unavailable, please retry", retried=True),
+        ErrorFault(
+            "limit",
+            400,
+            "ResourceLimitExceeded",
+            "The account-level service limit 'ml.m5.large for endpoint usage' is 2 Instances",
+            retried=False,
+        ),
+        ErrorFault(
+            "in_progress",
+            400,
+            "ValidationException",
+            'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-endpoint".',
+            retried=False,
+        ),
+    )
+}
+CRASH = "crash"
+FAULT_KINDS = (*ERROR_FAULTS, CRASH)
+# After these the same requests are simply made again, so the outcome must not change. (The
+# product treats "Cannot update in-progress endpoint" as transient, as SageMaker intends.)
+TRANSIENT_KINDS = frozenset({"throttling", "unavailable", "in_progress", CRASH})
+LAMBDA_RETRIES = 2  # EventInvokeConfig MaximumRetryAttempts in template.yaml
+MAX_IN_FLIGHT = 2  # positions whose faulted runs (one process per fault kind) run alongside the parent
+# SageMaker calls that change something: each must be accepted at most once per argument set.
+MUTATING = frozenset(
+    {
+        "CreateModel",
+        "CreateEndpointConfig",
+        "CreateEndpoint",
+        "UpdateEndpoint",
+        "UpdateEndpointWeightsAndCapacities",
+        "DeleteEndpoint",
+        "DeleteEndpointConfig",
+        "DeleteModel",
+    }
+)
+
+
+class _FastSleep:
+    """botocore.endpoint's ``time`` with a no-op ``sleep``: retries back off instantly."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+# --- scenarios -----------------------------------------------------------------------------------
+
+Step = tuple[str, Any]  # ("approve", "v2"), ("reject", "v2"), ("alarm", "ALARM"), ("wait", seconds)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple[Step, ...]
+    expected: dict[str, Phase]  # package label -> final phase without faults
+    serving: str | None  # the label serving 100 % at the end (None: no endpoint)
+
+
+ALARM = "sagemaker-rollout-churn-5xx"
+TARGET = Target.model_validate(
+    {
+        "model_package_group": "churn-model",
+        "endpoint_name": "churn-endpoint",
+        "instance_type": "ml.m5.large",
+        "plan": {"steps": [50, 100], "bake_seconds": 120},
+        "guard_alarms": [ALARM],
+    }
+)
+UPDATE_SECONDS = 60  # how long SageMaker takes per endpoint change here
+SETTLE_LIMIT = 90  # minutes of simulated time the harness waits at most for every rollout to settle
+
+# Lean versions of the built-in scenarios (two steps, two-minute bakes, one-minute updates).
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("first_deployment", (("approve", "v1"), ("wait", 120)), {"v1": Phase.SUCCEEDED}, serving="v1"),
+        # Rejected while the endpoint is being created: nothing to go back to, the endpoint goes.
+        Scenario(
+            "first_deployment_rejected",
+            (("approve", "v1"), ("reject", "v1"), ("wait", 180)),
+            {"v1": Phase.ABORTED},
+            serving=None,
+        ),
+        Scenario(
+            "second_version_to_100",
+            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 600)),
+            {"v1": Phase.SUCCEEDED, "v2": Phase.SUCCEEDED},
+            serving="v2",
+        ),
+        Scenario(
+            "alarm_mid_way",
+            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 180), ("alarm", "ALARM"), ("wait", 240)),
+            {"v1": Phase.SUCCEEDED, "v2": Phase.ROLLED_BACK},
+            serving="v1",
+        ),
+        Scenario(
+            "rejection",
+            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 180), ("reject", "v2"), ("wait", 240)),
+            {"v1": Phase.SUCCEEDED, "v2": Phase.ABORTED},
+            serving="v1",
+        ),
+        Scenario(
+            "supersede",
+            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 180), ("approve", "v3"), ("wait", 720)),
+            {"v1": Phase.SUCCEEDED, "v2": Phase.SUPERSEDED, "v3": Phase.SUCCEEDED},
+            serving="v3",
+        ),
+    )
+}
+
+
+# --- how events reach the functions -----------------------------------------------------------------
+
+
+class Mailbox:
+    """EventBridge delivering every event once, in order, at once. Scheduled ticks bypass it."""
+
+    name = "in order"
+
+    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """The events to deliver now, given these new ones."""
+        return list(events)
+
+    def due(self, now: datetime) -> list[dict[str, Any]]:
+        """Held events to deliver at the end of this minute (after the tick)."""
+        return []
+
+    def holding(self) -> bool:
+        return False
+
+
+class Twice(Mailbox):
+    name = "twice"
+
+    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        return [event for event in events for _ in range(2)]
+
+
+class Reordered(Mailbox):
+    """Each event is held until the next one arrives, and delivered after it (older after newer)."""
+
+    name = "out of order"
+
+    def __init__(self) -> None:
+        self.held: dict[str, Any] | None = None
+
+    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        out = []
+        for event in events:
+            if self.held is None:
+                self.held = event
+            else:
+                out += [event, self.held]
+                self.held = None
+        return out
+
+    def due(self, now: datetime) -> list[dict[str, Any]]:
+        held, self.held = self.held, None
+        return [] if held is None else [held]
+
+    def holding(self) -> bool:
+        return self.held is not None
+
+
+class Late(Mailbox):
+    """Every event arrives ``minutes`` late (the ticks meanwhile see the world as it is)."""
+
+    name = "late"
+
+    def __init__(self, minutes: int = 3) -> None:
+        self.delay = timedelta(minutes=minutes)
+        self.queue: list[tuple[datetime, dict[str, Any]]] = []
+
+    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        self.queue += [(now + self.delay, event) for event in events]
+        return []
+
+    def due(self, now: datetime) -> list[dict[str, Any]]:
+        ready = [event for at, event in self.queue if at <= now]
+        self.queue = [(at, event) for at, event in self.queue if at > now]
+        return ready
+
+    def holding(self) -> bool:
+        return bool(self.queue)
+
+
+class LostEndpointEvents(Mailbox):
+    """SageMaker's endpoint events never arrive: the ticks alone must carry the rollouts."""
+
+    name = "endpoint events lost"
+
+    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        return [e for e in events if e.get("detail-type") != "SageMaker Endpoint State Change"]
+
+
+# --- what a run reports ----------------------------------------------------------------------------
+
+
+@dataclass
+class Injected:
+    kind: str
+    index: int  # the k of "the k-th AWS call of the product"
+    action: str  # e.g. sagemaker:UpdateEndpoint
+    function: str | None
+    position: list[Any]  # see Position
+    attempts: int = 0  # HTTP attempts the client made for it (retries included)
+    status: int | None = None
+    sleeps: int = 0  # back-offs botocore slept before giving up
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    phases: dict[str, str]  # package label -> phase
+    reasons: dict[str, str]
+    unsettled: list[str]
+    endpoint: dict[str, Any] | None  # status, config, weights {variant: %}, models {variant: model}
+    serving_label: str | None
+    candidates: dict[str, dict[str, str]]  # label -> variant, model, rollout id
+    models: list[str]  # this tool's models (by name prefix)
+    configs: list[str]  # this tool's endpoint configs
+    config_created: dict[str, float]  # config name -> creation order
+    endpoint_changes: list[list[str]]  # EndpointSimulator.calls
+    accepted: list[list[str]]  # successful mutating SageMaker calls: [operation, identity]
+    locks: dict[str, str]  # lock item -> the rollout that holds it
+    minutes: int
+    crashes: int = 0
+    redeliveries: int = 0
+    failed_invocations: int = 0
+    injected: Injected | None = None
+    converged_at: int | None = None  # minute at which the state was the baseline's again
+    error: str | None = None  # the harness itself failed in a child
+    seconds: float = 0.0  # how long the faulted run took
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @staticmethod
+    def broken(scenario: str, injected: Injected | None, error: str) -> Outcome:
+        return Outcome(scenario, {}, {}, [], None, None, {}, [], [], {}, [], [], {}, 0, injected=injected, error=error)
+
+    @staticmethod
+    def from_json(text: str) -> Outcome:
+        data = json.loads(text)
+        injected = data.pop("injected")
+        return Outcome(**data, injected=None if injected is None else Injected(**injected))
+
+
+# --- recording calls, forking, injecting ---------------------------------------------------------
+
+
+@dataclass
+class Invocation:
+    function: str
+    trigger: str
+    live: tuple[str, ...]  # phases of the live rollouts when it started
+    ops: list[str] = field(default_factory=list)
+
+
+def position(invocation: Invocation | None, call: Call) -> tuple[Any, ...]:
+    """Where a call is in a handler's code path: function, live phases, the calls so far."""
+    if invocation is None:  # pragma: no cover - every product call runs inside a wrapped handler
+        return (call.function, (), (call.action,))
+    return (invocation.function, invocation.live, tuple(invocation.ops))
+
+
+class _Listener(BaseListener):
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def on_call(self, call: Call) -> None:
+        if call.function is not None:
+            self.run.on_product_call(call)
+
+    def on_send(self, call: Call, attempt: int) -> AWSResponse | None:
+        fault = call.extra.get("fault")
+        if fault is None:
+            return None
+        return error_response(call, fault.status, fault.code, fault.message)
+
+    def on_result(self, call: Call) -> None:
+        injected = self.run.injected
+        if injected is None or call.extra.get("index") != injected.index:
+            return
+        injected.attempts, injected.status = call.attempts, call.status
+        injected.sleeps = len(self.run.sleeper.slept)
+        if injected.kind == CRASH:
+            raise Crash(f"the process died right after call {injected.index} ({call.action})")
+
+
+class _ExpiredContext(LambdaContext):
+    """A retry arrives after the failed invocation's deadline (Lambda retries a failed
+    asynchronous invocation a minute or more after it ended), so Powertools Idempotency lets it
+    take over an IN_PROGRESS record a crashed invocation left behind."""
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 1
+
+
+class Run:
+    """One run of a scenario: the baseline (``baseline=None``), or a forking run (``plan``)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        baseline: Baseline | None = None,
+        plan: dict[int, tuple[str, ...]] | None = None,
+        converge: bool = True,
+        mailbox: Mailbox | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.mailbox = mailbox or Mailbox()
+        self.baseline = baseline
+        self.plan = plan or {}
+        self.converge = converge
+        self.listener = _Listener(self)
+        self.sleeper = _FastSleep()
+        self.packages: dict[str, str] = {}
+        self.calls: list[Call] = []
+        self.positions: list[tuple[Any, ...]] = []
+        self.invocation: Invocation | None = None
+        self.injected: Injected | None = None
+        self.child_path: Path | None = None
+        self.results: list[Outcome] = []
+        self._children: list[tuple[int, int, tuple[str, ...]]] = []  # (pid, k, kinds) of position children
+        self._grandchildren: list[int] = []
+        self.snapshots: list[str] = []  # baseline: state after each minute
+        self.marks: list[tuple[int, int]] = []  # baseline: (len(accepted), len(endpoint changes)) per minute
+        self.minute = 0
+        self.crashes = self.redeliveries = self.failed_invocations = 0
+        self._clients: dict[str, Any] = {}
+        self._tmp = Path(tempfile.mkdtemp(prefix="faults-")) if self.plan else Path(tempfile.gettempdir())
+
+    # --- running -------------------------------------------------------------------------
+
+    def execute(self) -> Outcome:
+        endpoint_module: Any = botocore.endpoint  # its `time` is the module botocore sleeps with
+        real_time = endpoint_module.time
+        endpoint_module.time = self.sleeper
+        hooks.subscribe(self.listener)
+        try:
+            params = {"EndpointName": TARGET.endpoint_name, "ModelPackageGroupName": TARGET.model_package_group}
+            with Sandbox(update_seconds=UPDATE_SECONDS, parameters=params) as sandbox:
+                self.sandbox = sandbox
+                sandbox.put_target(TARGET.model_dump_json(), TARGET.model_package_group)
+                sandbox.create_alarm(ALARM)
+                for fn in list(sandbox.handlers):
+                    sandbox.handlers[fn] = self._wrap(fn, sandbox.handlers[fn])
+                try:
+                    for kind, arg in self.scenario.steps:
+                        self._step(kind, arg)
+                    self._settle()
+                    outcome = self._observe()
+                except Converged:
+                    outcome = self._progress()
+                except BaseException:
+                    if self.child_path is None:
+                        raise
+                    outcome = self._observe_safely(traceback.format_exc())
+                if self.child_path is not None:
+                    outcome.seconds = time.perf_counter() - self._forked_at
+                    self.child_path.write_text(outcome.to_json())
+                    for pid in self._grandchildren:
+                        os.waitpid(pid, 0)
+                    os._exit(0)
+                return outcome
+        finally:
+            hooks.unsubscribe(self.listener)
+            endpoint_module.time = real_time
+
+    def _observe_safely(self, error: str) -> Outcome:
+        try:
+            outcome = self._observe()
+        except BaseException:  # pragma: no cover - the state itself is unreadable
+            outcome = Outcome.broken(self.scenario.name, self.injected, "")
+        outcome.error = error
+        return outcome
+
+    # --- product calls: recording, forking, arming -----------------------------------------
+
+    def on_product_call(self, call: Call) -> None:
+        index = len(self.calls) + 1
+        call.extra["index"] = index
+        self.calls.append(call)
+        if self.invocation is not None:
+            self.invocation.ops.append(call.action)
+        here = position(self.invocation, call)
+        self.positions.append(here)
+        if self.child_path is not None:
+            return  # a child injects no further fault
+        if self.baseline is not None:
+            expected = self.baseline.actions[index - 1] if index <= len(self.baseline.actions) else None
+            if expected != call.action:
+                raise AssertionError(
+                    f"{self.scenario.name}: call {index} is {call.action}, the baseline made {expected}: "
+                    "the scenario is not deterministic"
+                )
+        kinds = self.plan.get(index, ())
+        if kinds:
+            self._fork(index, call, kinds)
+
+    def _fork(self, index: int, call: Call, kinds: tuple[str, ...]) -> None:
+        """Fork one child for this call, which forks one more per further fault kind.
+
+        The parent pays for one fork per position and goes on with its own run at once; each
+        process then arms its fault on this very call.
+        """
+        while len(self._children) >= MAX_IN_FLIGHT:
+            self.reap_oldest()
+        gc.freeze()  # the parent's objects stay where they are: fewer pages copied on write
+        pid = os.fork()
+        if pid:
+            self._children.append((pid, index, kinds))
+            return
+        gc.disable()  # short-lived: no collections touching (and so copying) every page
+        self._forked_at = time.perf_counter()
+        self._children = []
+        mine, self._grandchildren = kinds[0], []
+        for kind in kinds[1:]:
+            pid = os.fork()
+            if pid == 0:
+                mine, self._grandchildren = kind, []
+                break
+            self._grandchildren.append(pid)
+        self.child_path = self._tmp / f"{index}-{mine}.json"
+        self.sleeper.slept.clear()
+        self.injected = Injected(mine, index, call.action, call.function, list(self.baseline_position(index)))
+        if mine in ERROR_FAULTS:
+            call.extra["fault"] = ERROR_FAULTS[mine]
+
+    def baseline_position(self, index: int) -> tuple[Any, ...]:
+        assert self.baseline is not None
+        return self.baseline.positions[index - 1]
+
+    def reap_oldest(self) -> None:
+        pid, index, kinds = self._children.pop(0)
+        _, status = os.waitpid(pid, 0)
+        for kind in kinds:
+            path = self._tmp / f"{index}-{kind}.json"
+            if path.exists():
+                self.results.append(Outcome.from_json(path.read_text()))
+                path.unlink()
+            else:
+                injected = Injected(kind, index, "?", None, [])
+                error = f"no report from the faulted run (its process ended with status {status})"
+                self.results.append(Outcome.broken(self.scenario.name, injected, error))
+
+    def reap_all(self) -> None:
+        while self._children:
+            self.reap_oldest()
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def _step(self, kind: str, arg: Any) -> None:
+        sb = self.sandbox
+        if kind == "approve":
+            self._deliver_all(self._captured(lambda: sb.set_approval(self._package(arg), "Approved")))
+        elif kind == "reject":
+            self._deliver_all(self._captured(lambda: sb.set_approval(self._package(arg), "Rejected")))
+        elif kind == "alarm":
+            self._deliver_all(self._captured(lambda: sb.set_alarm(ALARM, arg)))
+        elif kind == "wait":
+            end = sb.now + timedelta(seconds=float(arg))
+            while sb.now < end:
+                self._minute()
+        else:  # pragma: no cover
+            raise ValueError(kind)
+
+    def _package(self, label: str) -> str:
+        if label not in self.packages:
+            self.packages[label] = self.sandbox.register_package(TARGET.model_package_group)
+        return self.packages[label]
+
+    def _captured(self, action: Callable[[], Any]) -> list[dict[str, Any]]:
+        """The events a Sandbox helper would deliver (this harness delivers them itself)."""
+        events: list[dict[str, Any]] = []
+        sb: Any = self.sandbox
+        sb.deliver = _collector(events)
+        try:
+            action()
+        finally:
+            del sb.deliver
+        return events
+
+    def _minute(self) -> None:
+        sb = self.sandbox
+        sb.now = sb.now + timedelta(seconds=60)
+        sb.simulator.advance()
+        self._deliver_announced()
+        for tick in self._captured(sb.tick):  # the schedule: never late, never twice
+            self._deliver(tick)
+        self._deliver_announced()
+        for event in self.mailbox.due(sb.now):
+            self._deliver(event)
+        self._deliver_announced()
+        self.minute += 1
+        if self.baseline is None:
+            self.snapshots.append(self._snapshot())
+            self.marks.append((len(self._accepted()), len(sb.simulator.calls)))
+        elif self.child_path is not None and self.converge and self._fault_done():
+            known = self.baseline.snapshots
+            if self.minute <= len(known) and self._snapshot() == known[self.minute - 1]:
+                raise Converged
+
+    def _fault_done(self) -> bool:
+        return self.injected is not None and len(self.calls) >= self.injected.index
+
+    def _settle(self) -> None:
+        for _ in range(SETTLE_LIMIT):
+            if not self._unsettled() and not self.sandbox.simulator.pending and not self.mailbox.holding():
+                return
+            self._minute()
+
+    # --- delivering ----------------------------------------------------------------------
+
+    def _deliver_announced(self) -> None:
+        while events := self.sandbox.simulator.drain():
+            for event in self.mailbox.post(events, self.sandbox.now):
+                self._deliver(event)
+
+    def _deliver_all(self, events: list[dict[str, Any]]) -> None:
+        for event in self.mailbox.post(events, self.sandbox.now):
+            self._deliver(event)
+        self._deliver_announced()
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        for route in self.sandbox.routes:
+            if route.matches(event):
+                self._invoke(route.function, event)
+
+    def _invoke(self, fn: str, event: dict[str, Any]) -> None:
+        """One asynchronous invocation, and Lambda's retries of it if it fails."""
+        for attempt in range(1 + LAMBDA_RETRIES):
+            if attempt:
+                self.redeliveries += 1
+            try:
+                self.sandbox.handlers[fn](event, _ExpiredContext(fn))
+                return
+            except Crash:
+                self.crashes += 1
+                self._cold_start()
+            except Exception:
+                self.failed_invocations += 1
+
+    def _cold_start(self) -> None:
+        """A new execution environment for every function: module state and clients are gone."""
+        from rollout_core import wiring
+
+        for value in vars(wiring).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+        for fn in list(self.sandbox.handlers):
+            module = stack._load_handler(fn)
+            self.sandbox.handlers[fn] = self._wrap(fn, tracked(fn, module.lambda_handler))
+
+    def _wrap(self, fn: str, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
+        def run(event: dict[str, Any], context: Any) -> Any:
+            self.invocation = Invocation(fn, _trigger(event), self._live() if self.baseline is None else ())
+            try:
+                return handler(event, context)
+            finally:
+                self.invocation = None
+
+        return run
+
+    # --- observing -----------------------------------------------------------------------
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    def _items(self) -> list[dict[str, Any]]:
+        return list(_pages(self._client("dynamodb"), "scan", "Items", TableName=TABLE))
+
+    def _rollouts(self, items: list[dict[str, Any]] | None = None) -> list[Rollout]:
+        found = [
+            Rollout.model_validate_json(i["body"]["S"]) for i in (items or self._items()) if i["sk"]["S"] == "ROLLOUT"
+        ]
+        return sorted(found, key=lambda r: r.created_at)
+
+    def _live(self) -> tuple[str, ...]:
+        return tuple(r.phase.value for r in self._rollouts() if r.live)
+
+    def _unsettled(self) -> list[str]:
+        return [r.rollout_id for r in self._rollouts() if not r.settled]
+
+    def _label(self, arn: str) -> str:
+        return next((label for label, a in self.packages.items() if a == arn), arn)
+
+    def _accepted(self) -> list[list[str]]:
+        return [[c.operation, _identity(c)] for c in self.calls if c.ok and c.operation in MUTATING]
+
+    def _snapshot(self) -> str:
+        """Everything the future of the scenario depends on (rollout histories aside).
+
+        Read from moto's backends directly (it runs after every simulated minute, so it must be
+        cheap); the harness never writes through them.
+        """
+        from moto.applicationautoscaling.models import applicationautoscaling_backends
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.sagemaker.models import sagemaker_backends
+
+        items = []
+        for item in dynamodb_backends[ACCOUNT][REGION].get_table(TABLE).all_items():
+            attrs = item.to_json()["Attributes"]
+            if attrs["sk"]["S"] == "ROLLOUT":
+                rollout = Rollout.model_validate_json(attrs["body"]["S"])
+                items.append(rollout.model_dump(mode="json", exclude={"history", "updated_at", "version"}))
+            else:  # locks, idempotency records (their expiry times are wall-clock: left out)
+                items.append({k: v for k, v in attrs.items() if k not in ("expiration", "in_progress_expiration")})
+        sm = sagemaker_backends[ACCOUNT][REGION]
+        ep = sm.endpoints.get(TARGET.endpoint_name)
+        endpoint = None
+        if ep is not None:
+            endpoint = [
+                ep.endpoint_status,
+                ep.endpoint_config_name,
+                ep.failure_reason,
+                str(ep.last_modified_time),
+                ep.production_variants,
+            ]
+        pending = {
+            name: [str(t.due), t.kind, t.config_name, t.weights, t.failure]
+            for name, (_, t) in self.sandbox.simulator.pending.items()
+        }
+        scaling = applicationautoscaling_backends[ACCOUNT][REGION]
+        state = {
+            "items": sorted(json.dumps(i, sort_keys=True, default=str) for i in items),
+            "endpoint": endpoint,
+            "pending": pending,
+            "models": sorted(sm._models),
+            "configs": sorted(sm.endpoint_configs),
+            "scaling": sorted(f"{d}/{r}" for d, targets in scaling.targets.items() for r in targets),
+            "policies": sorted(scaling.policies),
+        }
+        return json.dumps(state, sort_keys=True, default=str)
+
+    def _progress(self) -> Outcome:
+        """What a converged run did until it converged (its end is the baseline's)."""
+        outcome = Outcome.broken(self.scenario.name, self.injected, "")
+        outcome.error = None
+        outcome.endpoint_changes = [list(c) for c in self.sandbox.simulator.calls]
+        outcome.accepted = self._accepted()
+        outcome.minutes = outcome.converged_at = self.minute
+        outcome.crashes, outcome.redeliveries = self.crashes, self.redeliveries
+        outcome.failed_invocations = self.failed_invocations
+        return outcome
+
+    def _observe(self) -> Outcome:
+        sm = self._client("sagemaker")
+        items = self._items()
+        rollouts = self._rollouts(items)
+        by_variant = {r.candidate.variant_name: self._label(r.model_package_arn) for r in rollouts}
+        endpoint, serving_label = None, None
+        try:
+            described = sm.describe_endpoint(EndpointName=TARGET.endpoint_name)
+        except sm.exceptions.ClientError:
+            described = None
+        if described is not None:
+            config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+            weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in described["ProductionVariants"]}
+            total = sum(weights.values()) or 1.0
+            endpoint = {
+                "status": described["EndpointStatus"],
+                "config": described["EndpointConfigName"],
+                "weights": {k: round(100 * w / total) for k, w in weights.items()},
+                "models": {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]},
+            }
+            if len(weights) == 1:
+                serving_label = by_variant.get(next(iter(weights)))
+        configs = sorted(
+            _pages(sm, "list_endpoint_configs", "EndpointConfigs", SortBy="CreationTime", SortOrder="Ascending"),
+            key=lambda c: c["CreationTime"],
+        )
+        prefix = naming.config_prefix(TARGET.endpoint_name)
+        return Outcome(
+            scenario=self.scenario.name,
+            phases={self._label(r.model_package_arn): r.phase.value for r in rollouts},
+            reasons={self._label(r.model_package_arn): r.reason for r in rollouts},
+            unsettled=[self._label(r.model_package_arn) for r in rollouts if not r.settled],
+            endpoint=endpoint,
+            serving_label=serving_label,
+            candidates={
+                self._label(r.model_package_arn): {
+                    "rollout_id": r.rollout_id,
+                    "variant": r.candidate.variant_name,
+                    "model": r.candidate.model_name,
+                }
+                for r in rollouts
+            },
+            models=sorted(
+                m["ModelName"]
+                for m in _pages(sm, "list_models", "Models")
+                if m["ModelName"].startswith(naming.model_prefix(TARGET.endpoint_name))
+            ),
+            configs=[c["EndpointConfigName"] for c in configs if c["EndpointConfigName"].startswith(prefix)],
+            config_created={c["EndpointConfigName"]: n for n, c in enumerate(configs)},
+            endpoint_changes=[list(c) for c in self.sandbox.simulator.calls],
+            accepted=self._accepted(),
+            locks={i["pk"]["S"]: i["rollout_id"]["S"] for i in items if i["sk"]["S"] == "LOCK"},
+            minutes=self.minute,
+            crashes=self.crashes,
+            redeliveries=self.redeliveries,
+            failed_invocations=self.failed_invocations,
+            injected=self.injected,
+        )
+
+
+def _collector(events: list[dict[str, Any]]) -> Callable[[dict[str, Any]], list[Any]]:
+    """A stand-in for Sandbox.deliver that keeps the events instead."""
+
+    def deliver(event: dict[str, Any]) -> list[Any]:
+        events.append(event)
+        return []
+
+    return deliver
+
+
+def _trigger(event: dict[str, Any]) -> str:
+    detail = event.get("detail") or {}
+    extra = detail.get("EndpointStatus") or (detail.get("state") or {}).get("value") or ""
+    return f"{event.get('detail-type', '?')} {extra or detail.get('ModelApprovalStatus', '')}".strip()
+
+
+def _identity(call: Call) -> str:
+    """What a mutating SageMaker call acts on and asks for (two equal ones are the same change)."""
+    p = call.params
+    if call.operation == "UpdateEndpointWeightsAndCapacities":
+        weights = sorted((w["VariantName"], w.get("DesiredWeight")) for w in p.get("DesiredWeightsAndCapacities", []))
+        return f"EndpointName={p.get('EndpointName')} {weights}"
+    keys = ("EndpointName", "EndpointConfigName", "ModelName")
+    return " ".join(f"{k}={p[k]}" for k in keys if k in p)
+
+
+def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page[key]
+
+
+# --- the matrix -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Baseline:
+    outcome: Outcome
+    actions: list[str]
+    positions: list[tuple[Any, ...]]
+    snapshots: list[str]
+    marks: list[tuple[int, int]]
+
+
+def record_baseline(scenario: Scenario) -> Baseline:
+    run = Run(scenario)
+    outcome = run.execute()
+    return Baseline(outcome, [c.action for c in run.calls], run.positions, run.snapshots, run.marks)
+
+
+def run_matrix(
+    scenario: Scenario, baseline: Baseline, plan: dict[int, tuple[str, ...]], converge: bool
+) -> list[Outcome]:
+    """Every (k, fault kind) of ``plan``, each in a child forked right before call k."""
+    run = Run(scenario, baseline=baseline, plan=plan, converge=converge)
+    try:
+        run.execute()
+    finally:
+        run.reap_all()
+        shutil.rmtree(run._tmp, ignore_errors=True)
+    return run.results

@@ -1,0 +1,44 @@
+"""Counts of the faults the matrix injected, printed at the end of the pytest run (conftest.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+injected: Counter[tuple[str, str]] = Counter()  # (scenario, kind) -> faulted runs
+converged: Counter[str] = Counter()  # kind -> runs that converged to the fault-free state
+positions: set[tuple[Any, ...]] = set()
+delivery: Counter[str] = Counter()  # event-delivery variations run (test_delivery.py)
+
+
+def record(outcome: Any) -> None:
+    inj = outcome.injected
+    if inj is None:
+        return
+    injected[(outcome.scenario, inj.kind)] += 1
+    positions.add((inj.function, inj.action, repr(inj.position)))
+    if outcome.converged_at is not None:
+        converged[inj.kind] += 1
+
+
+def lines() -> list[str]:
+    if not injected and not delivery:
+        return []
+    total = sum(injected.values())
+    kinds = Counter[str]()
+    scenarios = Counter[str]()
+    for (scenario, kind), n in injected.items():
+        kinds[kind] += n
+        scenarios[scenario] += n
+    out = []
+    if injected:
+        out += [
+            f"fault injection: {total} faulted runs over {len(scenarios)} scenarios, "
+            f"{len(positions)} call positions x {len(kinds)} fault kinds",
+            "  by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+            "  by scenario: " + ", ".join(f"{s} {n}" for s, n in scenarios.items()),
+            f"  converged back to the fault-free state (then checked as it): {sum(converged.values())}",
+        ]
+    if delivery:
+        out.append("event delivery (scenario runs): " + ", ".join(f"{k} {n}" for k, n in sorted(delivery.items())))
+    return out

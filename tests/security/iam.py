@@ -1,0 +1,518 @@
+"""IAM, offline: which action on which resource each recorded AWS call needs, and whether a policy allows it.
+
+``accesses(call)`` maps one botocore call (sandbox/calls.py) to the IAM authorisations it needs:
+the action (service prefix + operation; sagemaker-runtime InvokeEndpoint is
+sagemaker:InvokeEndpoint, a DynamoDB transaction needs the action of each item, ...), the
+resource ARN, the request's condition keys, and the authorisation-only actions a call implies
+(iam:PassRole for CreateModel's ExecutionRoleArn, sagemaker:AddTags for Tags on a Create*).
+An operation with no mapping here raises ``Unmapped``, so a new call cannot slip by unchecked.
+
+``Evaluator`` resolves a translated template's policies (intrinsics resolved against the
+sandbox's parameters and the physical names the functions' environment carries) and answers
+``allows(statements, access)`` with IAM's own rules for the features used (wildcards in actions
+and resources, String/Arn/Bool condition operators; a missing condition key fails).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from sandbox.calls import Call
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PARTITION = "aws"
+
+
+class Unmapped(Exception):
+    """A call this module does not know the IAM authorisation of."""
+
+
+@dataclass(frozen=True)
+class Access:
+    action: str  # e.g. "sagemaker:CreateModel"
+    resource: str  # an ARN, or "*" for actions without resource types
+    conditions: tuple[tuple[str, str], ...] = ()  # request context keys this call carries
+    implied: bool = False  # authorisation-only: checked when another call is made
+
+    def key(self, name: str) -> str | None:
+        return next((v for k, v in self.conditions if k.lower() == name.lower()), None)
+
+
+def _arn(service: str, resource: str, region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
+
+
+def _sagemaker(kind: str, name: str) -> str:
+    if name.startswith("arn:"):
+        return name
+    return _arn("sagemaker", f"{kind}/{name.lower()}")  # SageMaker ARNs carry lower-cased names
+
+
+def _table(name: str) -> str:
+    return name if name.startswith("arn:") else _arn("dynamodb", f"table/{name}")
+
+
+def accesses(call: Call) -> list[Access]:
+    """The IAM authorisations ``call`` needs (raises Unmapped for an unknown operation)."""
+    fn = _MAPPERS.get(call.iam_prefix) if call.service != "sagemaker-runtime" else _runtime
+    if fn is None:
+        raise Unmapped(f"{call.service}:{call.operation}")
+    return fn(call, call.params)
+
+
+# --- per service ------------------------------------------------------------------------------
+
+_SAGEMAKER_RESOURCE = {
+    # operation -> (resource type, parameter naming it)
+    "DescribeEndpoint": ("endpoint", "EndpointName"),
+    "CreateEndpoint": ("endpoint", "EndpointName"),
+    "UpdateEndpoint": ("endpoint", "EndpointName"),
+    "UpdateEndpointWeightsAndCapacities": ("endpoint", "EndpointName"),
+    "DeleteEndpoint": ("endpoint", "EndpointName"),
+    "DescribeEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "CreateEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "DeleteEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "DescribeModel": ("model", "ModelName"),
+    "CreateModel": ("model", "ModelName"),
+    "DeleteModel": ("model", "ModelName"),
+    "CreateTransformJob": ("transform-job", "TransformJobName"),
+    "DescribeTransformJob": ("transform-job", "TransformJobName"),
+    "StopTransformJob": ("transform-job", "TransformJobName"),
+    "DescribeModelPackage": ("model-package", "ModelPackageName"),
+    "UpdateModelPackage": ("model-package", "ModelPackageArn"),
+}
+_NO_RESOURCE_TYPES = {
+    # Operations IAM authorises on "*" only (Service Authorization Reference: no resource types).
+    ("sagemaker", "ListModels"),
+    ("sagemaker", "ListEndpointConfigs"),
+    ("sagemaker", "ListEndpoints"),
+    ("sagemaker", "ListTransformJobs"),
+    ("application-autoscaling", "DescribeScalableTargets"),
+    ("application-autoscaling", "DescribeScalingPolicies"),
+    ("application-autoscaling", "DescribeScalingActivities"),
+    ("cloudwatch", "PutMetricData"),
+    ("cloudwatch", "GetMetricData"),
+}
+
+
+def _sagemaker_call(call: Call, p: dict[str, Any]) -> list[Access]:
+    if ("sagemaker", call.operation) in _NO_RESOURCE_TYPES:
+        return [Access(call.action, "*")]
+    if call.operation not in _SAGEMAKER_RESOURCE:
+        raise Unmapped(call.action)
+    kind, param = _SAGEMAKER_RESOURCE[call.operation]
+    resource = _sagemaker(kind, str(p[param]))
+    out = [Access(call.action, resource)]
+    if call.operation.startswith("Create") and p.get("Tags"):
+        out.append(Access("sagemaker:AddTags", resource, implied=True))
+    role = p.get("ExecutionRoleArn") or p.get("RoleArn")
+    if role:
+        out.append(Access("iam:PassRole", str(role), (("iam:PassedToService", "sagemaker.amazonaws.com"),), True))
+    return out
+
+
+def _runtime(call: Call, p: dict[str, Any]) -> list[Access]:
+    if call.operation not in ("InvokeEndpoint", "InvokeEndpointAsync", "InvokeEndpointWithResponseStream"):
+        raise Unmapped(f"sagemaker-runtime:{call.operation}")
+    return [Access(f"sagemaker:{call.operation}", _sagemaker("endpoint", str(p["EndpointName"])))]
+
+
+_TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def _dynamodb(call: Call, p: dict[str, Any]) -> list[Access]:
+    op = call.operation
+    if op == "TransactWriteItems":
+        # IAM authorises each item's own action (there is no dynamodb:TransactWriteItems).
+        return [
+            Access(f"dynamodb:{_TRANSACT[kind]}", _table(body["TableName"]))
+            for item in p["TransactItems"]
+            for kind, body in item.items()
+        ]
+    if op == "TransactGetItems":
+        return [Access("dynamodb:GetItem", _table(i["Get"]["TableName"])) for i in p["TransactItems"]]
+    if op in ("BatchGetItem", "BatchWriteItem"):
+        return [Access(call.action, _table(name)) for name in p["RequestItems"]]
+    if "TableName" not in p:
+        raise Unmapped(call.action)
+    table = _table(p["TableName"])
+    if op in ("Query", "Scan") and p.get("IndexName"):
+        return [Access(call.action, f"{table}/index/{p['IndexName']}")]
+    return [Access(call.action, table)]
+
+
+def _ssm(call: Call, p: dict[str, Any]) -> list[Access]:
+    names = p.get("Names") or [p.get("Name") or p.get("Path")]
+    if not names or names == [None]:
+        raise Unmapped(call.action)
+    return [Access(call.action, _arn("ssm", f"parameter/{str(n).lstrip('/')}")) for n in names]
+
+
+def _cloudwatch(call: Call, p: dict[str, Any]) -> list[Access]:
+    if ("cloudwatch", call.operation) in _NO_RESOURCE_TYPES:
+        return [Access(call.action, "*")]
+    if call.operation == "DescribeAlarms":
+        names = p.get("AlarmNames") or []
+        if not names:
+            return [Access(call.action, _arn("cloudwatch", "alarm:*"))]
+        return [Access(call.action, _arn("cloudwatch", f"alarm:{n}")) for n in names]
+    raise Unmapped(call.action)
+
+
+def _autoscaling(call: Call, p: dict[str, Any]) -> list[Access]:
+    if ("application-autoscaling", call.operation) in _NO_RESOURCE_TYPES:
+        return [Access(call.action, "*")]
+    if call.operation in (
+        "RegisterScalableTarget",
+        "DeregisterScalableTarget",
+        "PutScalingPolicy",
+        "DeleteScalingPolicy",
+    ):
+        # Scalable-target ARNs end in an id AWS assigns; the request names the target by
+        # namespace, resource id and dimension, which IAM sees as condition keys.
+        conditions = (
+            ("application-autoscaling:service-namespace", str(p["ServiceNamespace"])),
+            ("application-autoscaling:scalable-dimension", str(p["ScalableDimension"])),
+        )
+        return [Access(call.action, _arn("application-autoscaling", "scalable-target/assigned-by-aws"), conditions)]
+    raise Unmapped(call.action)
+
+
+def _s3(call: Call, p: dict[str, Any]) -> list[Access]:
+    op, bucket = call.operation, p.get("Bucket", "")
+    if op in ("ListObjectsV2", "ListObjects"):
+        conditions = (("s3:prefix", str(p.get("Prefix", ""))),)
+        return [Access("s3:ListBucket", f"arn:{PARTITION}:s3:::{bucket}", conditions)]
+    object_actions = {"GetObject": "GetObject", "HeadObject": "GetObject", "PutObject": "PutObject"}
+    object_actions |= {"DeleteObject": "DeleteObject", "CopyObject": "PutObject"}
+    if op not in object_actions:
+        raise Unmapped(call.action)
+    return [Access(f"s3:{object_actions[op]}", f"arn:{PARTITION}:s3:::{bucket}/{p.get('Key', '')}")]
+
+
+def _sns(call: Call, p: dict[str, Any]) -> list[Access]:
+    if call.operation != "Publish" or "TopicArn" not in p:
+        raise Unmapped(call.action)
+    return [Access(call.action, str(p["TopicArn"]))]
+
+
+def _events(call: Call, p: dict[str, Any]) -> list[Access]:
+    if call.operation != "PutEvents":
+        raise Unmapped(call.action)
+    found = []
+    for entry in p.get("Entries", []):
+        bus = str(entry.get("EventBusName") or "default")
+        conditions = (
+            ("events:source", str(entry.get("Source", ""))),
+            ("events:detail-type", str(entry.get("DetailType", ""))),
+        )
+        found.append(
+            Access(call.action, bus if bus.startswith("arn:") else _arn("events", f"event-bus/{bus}"), conditions)
+        )
+    return found
+
+
+def _sqs(call: Call, p: dict[str, Any]) -> list[Access]:
+    if "QueueUrl" not in p:
+        raise Unmapped(call.action)
+    name = urlparse(str(p["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
+    return [Access(call.action, _arn("sqs", name))]
+
+
+_MAPPERS = {
+    "sagemaker": _sagemaker_call,
+    "dynamodb": _dynamodb,
+    "ssm": _ssm,
+    "cloudwatch": _cloudwatch,
+    "application-autoscaling": _autoscaling,
+    "s3": _s3,
+    "sns": _sns,
+    "events": _events,
+    "sqs": _sqs,
+}
+
+
+# --- policies ------------------------------------------------------------------------------------
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _wild(pattern: str, value: str, case: bool) -> bool:
+    """IAM wildcard match: * and ? anywhere (no other globbing)."""
+    escaped = pattern.replace("[", "[[]")
+    return fnmatch.fnmatchcase(value, escaped) if case else fnmatch.fnmatchcase(value.lower(), escaped.lower())
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    return _wild(pattern, action, case=False)
+
+
+def resource_matches(pattern: str, resource: str) -> bool:
+    if pattern == "*":
+        return True
+    if resource == "*":  # an action without resource types needs Resource "*"
+        return False
+    return _wild(pattern, resource, case=True)
+
+
+_OPERATORS = {
+    "StringEquals": lambda want, got: got == want,
+    "StringNotEquals": lambda want, got: got != want,
+    "StringLike": lambda want, got: _wild(want, got, case=True),
+    "ArnEquals": lambda want, got: got == want,
+    "ArnLike": lambda want, got: _wild(want, got, case=True),
+    "Bool": lambda want, got: got.lower() == str(want).lower(),
+}
+
+
+def conditions_hold(condition: dict[str, Any] | None, access: Access) -> bool:
+    for operator, tests in (condition or {}).items():
+        if_exists = operator.endswith("IfExists")
+        op = operator.removesuffix("IfExists")
+        if op not in _OPERATORS:
+            raise ValueError(f"condition operator {operator} is not understood by this test")
+        for key, wanted in tests.items():
+            got = access.key(key)
+            if got is None:
+                if if_exists:
+                    continue
+                return False
+            if not any(_OPERATORS[op](str(w), got) for w in _listify(wanted)):
+                return False
+    return True
+
+
+@dataclass(frozen=True)
+class Statement:
+    source: str  # which policy: "RolloutPolicy", "ModelApprovalFunctionRole/DynamoDBCrudPolicy", ...
+    sid: str
+    effect: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    condition: Any
+
+    def grants(self, access: Access) -> bool:
+        return (
+            self.effect == "Allow"
+            and any(action_matches(a, access.action) for a in self.actions)
+            and any(resource_matches(r, access.resource) for r in self.resources)
+            and conditions_hold(self.condition, access)
+        )
+
+
+def allows(statements: list[Statement], access: Access) -> bool:
+    denied = any(
+        s.effect == "Deny"
+        and any(action_matches(a, access.action) for a in s.actions)
+        and any(resource_matches(r, access.resource) for r in s.resources)
+        and conditions_hold(s.condition, access)
+        for s in statements
+    )
+    return not denied and any(s.grants(access) for s in statements)
+
+
+# --- the translated template, resolved for one deployment -------------------------------------------
+
+
+class Evaluator:
+    """Policies of the functions in a translated template, for one set of parameter values.
+
+    ``names`` maps logical ids to physical names (a table's name, a topic's ARN, ...), learnt
+    from the environment the functions were given: the template says TABLE_NAME is
+    ``!Ref RolloutTable``, the sandbox says TABLE_NAME is ``sagemaker-rollout-sandbox``.
+    """
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, str], names: dict[str, str]) -> None:
+        self.template = template
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.parameters = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "sagemaker-rollout-sandbox",
+            "AWS::NoValue": "",
+            **parameters,
+        }
+        self.names = names
+
+    # intrinsic functions
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {k: self.resolve(v) for k, v in value.items()}
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            return self._ref(arg)
+        if fn == "Fn::GetAtt":
+            logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            return self._attribute(logical, attribute)
+        if fn == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(self._sub_var(m.group(1), variables)), text)
+        if fn == "Fn::If":
+            name, yes, no = arg
+            return self.resolve(yes if self.condition(name) else no)
+        if fn == "Fn::Join":
+            sep, parts = arg
+            return sep.join(str(p) for p in self.resolve(parts))
+        if fn == "Fn::Select":
+            index, items = arg
+            return self.resolve(items)[int(self.resolve(index))]
+        if fn == "Fn::Split":
+            sep, text = arg
+            return str(self.resolve(text)).split(sep)
+        return {fn: self.resolve(arg)}
+
+    def condition(self, name_or_expr: Any) -> bool:
+        expr = self.template.get("Conditions", {})[name_or_expr] if isinstance(name_or_expr, str) else name_or_expr
+        ((fn, args),) = expr.items()
+        if fn == "Condition":
+            return self.condition(args)
+        if fn == "Fn::Equals":
+            left, right = (self.resolve(a) for a in args)
+            return str(left) == str(right)
+        if fn == "Fn::Not":
+            return not self.condition(args[0])
+        if fn == "Fn::And":
+            return all(self.condition(a) for a in args)
+        if fn == "Fn::Or":
+            return any(self.condition(a) for a in args)
+        raise ValueError(f"condition function {fn}")
+
+    def _sub_var(self, name: str, variables: dict[str, Any]) -> Any:
+        if name in variables:
+            return variables[name]
+        if "." in name and not name.startswith("AWS::"):
+            logical, attribute = name.split(".", 1)
+            return self._attribute(logical, attribute)
+        return self._ref(name)
+
+    def _ref(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.names:
+            return self.names[name]
+        if name in self.template.get("Parameters", {}):
+            default = self.template["Parameters"][name].get("Default")
+            if default is not None:
+                return str(default)
+            raise KeyError(f"no value for parameter {name}")
+        resource = self.resources.get(name, {})
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{name}"
+        return f"{{{name}}}"  # a resource the functions are not told about: matches nothing real
+
+    def _attribute(self, logical: str, attribute: str) -> str:
+        if attribute != "Arn":
+            return f"{{{logical}.{attribute}}}"
+        if f"{logical}.Arn" in self.names:
+            return self.names[f"{logical}.Arn"]
+        kind = self.resources.get(logical, {}).get("Type", "")
+        name = self._ref(logical)
+        arns = {
+            "AWS::DynamoDB::Table": lambda: _arn("dynamodb", f"table/{name}"),
+            "AWS::SQS::Queue": lambda: _arn("sqs", str(name).rsplit("/", 1)[-1]),
+            "AWS::SNS::Topic": lambda: str(name),
+            "AWS::S3::Bucket": lambda: f"arn:{PARTITION}:s3:::{name}",
+            "AWS::Lambda::Function": lambda: _arn("lambda", f"function:{name}"),
+            "AWS::IAM::Role": lambda: f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}",
+            "AWS::Events::EventBus": lambda: _arn("events", f"event-bus/{name}"),
+        }
+        return arns.get(kind, lambda: f"{{{logical}.Arn}}")()
+
+    # policies
+    def statements(self, function: str) -> tuple[list[Statement], list[str]]:
+        """The statements of ``function``'s role, and the AWS managed policy ARNs attached to it."""
+        props = self.resources[function]["Properties"]
+        role_ref = props.get("Role")
+        if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
+            raise ValueError(f"{function}: its role is not a role of this template ({role_ref})")
+        role = role_ref["Fn::GetAtt"][0]
+        role_props = self.resources[role]["Properties"]
+        statements: list[Statement] = []
+        aws_managed: list[str] = []
+        for policy in role_props.get("Policies", []):
+            statements += self._document(f"{role}/{policy['PolicyName']}", policy["PolicyDocument"])
+        for ref in role_props.get("ManagedPolicyArns", []):
+            if isinstance(ref, dict) and "Ref" in ref and ref["Ref"] in self.resources:
+                managed = self.resources[ref["Ref"]]
+                statements += self._document(ref["Ref"], managed["Properties"]["PolicyDocument"])
+            else:
+                aws_managed.append(str(self.resolve(ref)))
+        return statements, aws_managed
+
+    def _document(self, source: str, document: dict[str, Any]) -> list[Statement]:
+        out = []
+        for n, st in enumerate(_listify(self.resolve(document)["Statement"])):
+            if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
+                raise ValueError(f"{source}: NotAction/NotResource are not understood by this test")
+            out.append(
+                Statement(
+                    source=source,
+                    sid=str(st.get("Sid", f"#{n}")),
+                    effect=st["Effect"],
+                    actions=tuple(str(a) for a in _listify(st["Action"])),
+                    resources=tuple(str(r) for r in _listify(st.get("Resource", "*"))),
+                    condition=st.get("Condition"),
+                )
+            )
+        return out
+
+    def holders(self, source: str) -> list[str]:
+        """The functions whose roles carry the customer managed policy ``source``."""
+        found = []
+        for logical, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Lambda::Function":
+                continue
+            role = resource["Properties"].get("Role", {}).get("Fn::GetAtt", [None])[0]
+            arns = self.resources.get(role, {}).get("Properties", {}).get("ManagedPolicyArns", [])
+            if {"Ref": source} in arns:
+                found.append(logical)
+        return found
+
+
+def environment_names(
+    template: dict[str, Any], function: str, env: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(physical names by logical id, parameter values) learnt from ``function``'s environment.
+
+    A variable defined as ``!Ref X`` names resource X (or is parameter X); ``!GetAtt X.Arn`` is
+    X's ARN; ``!Sub "/a/${P}/b"`` reveals parameter P from the value it was given.
+    """
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    resource = template["Resources"].get(function, {})
+    variables.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
+    names: dict[str, str] = {}
+    parameters: dict[str, str] = {}
+    declared = template.get("Parameters", {})
+    for var, expr in variables.items():
+        if var not in env or not isinstance(expr, dict):
+            continue
+        if "Ref" in expr:
+            (parameters if expr["Ref"] in declared else names)[expr["Ref"]] = env[var]
+        elif "Fn::GetAtt" in expr:
+            logical, attribute = (
+                expr["Fn::GetAtt"] if isinstance(expr["Fn::GetAtt"], list) else expr["Fn::GetAtt"].split(".", 1)
+            )
+            names[f"{logical}.{attribute}"] = env[var]
+        elif "Fn::Sub" in expr and isinstance(expr["Fn::Sub"], str):
+            pattern = re.escape(expr["Fn::Sub"])
+            keys = re.findall(r"\\\$\\\{([A-Za-z0-9]+)\\\}", pattern)
+            regex = re.sub(r"\\\$\\\{[A-Za-z0-9]+\\\}", "(.+?)", pattern)
+            match = re.fullmatch(regex, env[var])
+            if match:
+                for key, value in zip(keys, match.groups(), strict=True):
+                    if key in declared:
+                        parameters[key] = value
+    return names, parameters

@@ -1,0 +1,143 @@
+"""pytest plugin: record every AWS call each sandbox function makes during the whole test session.
+
+Registered from tests/conftest.py. Calls are seen through botocore's hooks (sandbox/calls.py)
+and keyed by the function the sandbox was running (sandbox.stack.CURRENT_FUNCTION), together
+with the deployment they were made in (the sandbox's template parameters and the functions'
+environment), so that test_iam_coverage.py can check each one against that function's policy.
+Calls made in forked processes (the fault matrix's faulted runs) are not seen; their parents'
+runs are.
+
+``IAM_RECORD_OUT=<file>`` writes what was recorded there when the session ends (the IAM test
+uses it to record the integration and e2e suites when they are not part of its own session).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from sandbox.calls import BaseListener, Call, hooks
+from sandbox.stack import Sandbox
+
+from .iam import Access, Unmapped, accesses
+
+Context = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]  # (parameters, environment)
+MARKER = "iam_coverage"
+# The suites whose calls the IAM test needs (the delivery tests run every fault-matrix scenario).
+SUITES = ("tests/integration", "tests/e2e", "tests/faults/test_delivery.py")
+
+
+@dataclass
+class Recorder(BaseListener):
+    accesses: dict[tuple[str, Context], set[Access]] = field(default_factory=lambda: defaultdict(set))
+    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # function -> calls seen
+    unmapped: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    retries: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    collected: set[str] = field(default_factory=set)  # test files of this session
+    active: list[Sandbox] = field(default_factory=list)
+
+    # --- listening -----------------------------------------------------------------------
+
+    def on_call(self, call: Call) -> None:
+        if call.function is None:
+            return
+        self.retries[(call.function, call.service)].add(json.dumps(call.retries, sort_keys=True))
+        self._record(call)
+
+    def on_presign(self, call: Call) -> None:
+        if call.function is not None:
+            self._record(call)
+
+    def on_send(self, call: Call, attempt: int) -> AWSResponse | None:
+        return None
+
+    def _record(self, call: Call) -> None:
+        assert call.function is not None
+        self.calls[call.function] += 1
+        try:
+            found = accesses(call)
+        except Unmapped as exc:
+            self.unmapped[call.function].add(str(exc))
+            return
+        self.accesses[(call.function, self._context())].update(found)
+
+    def _context(self) -> Context:
+        parameters = self.active[-1].parameters if self.active else {}
+        env = {k: v for k, v in os.environ.items() if k.isupper() and not k.startswith(("AWS_", "POWERTOOLS_"))}
+        return tuple(sorted(parameters.items())), tuple(sorted(env.items()))
+
+    # --- saving and merging --------------------------------------------------------------
+
+    def dump(self, path: Path) -> None:
+        data = {
+            "accesses": [
+                [fn, [list(map(list, ctx[0])), list(map(list, ctx[1]))], [_access(a) for a in found]]
+                for (fn, ctx), found in self.accesses.items()
+            ],
+            "calls": self.calls,
+            "unmapped": {k: sorted(v) for k, v in self.unmapped.items()},
+            "retries": [[fn, service, sorted(v)] for (fn, service), v in self.retries.items()],
+        }
+        path.write_text(json.dumps(data))
+
+    def merge(self, path: Path) -> None:
+        data = json.loads(path.read_text())
+        for fn, (params, env), found in data["accesses"]:
+            ctx = (tuple(tuple(p) for p in params), tuple(tuple(e) for e in env))
+            self.accesses[(fn, ctx)].update(Access(a[0], a[1], tuple(tuple(c) for c in a[2]), a[3]) for a in found)
+        for fn, n in data["calls"].items():
+            self.calls[fn] += n
+        for fn, names in data["unmapped"].items():
+            self.unmapped[fn].update(names)
+        for fn, service, configs in data["retries"]:
+            self.retries[(fn, service)].update(configs)
+
+    def covers(self, suites: tuple[str, ...] = SUITES) -> bool:
+        return all(any(path.startswith(suite) for path in self.collected) for suite in suites)
+
+
+def _access(a: Access) -> list[Any]:
+    return [a.action, a.resource, [list(c) for c in a.conditions], a.implied]
+
+
+RECORDER = Recorder()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}: runs after every other test (it reads what they recorded)")
+    hooks.subscribe(RECORDER)
+    enter, leave = Sandbox.__enter__, Sandbox.__exit__
+
+    def entered(self: Sandbox) -> Sandbox:
+        result = enter(self)
+        RECORDER.active.append(self)
+        return result
+
+    def left(self: Sandbox, *exc: object) -> None:
+        if self in RECORDER.active:
+            RECORDER.active.remove(self)
+        leave(self, *exc)
+
+    Sandbox.__enter__ = entered  # type: ignore[method-assign]
+    Sandbox.__exit__ = left  # type: ignore[method-assign]
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    RECORDER.collected = {
+        Path(str(item.path)).relative_to(root).as_posix() for item in items if Path(str(item.path)).is_relative_to(root)
+    }
+    items.sort(key=lambda item: item.get_closest_marker(MARKER) is not None)  # stable: the rest keep their order
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    out = os.environ.get("IAM_RECORD_OUT")
+    if out:
+        RECORDER.dump(Path(out))

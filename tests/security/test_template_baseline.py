@@ -1,0 +1,160 @@
+"""The security baseline of the stack, checked on the template as SAM expands it (every resource type,
+whoever adds the resource): encryption, TLS-only, no public buckets, point-in-time recovery,
+failure destinations for asynchronous triggers, retry policies and dead-letter queues on rules,
+reserved concurrency, IAM-authenticated APIs with access logs and throttling, log retention.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+Template = dict[str, Any]
+
+
+def of_type(template: Template, *types: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] in types}
+
+
+def _refs(value: Any) -> set[str]:
+    """Logical ids a value refers to (Ref, GetAtt, ${X} in Sub)."""
+    import re
+
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                found |= _refs(inner)
+            else:
+                found |= _refs(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _refs(inner)
+    return found
+
+
+def _denies_insecure_transport(template: Template, policy_type: str, target_key: str, logical: str) -> bool:
+    for policy in of_type(template, policy_type).values():
+        props = policy["Properties"]
+        if logical not in _refs(props.get(target_key)):
+            continue
+        for st in props["PolicyDocument"]["Statement"]:
+            secure = st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+            if st["Effect"] == "Deny" and str(secure).lower() == "false":
+                return True
+    return False
+
+
+def test_tables_have_point_in_time_recovery_and_encryption(translated: Template):
+    tables = of_type(translated, "AWS::DynamoDB::Table")
+    assert tables
+    for name, table in tables.items():
+        props = table["Properties"]
+        assert props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True, name
+        assert props.get("SSESpecification", {}).get("SSEEnabled") is True, name
+
+
+def test_buckets_are_encrypted_private_and_tls_only(translated: Template):
+    for name, bucket in of_type(translated, "AWS::S3::Bucket").items():
+        props = bucket["Properties"]
+        assert props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration"), name
+        block = props.get("PublicAccessBlockConfiguration", {})
+        for key in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+            assert block.get(key) is True, f"{name}: {key}"
+        assert _denies_insecure_transport(translated, "AWS::S3::BucketPolicy", "Bucket", name), f"{name}: not TLS-only"
+
+
+def test_topics_are_encrypted(translated: Template):
+    for name, topic in of_type(translated, "AWS::SNS::Topic").items():
+        assert topic["Properties"].get("KmsMasterKeyId"), f"{name}: not encrypted with KMS"
+
+
+def test_queues_are_encrypted_and_tls_only(translated: Template):
+    queues = of_type(translated, "AWS::SQS::Queue")
+    assert queues
+    for name, queue in queues.items():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or props.get("KmsMasterKeyId"), name
+        assert _denies_insecure_transport(translated, "AWS::SQS::QueuePolicy", "Queues", name), f"{name}: not TLS-only"
+
+
+def _async_targets(template: Template) -> set[str]:
+    """Functions invoked asynchronously: EventBridge rule targets, S3 notifications, SNS subscriptions."""
+    found: set[str] = set()
+    for rule in of_type(template, "AWS::Events::Rule").values():
+        for target in rule["Properties"].get("Targets", []):
+            found |= _refs(target.get("Arn"))
+    for sub in of_type(template, "AWS::SNS::Subscription").values():
+        if sub["Properties"].get("Protocol") == "lambda":
+            found |= _refs(sub["Properties"].get("Endpoint"))
+    for bucket in of_type(template, "AWS::S3::Bucket").values():
+        for conf in bucket["Properties"].get("NotificationConfiguration", {}).get("LambdaConfigurations", []):
+            found |= _refs(conf.get("Function"))
+    return found & set(of_type(template, "AWS::Lambda::Function"))
+
+
+def test_asynchronously_invoked_functions_keep_their_failures(translated: Template):
+    targets = _async_targets(translated)
+    assert targets
+    configs = of_type(translated, "AWS::Lambda::EventInvokeConfig")
+    for fn in targets:
+        on_failure = [
+            c
+            for c in configs.values()
+            if fn in _refs(c["Properties"].get("FunctionName"))
+            and c["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        ]
+        dlq = translated["Resources"][fn]["Properties"].get("DeadLetterConfig", {}).get("TargetArn")
+        assert on_failure or dlq, f"{fn}: an async trigger without an on-failure destination or DLQ"
+
+
+def test_rule_targets_have_a_retry_policy_and_a_dead_letter_queue(translated: Template):
+    rules = of_type(translated, "AWS::Events::Rule")
+    assert rules
+    for name, rule in rules.items():
+        for target in rule["Properties"].get("Targets", []):
+            assert "RetryPolicy" in target, f"{name}: target {target.get('Id')} has no RetryPolicy"
+            assert target.get("DeadLetterConfig", {}).get("Arn"), f"{name}: target {target.get('Id')} has no DLQ"
+
+
+def test_functions_have_reserved_concurrency_tracing_and_log_retention(translated: Template):
+    functions = of_type(translated, "AWS::Lambda::Function")
+    groups = of_type(translated, "AWS::Logs::LogGroup")
+    for name, fn in functions.items():
+        props = fn["Properties"]
+        assert isinstance(props.get("ReservedConcurrentExecutions"), int), f"{name}: no reserved concurrency"
+        assert props.get("TracingConfig", {}).get("Mode") == "Active", name
+        group = _refs(props.get("LoggingConfig", {}).get("LogGroup"))
+        assert group and group <= set(groups), f"{name}: logs go to a log group the stack does not manage"
+    for name, log_group in groups.items():
+        assert log_group["Properties"].get("RetentionInDays"), f"{name}: kept forever"
+
+
+@pytest.mark.parametrize("kind", ["AWS::ApiGateway::Method"])
+def test_api_methods_require_iam_auth(translated: Template, kind: str):
+    for name, method in of_type(translated, kind).items():
+        props = method["Properties"]
+        if props.get("HttpMethod") == "OPTIONS":
+            continue
+        assert props.get("AuthorizationType") == "AWS_IAM", f"{name}: {props.get('AuthorizationType')}"
+
+
+def test_api_stages_log_access_and_throttle(translated: Template):
+    for name, stage in of_type(translated, "AWS::ApiGateway::Stage").items():
+        props = stage["Properties"]
+        assert props.get("AccessLogSetting", {}).get("DestinationArn"), f"{name}: no access logs"
+        throttled = [
+            s for s in props.get("MethodSettings", []) if "ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s
+        ]
+        assert throttled, f"{name}: no throttling limits"
+    for name, api in of_type(translated, "AWS::ApiGatewayV2::Stage").items():
+        props = api["Properties"]
+        assert props.get("AccessLogSettings", {}).get("DestinationArn"), f"{name}: no access logs"
+        assert props.get("DefaultRouteSettings", {}).get("ThrottlingRateLimit"), f"{name}: no throttling limits"
