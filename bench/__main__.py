@@ -7,7 +7,8 @@
   rollouts, with many finished rollouts in the table too (they must not count);
 - alarm reaction: AWS calls and handler time from a guard alarm's event to the baseline at
   100 %, and to the candidate removed;
-- api_overhead_ratio: pending (the inference API's benchmark is its owner's).
+- api_overhead_ratio: in-process time per request of the invocations route, as a ratio to a
+  direct boto3 InvokeEndpoint on the same moto endpoint (bench/api_overhead.py).
 """
 
 from __future__ import annotations
@@ -368,13 +369,22 @@ def main() -> int:
     for mark, values in alarm.items():
         print(f"  {mark:<18} " + ", ".join(f"{k} {v}" for k, v in values.items()))
 
+    from bench.api_overhead import api_overhead
+
+    overhead = api_overhead()
+    print("\napi overhead (invocations route in-process vs direct InvokeEndpoint, median of", overhead["requests"], ")")
+    print(
+        f"  route {overhead['api_seconds'] * 1000:.2f} ms, direct {overhead['direct_seconds'] * 1000:.2f} ms, "
+        f"ratio {overhead['ratio']:.2f}"
+    )
+
     results = {
         "machine": machine,
         "cold_start_ratio": cold[worst]["ratio"],
         "cold_start_worst_function": worst,
         "cold_start": cold,
-        "api_overhead_ratio": None,
-        "api_overhead_note": "pending: inference API",
+        "api_overhead_ratio": overhead["ratio"],
+        "api_overhead": overhead,
         "tick_seconds": {k: v["seconds"] for k, v in scale.items()},
         "tick_calls": {k: v["calls"] for k, v in scale.items()},
         "tick_finished_rollouts": FINISHED,
