@@ -140,6 +140,9 @@ class Sandbox:
             "TABLE_NAME": TABLE,
             "TARGETS_PREFIX": TARGETS_PREFIX,
             "JOBS_BUCKET": JOBS_BUCKET,
+            # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
+            "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
+            or self.parameters.get("EndpointName", ""),
             "POWERTOOLS_SERVICE_NAME": "sagemaker-rollout",
             "POWERTOOLS_METRICS_NAMESPACE": "SageMakerRollout",
             "POWERTOOLS_TRACE_DISABLED": "true",

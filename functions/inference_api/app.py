@@ -38,6 +38,8 @@ app = APIGatewayRestResolver(enable_validation=True)
 # base64-encoded inside a 6 MB invocation payload: bodies above this limit take /v1/jobs.
 REALTIME_LIMIT_BYTES = int(os.environ.get("REALTIME_LIMIT_BYTES", "4500000"))
 JOBS_ROUTE = "/v1/jobs"
+# The endpoints this stack manages (template: ManagedEndpointPrefix, or EndpointName).
+MANAGED_ENDPOINT_PREFIX = os.environ.get("MANAGED_ENDPOINT_PREFIX", "")
 VARIANT_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 JSON = "application/json"
 
@@ -70,6 +72,9 @@ def invoke(endpoint: Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]) 
         )
     if not body:
         raise BadRequestError("the body is empty")
+    if not endpoint.startswith(MANAGED_ENDPOINT_PREFIX):
+        # Outside the stack's scope (IAM would refuse it): say so without calling SageMaker.
+        return json_error(404, f"endpoint {endpoint} is not served by this API")
     event = app.current_event
     headers = event.headers  # case-insensitive
     content_type = headers.get("content-type") or "application/octet-stream"

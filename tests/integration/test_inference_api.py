@@ -161,3 +161,10 @@ def test_openapi_document_matches_the_snapshot(serving_stack: Sandbox):
     spec = json_of(serving_stack.api("GET", "/v1/openapi.json"))
     snapshot = Path(__file__).with_name("openapi.snapshot.json")
     assert spec == json.loads(snapshot.read_text()), f"the OpenAPI document changed; review and update {snapshot}"
+
+
+def test_endpoint_outside_the_stack_is_404_without_calling_sagemaker(serving_stack: Sandbox):
+    response = serving_stack.api("POST", "/v1/endpoints/someone-elses/invocations", b"1", {"Content-Type": "text/csv"})
+    assert response["statusCode"] == 404
+    assert "not served by this API" in json_of(response)["message"]
+    assert serving_stack.jobs.requests == []
