@@ -66,8 +66,7 @@ class SageMakerGateway:
 
     def approval_status(self, model_package_arn: str) -> str:
         """The package's ModelApprovalStatus as the Model Registry holds it now (events can be stale)."""
-        described = self._sm.describe_model_package(ModelPackageName=model_package_arn)
-        return str(described.get("ModelApprovalStatus", ""))
+        return str(self.describe_package(model_package_arn).get("ModelApprovalStatus", ""))
 
     def describe_endpoint(self, endpoint_name: str) -> dict[str, Any] | None:
         try:
