@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from . import clock
+from .aws.clients import error_code
 from .aws.job_store import JobStore
 from .aws.notify import Notifier
 from .aws.runtime import RuntimeGateway
@@ -141,7 +142,7 @@ class JobService:
                 name = self.transform.start(job, model, target, output_uri)
                 changes = {"sagemaker_name": name, "model_name": model, "output_location": output_uri}
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            code = error_code(exc)[0] or type(exc).__name__
             logger.exception("dispatch failed", extra={"job_id": job.job_id})
             return self._fail(job, f"could not start the {job.mode.value} job: {code}: {exc}")
         job = self.jobs.save(job.model_copy(update={**changes, "updated_at": self.now()}))
