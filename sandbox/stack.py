@@ -50,6 +50,16 @@ Handler = Callable[[dict[str, Any], Any], Any]
 CURRENT_FUNCTION: ContextVar[str | None] = ContextVar("sandbox_current_function", default=None)
 
 
+def new_execution_environment() -> None:
+    """Forget the clients and services the functions built (rollout_core.wiring's caches), as
+    a new Lambda execution environment would."""
+    from rollout_core import wiring
+
+    for value in vars(wiring).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
 def tracked(logical_id: str, handler: Handler) -> Handler:
     """``handler``, running as function ``logical_id`` (see CURRENT_FUNCTION)."""
 
@@ -124,13 +134,13 @@ class Sandbox:
         self._mock = mock_aws()
         self._env: dict[str, str | None] = {}
         self.handlers: dict[str, Handler] = {}
+        self.modules: dict[str, ModuleType] = {}  # each function's app module, as loaded
         self.role_arn = ""
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def __enter__(self) -> Sandbox:
         from rollout_core import clock
-        from rollout_core.wiring import rollout_service
 
         env = {
             "AWS_DEFAULT_REGION": REGION,
@@ -189,24 +199,18 @@ class Sandbox:
         self._env.setdefault("SAGEMAKER_EXECUTION_ROLE_ARN", None)
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(**tpl.table_definition(self.template, "RolloutTable", TABLE))
-        rollout_service.cache_clear()
-        from rollout_core.wiring import job_service, runtime_gateway
-
-        job_service.cache_clear()
-        runtime_gateway.cache_clear()
+        new_execution_environment()
         for logical_id in FUNCTIONS:
             module = _load_handler(logical_id)
+            self.modules[logical_id] = module
             self.handlers[logical_id] = tracked(logical_id, module.lambda_handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         from rollout_core import clock
-        from rollout_core.wiring import job_service, rollout_service, runtime_gateway
 
         clock.set_source(None)
-        rollout_service.cache_clear()
-        job_service.cache_clear()
-        runtime_gateway.cache_clear()
+        new_execution_environment()
         self.jobs.uninstall()
         self.simulator.uninstall()
         if not self.server_url:

@@ -55,8 +55,9 @@ def _body_bytes() -> bytes:
     return raw.encode()
 
 
+# No @tracer.capture_method on the hot path: X-Ray's botocore patch already traces the
+# InvokeEndpoint call, and a second subsegment per request measurably costs (make bench).
 @app.post("/v1/endpoints/<endpoint>/invocations")
-@tracer.capture_method
 def invoke(endpoint: Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]) -> Response[str]:
     """Real-time inference: the body goes to InvokeEndpoint with its Content-Type and Accept."""
     body = _body_bytes()
@@ -98,8 +99,10 @@ def invoke(endpoint: Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]) 
     return response
 
 
+# capture_response=False on the job routes: their answers carry presigned URLs (bearer
+# credentials until they expire), which must not end up in X-Ray metadata.
 @app.post(JOBS_ROUTE)
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def create_job(request: JobRequest) -> Response[str]:
     """Record a job and return a presigned POST for its input (short expiry, size range)."""
     try:
@@ -117,7 +120,7 @@ def create_job(request: JobRequest) -> Response[str]:
 
 
 @app.get(f"{JOBS_ROUTE}/<job_id>")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def get_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict[str, Any]:
     """Status, timestamps, failure reason, and a short-lived download link when done."""
     view = job_service().view(job_id)
@@ -135,7 +138,9 @@ install_error_handlers(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
+# Responses carry predictions and presigned URLs: not copied into X-Ray metadata (sensitive,
+# and up to 6 MB where a trace document takes 64 KB).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -263,3 +265,44 @@ def test_promotion_moves_the_async_twin_to_the_new_model(serving_stack: Sandbox)
     _, job = create(serving_stack, target="churn-model", mode="batch", content_type="text/csv")
     serving_stack.upload(job["upload"], b"1\n")
     assert sm.describe_transform_job(TransformJobName=f"sr-{job['job_id']}")["ModelName"] == promoted
+
+
+class _RecordingTraceProvider:
+    """Stands in for the X-Ray recorder of a traced (Tracing: Active) function: keeps what
+    Powertools Tracer would send in subsegment metadata and annotations."""
+
+    def __init__(self) -> None:
+        self.metadata: list[Any] = []
+
+    @contextmanager
+    def in_subsegment(self, name: str = "", **_: Any) -> Iterator[Any]:
+        provider = self
+
+        class Subsegment:
+            def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+                provider.metadata.append((key, value))
+
+            def put_annotation(self, key: str, value: Any) -> None:
+                provider.metadata.append((key, value))
+
+            def add_exception(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        yield Subsegment()
+
+
+def test_traces_never_carry_presigned_urls_or_predictions(serving_stack: Sandbox, monkeypatch):
+    provider = _RecordingTraceProvider()
+    monkeypatch.setattr(serving_stack.modules["InferenceApiFunction"].tracer, "provider", provider)
+    _, job = create(serving_stack, target="churn-model", mode="async", content_type="text/csv")
+    assert serving_stack.upload(job["upload"], b"5.1,3.5,1.4,0.2\n") == 204
+    serving_stack.advance(120)
+    done = status(serving_stack, job["job_id"])
+    assert "X-Amz-Signature" in done["output"]["url"]
+    prediction = serving_stack.api(
+        "POST", "/v1/endpoints/churn-endpoint/invocations", b"5.1,3.5,1.4,0.2\n", {"Content-Type": "text/csv"}
+    )
+    assert prediction["statusCode"] == 200
+    assert provider.metadata, "the tracer was not used: this test proves nothing"
+    traced = json.dumps(provider.metadata, default=str)
+    assert "Signature" not in traced and prediction["body"] not in traced
