@@ -15,9 +15,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rollout_core.aws.clients import RETRY_CONFIG
 from rollout_core.events import ModelPackageEvent
-from rollout_core.wiring import rollout_service
+from rollout_core.wiring import aws_client, rollout_service
 
 logger = Logger()
 tracer = Tracer()
@@ -57,7 +56,7 @@ def _idempotent_handle() -> Any:
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value="IDEMPOTENCY#model-approval",
-        boto_config=RETRY_CONFIG,
+        boto3_client=aws_client("dynamodb"),  # the rollout store's client (same table)
     )
     return idempotent(config=IDEMPOTENCY, persistence_store=persistence)(handle)
 

@@ -635,11 +635,7 @@ class Run:
 
     def _cold_start(self) -> None:
         """A new execution environment for every function: module state and clients are gone."""
-        from rollout_core import wiring
-
-        for value in vars(wiring).values():
-            if callable(getattr(value, "cache_clear", None)):
-                value.cache_clear()
+        stack.new_execution_environment()
         for fn in list(self.sandbox.handlers):
             module = stack._load_handler(fn)
             self.sandbox.handlers[fn] = self._wrap(fn, tracked(fn, module.lambda_handler))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any
 
 from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
@@ -19,6 +20,13 @@ from .aws.transform import TransformGateway
 from .job_service import JobService
 from .operations import Operations
 from .service import RolloutService
+
+
+@cache
+def aws_client(service: str) -> Any:
+    """One client per service and execution environment, shared by every builder below (and by
+    the idempotency persistence layer): each extra client costs cold-start time."""
+    return client(service)
 
 
 def async_settings() -> AsyncSettings | None:
@@ -38,18 +46,20 @@ def notifier() -> Notifier | None:
     """SNS topic NOTIFICATIONS_TOPIC_ARN and custom events on EVENT_BUS_NAME (default bus)."""
     topic = os.environ.get("NOTIFICATIONS_TOPIC_ARN") or None
     bus = os.environ.get("EVENT_BUS_NAME", "default")
-    return Notifier(client("sns"), client("events"), topic, bus)
+    return Notifier(aws_client("sns"), aws_client("events"), topic, bus)
 
 
 @cache
 def rollout_service() -> RolloutService:
     """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN (+ async settings)."""
     return RolloutService(
-        store=RolloutStore(client("dynamodb"), os.environ["TABLE_NAME"]),
-        sagemaker=SageMakerGateway(client("sagemaker"), os.environ["SAGEMAKER_EXECUTION_ROLE_ARN"], async_settings()),
-        alarms=AlarmGateway(client("cloudwatch")),
-        autoscaling=AutoscalingGateway(client("application-autoscaling")),
-        targets=TargetRepository(client("ssm"), os.environ["TARGETS_PREFIX"]),
+        store=RolloutStore(aws_client("dynamodb"), os.environ["TABLE_NAME"]),
+        sagemaker=SageMakerGateway(
+            aws_client("sagemaker"), os.environ["SAGEMAKER_EXECUTION_ROLE_ARN"], async_settings()
+        ),
+        alarms=AlarmGateway(aws_client("cloudwatch")),
+        autoscaling=AutoscalingGateway(aws_client("application-autoscaling")),
+        targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         notifier=notifier(),
     )
 
@@ -58,16 +68,16 @@ def rollout_service() -> RolloutService:
 def job_service() -> JobService:
     """Environment: TABLE_NAME, TARGETS_PREFIX, JOBS_BUCKET."""
     table = os.environ["TABLE_NAME"]
-    sagemaker = client("sagemaker")
-    dynamodb = client("dynamodb")
+    sagemaker = aws_client("sagemaker")
+    dynamodb = aws_client("dynamodb")
     return JobService(
         jobs=JobStore(dynamodb, table),
         rollouts=RolloutStore(dynamodb, table),
-        targets=TargetRepository(client("ssm"), os.environ["TARGETS_PREFIX"]),
+        targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         sagemaker=SageMakerGateway(sagemaker, os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN", "")),
-        runtime=RuntimeGateway(client("sagemaker-runtime")),
+        runtime=runtime_gateway(),
         transform=TransformGateway(sagemaker),
-        storage=Storage(client("s3")),
+        storage=Storage(aws_client("s3")),
         bucket=os.environ["JOBS_BUCKET"],
         notifier=notifier(),
     )
@@ -75,7 +85,7 @@ def job_service() -> JobService:
 
 @cache
 def runtime_gateway() -> RuntimeGateway:
-    return RuntimeGateway(client("sagemaker-runtime"))
+    return RuntimeGateway(aws_client("sagemaker-runtime"))
 
 
 @cache
