@@ -56,6 +56,19 @@ def _lambda_env() -> dict[str, str]:
             env[name] = f"arn:aws:sns:us-east-1:123456789012:bench-{name.lower()}"
         else:
             env[name] = "bench"
+    # What the Lambda runtime itself sets (reserved variables): with LAMBDA_TASK_ROOT, Powertools
+    # Tracer is enabled and the X-Ray SDK takes its Lambda set-up (local sampler; outside Lambda
+    # it builds an X-Ray client for centralized sampling, which a function never pays for).
+    env.update(
+        LAMBDA_TASK_ROOT="/var/task",
+        LAMBDA_RUNTIME_DIR="/var/runtime",
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.13",
+        AWS_LAMBDA_FUNCTION_NAME="sagemaker-rollout-bench",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+        AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
+        AWS_REGION="us-east-1",
+    )
     env.update(
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="bench",
