@@ -8,7 +8,9 @@
 - alarm reaction: AWS calls and handler time from a guard alarm's event to the baseline at
   100 %, and to the candidate removed;
 - api_overhead_ratio: in-process time per request of the invocations route, as a ratio to a
-  direct boto3 InvokeEndpoint on the same moto endpoint (bench/api_overhead.py).
+  direct boto3 InvokeEndpoint on the same moto endpoint (bench/api_overhead.py);
+- job path memory: each job handler's peak allocation with a 1 GiB input declared, against a
+  1 KiB one, and the GetObject/PutObject calls they made (bench/job_memory.py).
 """
 
 from __future__ import annotations
@@ -391,6 +393,16 @@ def main() -> int:
         f"ratio {overhead['ratio']:.2f}"
     )
 
+    from bench.job_memory import job_memory
+
+    memory = job_memory()
+    print("\njob path peak memory (tracemalloc, per handler invocation; the S3 event declares the size)")
+    print(f"  {'function':<28} {'1 KiB':>10} {'1 GiB':>10}")
+    for fn, small in memory["small"]["peak_bytes"].items():
+        print(f"  {fn:<28} {small / 1024:>8.0f} K {memory['large']['peak_bytes'].get(fn, 0) / 1024:>8.0f} K")
+    print(f"  worst ratio 1 GiB / 1 KiB: {memory['ratio']:.2f}")
+    print(f"  GetObject/PutObject calls by the handlers: {memory['object_calls']}")
+
     results = {
         "machine": machine,
         "cold_start_ratio": cold[worst]["ratio"],
@@ -398,6 +410,8 @@ def main() -> int:
         "cold_start": cold,
         "api_overhead_ratio": overhead["ratio"],
         "api_overhead": overhead,
+        "job_memory_ratio": memory["ratio"],
+        "job_memory": memory,
         "tick_seconds": {k: v["seconds"] for k, v in scale.items()},
         "tick_calls": {k: v["calls"] for k, v in scale.items()},
         "tick_finished_rollouts": FINISHED,
