@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from rollout_core.models import Phase
+from sandbox.calls import BaseListener, Call, hooks
 from sandbox.stack import Sandbox
-from tests.conftest import load_event
+from tests.conftest import SAMPLE_TARGET, load_event
 
-from .helpers import register, rollout_for, serving
+from .helpers import register, rollout_for, rollouts, serving
 
 
 def baking_at_10(stack: Sandbox) -> tuple[str, str]:
@@ -105,3 +106,40 @@ def test_alarm_that_guards_nothing_changes_nothing(stack: Sandbox):
     deliveries = stack.deliver(event)
     assert deliveries[0].result == {"rollouts": []}
     assert rollout_for(candidate).phase is Phase.BAKING
+
+
+class _ControllerCalls(BaseListener):
+    def __init__(self) -> None:
+        self.actions: list[str] = []
+
+    def on_call(self, call: Call) -> None:
+        if call.function == "RolloutControllerFunction":
+            self.actions.append(call.action)
+
+
+def test_a_tick_reads_each_live_rollout_once_and_no_settled_one(stack: Sandbox):
+    """2N + 2 AWS calls for N baking rollouts: the live index, one GetItem and one
+    DescribeEndpoint each, one DescribeAlarms. The settled first versions cost nothing."""
+    versions = {}
+    for n in (2, 3):
+        group = f"churn-model-{n}"
+        target = SAMPLE_TARGET.model_copy(update={"model_package_group": group, "endpoint_name": f"churn-endpoint-{n}"})
+        stack.put_target(target.model_dump_json(), group)
+        versions[group] = [stack.register_package(group) for _ in range(2)]
+        stack.set_approval(versions[group][0], "Approved")
+    stack.advance(180)
+    for first, second in versions.values():
+        assert rollout_for(first).phase is Phase.SUCCEEDED
+        stack.set_approval(second, "Approved")
+    stack.advance(360)
+    live = [r for r in rollouts() if not r.settled]
+    assert len(live) == 2 and {r.phase for r in live} == {Phase.BAKING}, [(r.endpoint_name, r.phase) for r in live]
+    counter = hooks.subscribe(_ControllerCalls())
+    try:
+        deliveries = stack.tick()
+    finally:
+        hooks.unsubscribe(counter)
+    assert len(deliveries[0].result["rollouts"]) == 2
+    assert sorted(counter.actions) == sorted(
+        ["dynamodb:Query", "cloudwatch:DescribeAlarms"] + ["dynamodb:GetItem", "sagemaker:DescribeEndpoint"] * 2
+    ), counter.actions

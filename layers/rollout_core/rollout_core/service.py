@@ -152,9 +152,15 @@ class RolloutService:
             rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms]
         alarm_states, reasons = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
         results = []
+        decided_endpoints: set[str] = set()
         for loaded in rollouts:
-            # Read again: deciding an earlier one may have moved this one (a successor).
-            rollout = self.store.get(loaded.rollout_id) or loaded
+            rollout = loaded
+            if loaded.endpoint_name in decided_endpoints:
+                # Deciding an earlier rollout of this endpoint may have moved this one (its
+                # successor): read it again. Any other change since the first read makes the
+                # conditional save below fail, so nothing is done on a stale rollout.
+                rollout = self.store.get(loaded.rollout_id) or loaded
+            decided_endpoints.add(rollout.endpoint_name)
             states, why = dict(alarm_states), dict(reasons)
             for name, (at, reason) in (fired or {}).items():
                 if at >= rollout.created_at:
