@@ -12,7 +12,9 @@ afterwards (the functions' own clients included) reports to the listeners subscr
   ``call.status`` and ``call.error_code`` set; raising here is "the process died right
   after the call";
 - ``on_presign(call)``: a presigned URL or POST was made (no API call, but the signer's
-  role must allow the action when the URL is used).
+  role must allow the action when the URL is used);
+- ``on_exit()`` (optional): a forked process is about to end with ``os._exit`` (the fault
+  matrix's faulted runs), so a listener can save what it saw there (``hooks.exiting()``).
 
 Each ``Call`` carries the sandbox function that made it (``sandbox.stack.CURRENT_FUNCTION``),
 or None for calls of the tests themselves.
@@ -120,6 +122,13 @@ class CallHooks:
     def unsubscribe(self, listener: Listener) -> None:
         if listener in self.listeners:
             self.listeners.remove(listener)
+
+    def exiting(self) -> None:
+        """This (forked) process ends now, without atexit handlers: listeners save their records."""
+        for listener in list(self.listeners):
+            on_exit = getattr(listener, "on_exit", None)
+            if on_exit is not None:
+                on_exit()
 
     # --- botocore handlers ----------------------------------------------------------------
 

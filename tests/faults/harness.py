@@ -451,6 +451,7 @@ class Run:
                 if self.child_path is not None:
                     outcome.seconds = time.perf_counter() - self._forked_at
                     self.child_path.write_text(outcome.to_json())
+                    hooks.exiting()  # e.g. the IAM recorder keeps this faulted run's calls
                     for pid in self._grandchildren:
                         os.waitpid(pid, 0)
                     os._exit(0)

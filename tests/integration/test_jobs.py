@@ -306,3 +306,30 @@ def test_traces_never_carry_presigned_urls_or_predictions(serving_stack: Sandbox
     assert provider.metadata, "the tracer was not used: this test proves nothing"
     traced = json.dumps(provider.metadata, default=str)
     assert "Signature" not in traced and prediction["body"] not in traced
+
+
+def test_batch_job_on_an_endpoint_no_rollout_promoted_uses_what_serves(stack: Sandbox):
+    """An endpoint that was serving before the stack: no promotion is recorded, so the dispatcher
+    reads the serving variant's model from DescribeEndpoint and DescribeEndpointConfig."""
+    sm = stack.client("sagemaker")
+    sm.create_model(ModelName="adopted-model", ExecutionRoleArn=stack.role_arn, PrimaryContainer={"Image": "x"})
+    sm.create_endpoint_config(
+        EndpointConfigName="adopted-config",
+        ProductionVariants=[
+            {
+                "VariantName": "legacy",
+                "ModelName": "adopted-model",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="churn-endpoint", EndpointConfigName="adopted-config")
+    stack.advance(300)
+    assert stack.endpoint_status("churn-endpoint") == "InService"
+    code, job = create(stack, endpoint="churn-endpoint", mode="batch", content_type="text/csv", split_type="Line")
+    assert code == 201, job
+    assert stack.upload(job["upload"], b"1,2\n3,4\n") == 204
+    transform = sm.describe_transform_job(TransformJobName=f"sr-{job['job_id']}")
+    assert transform["ModelName"] == "adopted-model"

@@ -4,8 +4,9 @@ Registered from tests/conftest.py. Calls are seen through botocore's hooks (sand
 and keyed by the function the sandbox was running (sandbox.stack.CURRENT_FUNCTION), together
 with the deployment they were made in (the sandbox's template parameters and the functions'
 environment), so that test_iam_coverage.py can check each one against that function's policy.
-Calls made in forked processes (the fault matrix's faulted runs) are not seen; their parents'
-runs are.
+Calls made in forked processes (the fault matrix's faulted runs: error paths, retries after a
+crash) count too: each forked process saves what it recorded when it ends (``on_exit``) and
+``merge_children()`` adds it to the session's record.
 
 ``IAM_RECORD_OUT=<file>`` writes what was recorded there when the session ends (the IAM test
 uses it to record the integration and e2e suites when they are not part of its own session).
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +45,9 @@ class Recorder(BaseListener):
     retries: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     collected: set[str] = field(default_factory=set)  # test files of this session
     active: list[Sandbox] = field(default_factory=list)
+    children_dir: Path | None = None  # where forked processes save what they recorded
+    forked: bool = False  # this process is a fork of the session's (it records its own calls only)
+    children_merged: int = 0
 
     # --- listening -----------------------------------------------------------------------
 
@@ -99,6 +105,29 @@ class Recorder(BaseListener):
         for fn, service, configs in data["retries"]:
             self.retries[(fn, service)].update(configs)
 
+    # --- forked processes ------------------------------------------------------------------
+
+    def after_fork(self) -> None:
+        """In a forked process: start empty, so that only this process's own calls are saved."""
+        self.accesses, self.calls = defaultdict(set), defaultdict(int)
+        self.unmapped, self.retries = defaultdict(set), defaultdict(set)
+        self.forked = True
+
+    def on_exit(self) -> None:
+        if self.forked and self.children_dir is not None and self.calls:
+            self.dump(self.children_dir / f"{os.getpid()}.json")
+
+    def merge_children(self) -> int:
+        """Add what forked processes saved (once); returns how many there were."""
+        if self.children_dir is None:
+            return 0
+        saved = sorted(self.children_dir.glob("*.json"))
+        for path in saved:
+            self.merge(path)
+            path.unlink()
+        self.children_merged += len(saved)
+        return self.children_merged
+
     def covers(self, suites: tuple[str, ...] = SUITES) -> bool:
         return all(any(path.startswith(suite) for path in self.collected) for suite in suites)
 
@@ -113,6 +142,8 @@ RECORDER = Recorder()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}: runs after every other test (it reads what they recorded)")
     hooks.subscribe(RECORDER)
+    RECORDER.children_dir = Path(tempfile.mkdtemp(prefix="iam-record-"))
+    os.register_at_fork(after_in_child=RECORDER.after_fork)
     enter, leave = Sandbox.__enter__, Sandbox.__exit__
 
     def entered(self: Sandbox) -> Sandbox:
@@ -138,6 +169,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if RECORDER.forked:
+        return
     out = os.environ.get("IAM_RECORD_OUT")
     if out:
+        RECORDER.merge_children()
         RECORDER.dump(Path(out))
+    if RECORDER.children_dir is not None:
+        shutil.rmtree(RECORDER.children_dir, ignore_errors=True)

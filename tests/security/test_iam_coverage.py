@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,48 +54,6 @@ ALLOWED_UNUSED = {
         "invocation to the queue with the function's execution role."
     ),
 }
-# TEMPLATE CHANGE REQUESTED (reported to the template's owner). Findings of these kinds are
-# listed in the test output and do not fail the test; delete a rule once template.yaml is fixed.
-# SAM policy templates grant fixed action sets, more than each function calls:
-SAM_POLICY_TEMPLATES = {
-    frozenset(
-        f"dynamodb:{a}"
-        for a in (
-            "GetItem",
-            "DeleteItem",
-            "PutItem",
-            "Scan",
-            "Query",
-            "UpdateItem",
-            "BatchWriteItem",
-            "BatchGetItem",
-            "DescribeTable",
-            "ConditionCheckItem",
-        )
-    ): "DynamoDBCrudPolicy: replace it with a statement of the item actions the function calls",
-    frozenset({"ssm:DescribeParameters"}): "SSMParameterReadPolicy: DescribeParameters is never called",
-    frozenset({"ssm:GetParameters", "ssm:GetParameter", "ssm:GetParametersByPath"}): (
-        "SSMParameterReadPolicy: grant only the GetParameter* call the function makes"
-    ),
-}
-# Grants of the job path that no test makes the function use (add the test, or drop the grant):
-PENDING_BY_FUNCTION = {
-    ("JobDispatcherFunction", "sagemaker:DescribeEndpoint"): "UseManagedEndpoints: no test calls it",
-    ("JobDispatcherFunction", "sagemaker:DescribeEndpointConfig"): "ReadServingEndpointConfig: no test calls it",
-}
-
-
-def _pending(statement: Statement, function: str, action: str | None) -> str | None:
-    reason = SAM_POLICY_TEMPLATES.get(frozenset(statement.actions))
-    if reason:
-        return reason
-    if action is None:
-        return next(
-            (r for (fn, a), r in PENDING_BY_FUNCTION.items() if fn == function and a in statement.actions), None
-        )
-    return PENDING_BY_FUNCTION.get((function, action))
-
-
 # Granted on "*": allowed only for these actions, each with its reason.
 STAR_OK = {
     "sagemaker:ListModels": "no resource types (Service Authorization Reference)",
@@ -110,7 +67,6 @@ STAR_OK = {
         "alarm ARNs are supported, but CloudWatch returns composite alarms only to callers whose "
         "DescribeAlarms permission is on '*' (template.yaml, ReadGuardAlarms)"
     ),
-    "ssm:DescribeParameters": "no resource types (SAM's SSMParameterReadPolicy)",
 }
 # AWS managed policies SAM attaches for the runtime, not for our code.
 RUNTIME_POLICIES = {
@@ -131,6 +87,8 @@ def _functions() -> list[str]:
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorder:
     if RECORDER.covers(SUITES):
+        forked = RECORDER.merge_children()
+        summary.lines.append(f"IAM: calls of {forked} forked (faulted) runs recorded as well")
         return RECORDER
     out = tmp_path_factory.mktemp("iam") / "recorded.json"
     proc = subprocess.run(
@@ -204,10 +162,8 @@ def test_nothing_is_granted_that_no_function_calls(translated: dict[str, Any], r
     by_function: dict[str, set[Access]] = defaultdict(set)
     for (fn, _), found in recorded.accesses.items():
         by_function[fn] |= found
-    evaluators = _evaluators(translated, recorded)
     unused: set[str] = set()
-    pending: set[str] = set()
-    for (fn, _), evaluator in evaluators.items():
+    for (fn, _), evaluator in _evaluators(translated, recorded).items():
         statements, _ = evaluator.statements(fn)
         for st in statements:
             if st.effect != "Allow":
@@ -218,19 +174,12 @@ def test_nothing_is_granted_that_no_function_calls(translated: dict[str, Any], r
                 if "*" in action:
                     unused.add(f"{st.source} {st.sid}: wildcard action {action}")
                 elif action not in ALLOWED_UNUSED and not any(action_matches(action, a.action) for a in used):
-                    reason = _pending(st, fn, action)
-                    finding = f"{st.source} {st.sid}: {action} (held by {holders})"
-                    (pending if reason else unused).add(finding + (f": {reason}" if reason else ""))
+                    unused.add(f"{st.source} {st.sid}: {action} (held by {holders})")
             if set(st.actions) <= set(ALLOWED_UNUSED):
                 continue
             for resource in st.resources:
                 if not any(resource_matches(resource, a.resource) for a in used):
-                    reason = _pending(st, fn, None)
-                    finding = f"{st.source} {st.sid}: resource {resource} for {list(st.actions)} (held by {holders})"
-                    (pending if reason else unused).add(finding + (f": {reason}" if reason else ""))
-    if pending:
-        summary.lines.append(f"IAM: {len(pending)} grants wait for a template change ({Path(__file__).name}):")
-        summary.lines += [f"  - {p}" for p in sorted(pending)]
+                    unused.add(f"{st.source} {st.sid}: resource {resource} for {list(st.actions)} (held by {holders})")
     assert not unused, "granted but never called (remove, or say why in ALLOWED_UNUSED):\n" + "\n".join(sorted(unused))
 
 
