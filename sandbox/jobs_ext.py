@@ -34,6 +34,8 @@ from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from .envelope import envelope
+
 
 class RuntimeValidationError(ServiceException):
     code = "ValidationError"
@@ -237,26 +239,18 @@ class JobsSimulator:
     def _s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         if not event_name.startswith("s3:ObjectCreated"):
             return
+        detail = {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": {"key": key.name, "size": key.size, "etag": key.etag.strip('"'), "sequencer": "0"},
+            "request-id": str(uuid.uuid4()),
+            "requester": account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": {"Post": "POST Object"}.get(event_name.rsplit(":", maxsplit=1)[-1], "PutObject"),
+        }
+        resources = [f"arn:aws:s3:::{bucket.name}"]
         self.outbox.append(
-            {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Object Created",
-                "source": "aws.s3",
-                "account": account_id,
-                "time": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": bucket.region_name,
-                "resources": [f"arn:aws:s3:::{bucket.name}"],
-                "detail": {
-                    "version": "0",
-                    "bucket": {"name": bucket.name},
-                    "object": {"key": key.name, "size": key.size, "etag": key.etag.strip('"'), "sequencer": "0"},
-                    "request-id": str(uuid.uuid4()),
-                    "requester": account_id,
-                    "source-ip-address": "127.0.0.1",
-                    "reason": {"Post": "POST Object"}.get(event_name.rsplit(":", maxsplit=1)[-1], "PutObject"),
-                },
-            }
+            envelope("aws.s3", "Object Created", resources, detail, self.clock(), account_id, bucket.region_name)
         )
 
     # --- time -----------------------------------------------------------------------------
@@ -345,17 +339,15 @@ class JobsSimulator:
         if job.transform_job_status == "Failed":
             detail["FailureReason"] = job.failure_reason
         self.outbox.append(
-            {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "SageMaker Transform Job State Change",
-                "source": "aws.sagemaker",
-                "account": backend.account_id,
-                "time": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": backend.region_name,
-                "resources": [job.arn],
-                "detail": detail,
-            }
+            envelope(
+                "aws.sagemaker",
+                "SageMaker Transform Job State Change",
+                [job.arn],
+                detail,
+                self.clock(),
+                backend.account_id,
+                backend.region_name,
+            )
         )
 
 

@@ -20,7 +20,6 @@ is installed; ``advance()`` completes the transitions that are due by the simula
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,8 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
+
+from .envelope import envelope
 
 
 class ResourceLimitExceeded(SagemakerClientError):
@@ -269,17 +270,15 @@ class EndpointSimulator:
         }
         if endpoint.failure_reason:
             detail["FailureReason"] = endpoint.failure_reason
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "SageMaker Endpoint State Change",
-            "source": "aws.sagemaker",
-            "account": backend.account_id,
-            "time": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": backend.region_name,
-            "resources": [endpoint.arn],
-            "detail": detail,
-        }
+        event = envelope(
+            "aws.sagemaker",
+            "SageMaker Endpoint State Change",
+            [endpoint.arn],
+            detail,
+            self.clock(),
+            backend.account_id,
+            backend.region_name,
+        )
         self.outbox.append(event)
         return event
 

@@ -23,6 +23,7 @@ import boto3
 from moto import mock_aws
 
 from . import template as tpl
+from .envelope import envelope
 from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
 
@@ -261,19 +262,8 @@ class Sandbox:
 
     def tick(self, rule: str = "RolloutTick") -> list[Delivery]:
         """A schedule rule fires (RolloutTick: the controller; JobSweep: the job sweep)."""
-        return self.deliver(
-            {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "account": ACCOUNT,
-                "time": self._iso(),
-                "region": REGION,
-                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK_NAME}-{rule}"],
-                "detail": {},
-            }
-        )
+        rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK_NAME}-{rule}"
+        return self.deliver(self._event("aws.events", "Scheduled Event", [rule_arn], {}))
 
     def advance(self, seconds: float, tick_every: float = 60) -> None:
         """Move the clock; endpoint transitions complete and the schedule fires on the way."""
@@ -287,9 +277,6 @@ class Sandbox:
             if int((self.now - START).total_seconds()) % 300 == 0:
                 self.tick("JobSweep")  # rate(5 minutes)
             self.deliver_endpoint_events()
-
-    def _iso(self) -> str:
-        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # --- the model registry and alarms ----------------------------------------------------
 
@@ -361,17 +348,7 @@ class Sandbox:
         return self.deliver(self._event("aws.cloudwatch", "CloudWatch Alarm State Change", [arn], detail))
 
     def _event(self, source: str, detail_type: str, resources: list[str], detail: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": detail_type,
-            "source": source,
-            "account": ACCOUNT,
-            "time": self._iso(),
-            "region": REGION,
-            "resources": resources,
-            "detail": detail,
-        }
+        return envelope(source, detail_type, resources, detail, self.now, ACCOUNT, REGION)
 
     # --- targets and views ----------------------------------------------------------------
 
