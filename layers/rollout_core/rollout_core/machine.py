@@ -417,10 +417,10 @@ def _request(
 ) -> Decision:
     """Ask for ``r.desired_config`` (creating what it needs); idempotent when repeated."""
     assert r.desired_config is not None
-    attempts = r.attempts + 1 if failed or r.requested_at is None else r.attempts
-    if r.phase is Phase.PROVISIONING and r.attempts == 0:
-        attempts = 1
-    nxt = r.model_copy(update={"requested_at": now, "attempts": max(attempts, 1)})
+    # A new request (the first, or the one after a failure) is an attempt; repeating the current
+    # one (its outcome not seen yet) is not.
+    new_request = failed or r.requested_at is None or r.attempts == 0
+    nxt = r.model_copy(update={"requested_at": now, "attempts": r.attempts + 1 if new_request else r.attempts})
     actions: list[Action] = []
     name = r.desired_config
     if name == naming.rollout_config(r.endpoint_name, r.rollout_id):
