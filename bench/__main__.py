@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -70,8 +69,7 @@ def _lambda_env() -> dict[str, str]:
         AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
         AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
         AWS_REGION="us-east-1",
-    )
-    env.update(
+        # and what the bench needs besides (no AWS call is made)
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
@@ -136,24 +134,6 @@ class _Counter:
 
     def on_presign(self, call: Any) -> None:
         return None
-
-
-def _collector(events: list[dict[str, Any]]) -> Callable[[dict[str, Any]], list[Any]]:
-    def deliver(event: dict[str, Any]) -> list[Any]:
-        events.append(event)
-        return []
-
-    return deliver
-
-
-def _captured(sandbox: Any, action: Callable[[], Any]) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    sandbox.deliver = _collector(events)
-    try:
-        action()
-    finally:
-        del sandbox.deliver
-    return events
 
 
 def _seed(sandbox: Any, live: int, finished: int, first: int = 0) -> None:
@@ -231,7 +211,7 @@ def _measure(sandbox: Any, live: int, repeats: int) -> dict[str, Any]:
     from sandbox.calls import hooks
     from sandbox.stack import LambdaContext
 
-    event = _captured(sandbox, sandbox.tick)[0]
+    event = sandbox.captured(sandbox.tick)[0]
     handler = sandbox.handlers["RolloutControllerFunction"]
     counter = _Counter("RolloutControllerFunction")
     hooks.subscribe(counter)

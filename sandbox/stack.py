@@ -200,12 +200,17 @@ class Sandbox:
         self._env.setdefault("SAGEMAKER_EXECUTION_ROLE_ARN", None)
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(**tpl.table_definition(self.template, "RolloutTable", TABLE))
+        self.cold_start()
+        return self
+
+    def cold_start(self) -> None:
+        """A new execution environment for every function: each app module is loaded again, and
+        the clients and services they built (rollout_core.wiring's caches) are gone."""
         new_execution_environment()
         for logical_id in FUNCTIONS:
             module = _load_handler(logical_id)
             self.modules[logical_id] = module
             self.handlers[logical_id] = tracked(logical_id, module.lambda_handler)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         from rollout_core import clock
@@ -228,6 +233,22 @@ class Sandbox:
         return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
     # --- delivering events ----------------------------------------------------------------
+
+    def captured(self, action: Callable[[], object]) -> list[dict[str, Any]]:
+        """The events ``action`` (a helper such as set_approval or tick) would deliver, kept
+        instead: for tests and benchmarks that deliver them their own way."""
+        events: list[dict[str, Any]] = []
+
+        def keep(event: dict[str, Any]) -> list[Delivery]:
+            events.append(event)
+            return []
+
+        self.deliver = keep  # type: ignore[method-assign]
+        try:
+            action()
+        finally:
+            del self.deliver
+        return events
 
     def deliver(self, event: dict[str, Any]) -> list[Delivery]:
         """Hand ``event`` to every function whose rule in template.yaml matches it.

@@ -53,9 +53,8 @@ from botocore.awsrequest import AWSResponse
 
 from rollout_core import naming
 from rollout_core.models import Phase, Rollout, Target
-from sandbox import stack
 from sandbox.calls import BaseListener, Call, error_response, hooks
-from sandbox.stack import ACCOUNT, REGION, TABLE, LambdaContext, Sandbox, tracked
+from sandbox.stack import ACCOUNT, REGION, TABLE, LambdaContext, Sandbox
 
 # --- faults ----------------------------------------------------------------------------------
 
@@ -546,11 +545,11 @@ class Run:
     def _step(self, kind: str, arg: Any) -> None:
         sb = self.sandbox
         if kind == "approve":
-            self._deliver_all(self._captured(lambda: sb.set_approval(self._package(arg), "Approved")))
+            self._deliver_all(self.sandbox.captured(lambda: sb.set_approval(self._package(arg), "Approved")))
         elif kind == "reject":
-            self._deliver_all(self._captured(lambda: sb.set_approval(self._package(arg), "Rejected")))
+            self._deliver_all(self.sandbox.captured(lambda: sb.set_approval(self._package(arg), "Rejected")))
         elif kind == "alarm":
-            self._deliver_all(self._captured(lambda: sb.set_alarm(ALARM, arg)))
+            self._deliver_all(self.sandbox.captured(lambda: sb.set_alarm(ALARM, arg)))
         elif kind == "wait":
             end = sb.now + timedelta(seconds=float(arg))
             while sb.now < end:
@@ -563,23 +562,12 @@ class Run:
             self.packages[label] = self.sandbox.register_package(TARGET.model_package_group)
         return self.packages[label]
 
-    def _captured(self, action: Callable[[], Any]) -> list[dict[str, Any]]:
-        """The events a Sandbox helper would deliver (this harness delivers them itself)."""
-        events: list[dict[str, Any]] = []
-        sb: Any = self.sandbox
-        sb.deliver = _collector(events)
-        try:
-            action()
-        finally:
-            del sb.deliver
-        return events
-
     def _minute(self) -> None:
         sb = self.sandbox
         sb.now = sb.now + timedelta(seconds=60)
         sb.simulator.advance()
         self._deliver_announced()
-        for tick in self._captured(sb.tick):  # the schedule: never late, never twice
+        for tick in self.sandbox.captured(sb.tick):  # the schedule: never late, never twice
             self._deliver(tick)
         self._deliver_announced()
         for event in self.mailbox.due(sb.now):
@@ -636,10 +624,9 @@ class Run:
 
     def _cold_start(self) -> None:
         """A new execution environment for every function: module state and clients are gone."""
-        stack.new_execution_environment()
-        for fn in list(self.sandbox.handlers):
-            module = stack._load_handler(fn)
-            self.sandbox.handlers[fn] = self._wrap(fn, tracked(fn, module.lambda_handler))
+        self.sandbox.cold_start()
+        for fn, handler in list(self.sandbox.handlers.items()):
+            self.sandbox.handlers[fn] = self._wrap(fn, handler)
 
     def _wrap(self, fn: str, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
         def run(event: dict[str, Any], context: Any) -> Any:
@@ -793,16 +780,6 @@ class Run:
             failed_invocations=self.failed_invocations,
             injected=self.injected,
         )
-
-
-def _collector(events: list[dict[str, Any]]) -> Callable[[dict[str, Any]], list[Any]]:
-    """A stand-in for Sandbox.deliver that keeps the events instead."""
-
-    def deliver(event: dict[str, Any]) -> list[Any]:
-        events.append(event)
-        return []
-
-    return deliver
 
 
 def _trigger(event: dict[str, Any]) -> str:

@@ -35,7 +35,6 @@ from .harness import (
     Run,
     Scenario,
     Twice,
-    _collector,
     record_baseline,
     run_matrix,
 )
@@ -180,14 +179,12 @@ def two_pending_approvals() -> Iterator[tuple[Sandbox, dict[str, Any], dict[str,
         sandbox.set_approval(v1, "Approved")
         sandbox.advance(180)
         v2, v3 = (sandbox.register_package(TARGET.model_package_group) for _ in range(2))
-        events: list[dict[str, Any]] = []
-        fake: Any = sandbox
-        fake.deliver = _collector(events)
-        try:
+
+        def approve_both() -> None:
             sandbox.set_approval(v2, "Approved")
             sandbox.set_approval(v3, "Approved")
-        finally:
-            del fake.deliver
+
+        events = sandbox.captured(approve_both)
         yield sandbox, events[0], events[1], {"v1": v1, "v2": v2, "v3": v3}
 
 

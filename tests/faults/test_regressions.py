@@ -19,7 +19,7 @@ from rollout_core.models import (
 from sandbox.stack import Sandbox
 from tests.integration.helpers import rollouts
 
-from .harness import TARGET, _collector
+from .harness import TARGET
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/1"
@@ -79,15 +79,12 @@ def test_an_approval_that_arrives_after_the_rejection_rolls_nothing_out():
     with Sandbox(parameters=params) as sandbox:
         sandbox.put_target(TARGET.model_dump_json(), TARGET.model_package_group)
         package = sandbox.register_package(TARGET.model_package_group)
-        events: list[dict[str, Any]] = []
-        fake: Any = sandbox
-        fake.deliver = _collector(events)
-        try:
+
+        def approve_then_reject() -> None:
             sandbox.set_approval(package, "Approved")
             sandbox.set_approval(package, "Rejected")
-        finally:
-            del fake.deliver
-        approved, rejected = events
+
+        approved, rejected = sandbox.captured(approve_then_reject)
         sandbox.deliver(rejected)  # overtakes the approval
         (delivery,) = sandbox.deliver(approved)
         assert delivery.error is None
