@@ -42,18 +42,11 @@ def _event(path: str) -> dict[str, Any]:
 
 def api_overhead(requests: int = REQUESTS) -> dict[str, Any]:
     """Median seconds per request through the route and through boto3 directly, and their ratio."""
+    from bench.serving import TARGET, serving
     from rollout_core.aws.clients import client
-    from sandbox.stack import LambdaContext, Sandbox
+    from sandbox.stack import LambdaContext
 
-    parameters = {"EndpointName": "churn-endpoint", "ModelPackageGroupName": "churn-model"}
-    with Sandbox(parameters=parameters) as sandbox:
-        target = (
-            '{"model_package_group": "churn-model", "endpoint_name": "churn-endpoint", '
-            '"instance_type": "ml.m5.large", "guard_alarms": []}'
-        )
-        sandbox.put_target(target, "churn-model")
-        sandbox.set_approval(sandbox.register_package("churn-model"), "Approved")
-        sandbox.advance(300)
+    with serving(TARGET) as sandbox:
         handler = sandbox.handlers["InferenceApiFunction"]
         context = LambdaContext("InferenceApiFunction")
         event = _event("/v1/endpoints/churn-endpoint/invocations")

@@ -19,15 +19,12 @@ import tracemalloc
 from collections import defaultdict
 from typing import Any
 
+from bench.serving import TARGET as SERVED
+from bench.serving import serving
+
 KIB, GIB = 1024, 1 << 30
 UPLOAD = b"5.1,3.5,1.4,0.2\n" * 64  # 1 KiB
-TARGET = {
-    "model_package_group": "churn-model",
-    "endpoint_name": "churn-endpoint",
-    "instance_type": "ml.m5.large",
-    "guard_alarms": [],
-    "inference": {"async_endpoint_name": "churn-endpoint-async"},
-}
+TARGET = {**SERVED, "inference": {"async_endpoint_name": "churn-endpoint-async"}}
 
 
 def _job(sandbox: Any) -> None:
@@ -43,7 +40,6 @@ def _job(sandbox: Any) -> None:
 
 def _run(declared: int) -> dict[str, Any]:
     from sandbox.calls import BaseListener, Call, hooks
-    from sandbox.stack import Sandbox
 
     class ObjectCalls(BaseListener):
         count = 0
@@ -53,12 +49,7 @@ def _run(declared: int) -> dict[str, Any]:
                 self.count += 1
 
     peaks: dict[str, int] = defaultdict(int)
-    parameters = {"EndpointName": "churn-endpoint", "ModelPackageGroupName": "churn-model"}
-    with Sandbox(parameters=parameters) as sandbox:
-        sandbox.put_target(json.dumps(TARGET), "churn-model")
-        sandbox.set_approval(sandbox.register_package("churn-model"), "Approved")
-        sandbox.advance(300)
-
+    with serving(TARGET) as sandbox:
         drain = sandbox.jobs.drain
 
         def declaring() -> list[dict[str, Any]]:
