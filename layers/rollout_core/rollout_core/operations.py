@@ -70,8 +70,8 @@ class Operations:
         self, endpoint: str | None, phase: str | None, live: bool, limit: int, token: str | None
     ) -> dict[str, Any]:
         if live:
-            rollouts = [r for r in (self.service.store.get(i) for i in self.service.store.live_ids()) if r]
-            rollouts = [r for r in rollouts if r.live and (endpoint is None or r.endpoint_name == endpoint)]
+            rollouts = [r for r in self.service.store.live() if r.live]
+            rollouts = [r for r in rollouts if endpoint is None or r.endpoint_name == endpoint]
             rollouts = [r for r in rollouts if phase is None or r.phase.value == phase]
             return {"rollouts": [summary(r) for r in rollouts], "next_token": None}
         items, key = self.service.store.page(limit, _token_in(token), endpoint, phase)

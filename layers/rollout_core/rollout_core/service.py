@@ -143,9 +143,7 @@ class RolloutService:
         ``fired`` maps alarm names to (time, reason) of an ALARM event: a rollout that
         started before that time rolls back even if the alarm is OK again by now.
         """
-        rollouts = [
-            r for r in (self.store.get(rid) for rid in self.store.live_ids()) if r is not None and not r.settled
-        ]
+        rollouts = [r for r in self.store.live() if not r.settled]
         if endpoint_name is not None:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:

@@ -104,6 +104,13 @@ class RolloutStore:
             for item in page["Items"]:
                 yield str(item["rollout_id"]["S"])
 
+    def live(self) -> Iterator[Rollout]:
+        """The rollouts of the live index, each read consistently (the index may lag)."""
+        for rollout_id in self.live_ids():
+            rollout = self.get(rollout_id)
+            if rollout is not None:
+                yield rollout
+
     # --- writes ---------------------------------------------------------------------------
 
     def _item(self, rollout: Rollout) -> dict[str, Any]:
