@@ -40,7 +40,7 @@ REALTIME_LIMIT_BYTES = int(os.environ.get("REALTIME_LIMIT_BYTES", "4500000"))
 JOBS_ROUTE = "/v1/jobs"
 # The endpoints this stack manages (template: ManagedEndpointPrefix, or EndpointName).
 MANAGED_ENDPOINT_PREFIX = os.environ.get("MANAGED_ENDPOINT_PREFIX", "")
-VARIANT_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+VARIANT_PATTERN = NAME_PATTERN  # SageMaker names variants as it names endpoints
 JSON = "application/json"
 
 

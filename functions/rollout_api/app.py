@@ -16,8 +16,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout_core.api_errors import install_error_handlers
-from rollout_core.models import Phase
+from rollout_core.api_errors import install_error_handlers, json_error
+from rollout_core.models import NAME_PATTERN, Phase
 from rollout_core.operations import OperationError, summary
 from rollout_core.wiring import operations
 
@@ -52,7 +52,7 @@ def _caller() -> str:
 @app.get("/v1/rollouts")
 @tracer.capture_method
 def list_rollouts(
-    endpoint: Annotated[str | None, Query(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")] = None,
+    endpoint: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     phase: Annotated[Phase | None, Query()] = None,
     live: Annotated[bool, Query()] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -87,7 +87,7 @@ def steer(
 
 @app.exception_handler(OperationError)  # type: ignore[untyped-decorator]
 def refused(exc: OperationError) -> Response[str]:
-    return _json(exc.status, {"message": exc.message})
+    return json_error(exc.status, exc.message)
 
 
 install_error_handlers(app)
