@@ -113,6 +113,26 @@ def test_malformed_requests_are_4xx_json(serving_stack: Sandbox, path, body, hea
     assert "message" in json.loads(body_of(response))
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Bad_Name!", "String should match pattern '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'"),
+        ("-leading-hyphen", "String should match pattern '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$'"),
+        ("a" * 64, "String should have at most 63 characters"),
+    ],
+)
+def test_invalid_endpoint_name_is_422_naming_the_path_parameter(serving_stack: Sandbox, name, message):
+    """The invocations route checks its path itself (no resolver validation): same answer as the
+    validated routes give, and SageMaker is not called."""
+    response = serving_stack.api("POST", f"/v1/endpoints/{name}/invocations", b"1", {"Content-Type": "text/csv"})
+    assert response["statusCode"] == 422
+    assert json_of(response) == {
+        "message": "the request does not match the API",
+        "errors": [{"loc": ["path", "endpoint"], "msg": message}],
+    }
+    assert serving_stack.jobs.requests == []
+
+
 def test_invalid_base64_body_is_400(serving_stack: Sandbox):
     event_body = "%%%not-base64%%%"
     handler = serving_stack.handlers["InferenceApiFunction"]
