@@ -437,9 +437,15 @@ class Sandbox:
     # --- the inference API ----------------------------------------------------------------
 
     def api(
-        self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
-        """Call the inference API as API Gateway would (REST proxy event, "*/*" binary media)."""
+        """Call the inference API as API Gateway would (REST proxy event, "*/*" binary media);
+        ``request_id``: API Gateway's id of the request (a new UUID when None)."""
         import base64
 
         raw = body.encode() if isinstance(body, str) else body
@@ -461,7 +467,7 @@ class Sandbox:
                 "httpMethod": method,
                 "path": f"/sandbox{path}",
                 "stage": "sandbox",
-                "requestId": str(uuid.uuid4()),
+                "requestId": request_id or str(uuid.uuid4()),
                 "accountId": ACCOUNT,
                 "identity": {"sourceIp": "127.0.0.1", "caller": "sandbox", "user": "sandbox"},
             },

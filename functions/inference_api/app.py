@@ -21,7 +21,6 @@ from aws_lambda_powertools.event_handler.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter, ValidationError
@@ -157,10 +156,15 @@ def openapi() -> Response[str]:
 install_error_handlers(app)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-# Responses carry predictions and presigned URLs: not copied into X-Ray metadata (sensitive,
-# and up to 6 MB where a trace document takes 64 KB).
-@tracer.capture_lambda_handler(capture_response=False)
+# Lean for the real-time route, whose time make bench compares with a bare InvokeEndpoint:
+# - No Tracer handler subsegment. Lambda's own segment (Tracing: Active) already times each
+#   invocation and shows a cold start as its Initialization subsegment; the patched botocore
+#   traces InvokeEndpoint, and the job routes open their own subsegments. This function's
+#   traces lack only the ColdStart and Service annotations.
+# - The correlation id (API Gateway's request id) is set with Logger.set_correlation_id, as
+#   Powertools documents, not with correlation_id_path, which runs a JMESPath search per request.
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     return app.resolve(event, context)
