@@ -28,6 +28,7 @@ from rollout_core.models import Target
 from .stack import Sandbox
 
 LOCK = threading.RLock()  # moto is not thread-safe: one thing at a time
+PUMP_LOG = logging.getLogger("sandbox.serve")
 DEMO_TARGET: dict[str, Any] = {
     "model_package_group": "churn-model",
     "endpoint_name": "churn-endpoint",
@@ -95,14 +96,19 @@ class LiveSandbox:
         last_tick = 0.0
         while not self._stop.is_set():
             with LOCK:
-                self.sandbox.now = datetime.now(UTC)
-                self.sandbox.simulator.advance()
-                self.sandbox.jobs.advance()
-                self.sandbox.deliver_endpoint_events()
-                if time.monotonic() - last_tick >= 5:  # the schedules, faster than in AWS
-                    self.sandbox.tick()
-                    self.sandbox.tick("JobSweep")
-                    last_tick = time.monotonic()
+                try:
+                    self.sandbox.now = datetime.now(UTC)
+                    self.sandbox.simulator.advance()
+                    self.sandbox.jobs.advance()
+                    self.sandbox.deliver_endpoint_events()
+                    if time.monotonic() - last_tick >= 5:  # the schedules, faster than in AWS
+                        self.sandbox.tick()
+                        self.sandbox.tick("JobSweep")
+                        last_tick = time.monotonic()
+                except Exception:
+                    # One failed round must not stop the sandbox's clock for good (endpoints
+                    # and jobs would stay where they are while the API still answers).
+                    PUMP_LOG.exception("sandbox pump round failed; the next round goes on")
             self._stop.wait(0.2)
 
     def call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
