@@ -8,7 +8,7 @@
 - alarm reaction: AWS calls and handler time from a guard alarm's event to the baseline at
   100 %, and to the candidate removed;
 - api_overhead_ratio: in-process time per request of the invocations route, as a ratio to a
-  direct boto3 InvokeEndpoint on the same moto endpoint (bench/api_overhead.py);
+  direct boto3 InvokeEndpoint on the same moto endpoint, median of 3 fresh processes (bench/api_overhead.py);
 - job path memory: each job handler's peak allocation with a 1 GiB input declared, against a
   1 KiB one, and the GetObject/PutObject calls they made (bench/job_memory.py).
 """
@@ -364,13 +364,16 @@ def main() -> int:
     for mark, values in alarm.items():
         print(f"  {mark:<18} " + ", ".join(f"{k} {v}" for k, v in values.items()))
 
-    from bench.api_overhead import api_overhead
+    from bench.api_overhead import api_overhead_runs
 
-    overhead = api_overhead()
-    print("\napi overhead (invocations route in-process vs direct InvokeEndpoint, median of", overhead["requests"], ")")
+    overhead = api_overhead_runs()
+    print(
+        f"\napi overhead (invocations route in-process vs direct InvokeEndpoint: median of {overhead['requests']}"
+        f" interleaved pairs per fresh process; the median of {len(overhead['runs'])} processes)"
+    )
     print(
         f"  route {overhead['api_seconds'] * 1000:.2f} ms, direct {overhead['direct_seconds'] * 1000:.2f} ms, "
-        f"ratio {overhead['ratio']:.2f}"
+        f"ratio {overhead['ratio']:.2f} (processes: {', '.join(f'{r:.2f}' for r in overhead['runs'])})"
     )
 
     from bench.job_memory import job_memory
