@@ -23,11 +23,9 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers" / "rollout_core"), str(ROOT)]
+from bench import ROOT
 
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
 LIVE = (1, 10, 100, 1000)

@@ -16,12 +16,12 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
+
+from bench import ROOT
 
 REQUESTS = 1000
 RUNS = int(os.environ.get("BENCH_API_RUNS", "3"))
-ROOT = Path(__file__).resolve().parents[1]
 BODY = b"5.1,3.5,1.4,0.2\n" * 64  # 1 KB of CSV
 
 
@@ -98,5 +98,4 @@ def api_overhead_runs(runs: int = RUNS) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(ROOT / "layers" / "rollout_core"), str(ROOT)]
     print(json.dumps(api_overhead()))
