@@ -9,10 +9,12 @@ import pytest
 
 from sandbox.serve import LiveSandbox
 
+from .serve import ENV
+
 
 def test_a_failed_pump_round_does_not_stop_the_clock(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
-    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        monkeypatch.setenv(key, value)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, ENV[key])  # the credentials the served sandbox runs with
     with LiveSandbox() as live:
         real_advance = live.sandbox.jobs.advance
         rounds: list[str] = []
