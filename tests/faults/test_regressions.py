@@ -88,6 +88,6 @@ def test_an_approval_that_arrives_after_the_rejection_rolls_nothing_out():
         sandbox.deliver(rejected)  # overtakes the approval
         (delivery,) = sandbox.deliver(approved)
         assert delivery.error is None
-        assert delivery.result == {"rollout_id": None, "phase": None}
+        assert delivery.result == {"rollouts": []}
         assert rollouts() == []
         assert sandbox.endpoint_status(TARGET.endpoint_name) is None

@@ -8,7 +8,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rollout_core import machine
+from rollout_core import commands, machine
 from rollout_core.models import AlarmState, Phase
 
 from .world import BASELINE, PACKAGE, World, step, target
@@ -89,8 +89,8 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
         elif kind == "stop":
             rollout = machine.stop(rollout, op[1], "operator", world.now)
         elif kind == "command":
-            with contextlib.suppress(machine.CommandRefused):  # refused: nothing changes
-                rollout = machine.command(rollout, op[1], world.now)
+            with contextlib.suppress(commands.CommandRefused):  # refused: nothing changes
+                rollout = commands.command(rollout, op[1], world.now)
         old = before
 
     # Then the world settles: alarms resolve one way or the other, time passes, events flow.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rollout_core import machine
+from rollout_core import history, machine
 from rollout_core.models import (
     Action,
     AlarmState,
@@ -25,6 +25,7 @@ from rollout_core.models import (
     Phase,
     Rollout,
     Target,
+    UpdateCapacity,
     UpdateEndpoint,
     UpdateWeights,
     VariantSpec,
@@ -45,6 +46,7 @@ class World:
     status: str = "InService"
     config: str = "original"
     weights: dict[str, float] = field(default_factory=lambda: {BASELINE.variant_name: 1.0})
+    instances: dict[str, int] = field(default_factory=lambda: {BASELINE.variant_name: BASELINE.instance_count})
     last_modified: datetime = T0 - timedelta(days=1)
     failure_reason: str | None = None
     configs: dict[str, list[tuple[VariantSpec, int]]] = field(default_factory=lambda: {"original": [(BASELINE, 100)]})
@@ -52,13 +54,14 @@ class World:
     alarms: dict[str, AlarmState] = field(default_factory=dict)
     pending: tuple[str, object, bool] | None = None  # (kind, payload, fails) done at the next complete()
     fail_next: bool = False
-    errors_next: list[str] = field(default_factory=list)  # error codes raised by the next calls
+    fail_status: str = "InService"  # where a failed update leaves the endpoint (a create: Failed)
+    errors_next: list[str | tuple[str, str]] = field(default_factory=list)  # code or (code, message) of the next calls
     calls: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # milestones announced, in order
 
     @classmethod
     def empty(cls) -> World:
-        return cls(exists=False, configs={}, models=set(), weights={}, config="")
+        return cls(exists=False, configs={}, models=set(), weights={}, config="", instances={})
 
     def view(self) -> EndpointView | None:
         if not self.exists:
@@ -69,6 +72,7 @@ class World:
             weights=dict(self.weights),
             last_modified=self.last_modified,
             failure_reason=self.failure_reason,
+            instances=dict(self.instances),
         )
 
     def observe(self, rollout: Rollout) -> Observations:
@@ -76,7 +80,8 @@ class World:
         serving = None
         if rollout.phase is Phase.PENDING and ep is not None and ep.status == "InService":
             top = max(self.weights, key=lambda v: self.weights[v])
-            serving = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
+            spec = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
+            serving = spec.model_copy(update={"instance_count": self.instances.get(top, spec.instance_count)})
         return Observations(endpoint=ep, alarms=dict(self.alarms), serving_variant=serving)
 
     # --- actions --------------------------------------------------------------------------
@@ -84,9 +89,10 @@ class World:
     def apply(self, action: Action) -> None:
         self.calls.append(action.kind)
         if self.errors_next:
-            raise_code = self.errors_next.pop(0)
-            err = TransientError(raise_code)
-            err.code = raise_code
+            item = self.errors_next.pop(0)
+            code, message = item if isinstance(item, tuple) else (item, item)
+            err = TransientError(message)
+            err.code = code
             raise err
         if isinstance(action, CreateModel):
             self.models.add(action.model_name)
@@ -107,6 +113,11 @@ class World:
             assert set(action.weights) <= set(self.weights)
             self.status = "Updating"
             self._start("weights", dict(action.weights))
+        elif isinstance(action, UpdateCapacity):
+            self._require_in_service()
+            assert action.variant_name in self.weights
+            self.status = "Updating"
+            self._start("capacity", {action.variant_name: action.instance_count})
         elif isinstance(action, DeleteEndpoint):
             self.exists, self.pending = False, None
         elif isinstance(action, DeleteEndpointConfig):
@@ -133,13 +144,17 @@ class World:
         self.last_modified = self.now
         if fail:
             self.failure_reason = "simulated failure"
-            self.status = "Failed" if kind == "create" else "InService"
+            self.status = "Failed" if kind == "create" else self.fail_status
             return
         self.failure_reason = None
         self.status = "InService"
         if kind in ("create", "config"):
             self.config = str(payload)
             self.weights = {spec.variant_name: float(w) for spec, w in self.configs[self.config]}
+            self.instances = {spec.variant_name: spec.instance_count for spec, _ in self.configs[self.config]}
+        elif kind == "capacity":
+            assert isinstance(payload, dict)
+            self.instances.update(payload)
         else:
             assert isinstance(payload, dict)
             self.weights.update({k: float(v) for k, v in payload.items()})
@@ -164,7 +179,7 @@ def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
         except TransientError as exc:
             return machine.on_action_error(decided, action, exc.code, str(exc), world.now)
     world.notes += [n.milestone for n in decided.outbox]  # the shell publishes, then clears
-    decided = machine.announced(decided)
+    decided = history.announced(decided)
     return machine.finished(decided, world.now) if decided.finishing else decided
 
 

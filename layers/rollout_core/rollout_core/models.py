@@ -93,6 +93,9 @@ class Target(BaseModel):
     guard_alarms: list[str] = Field(default_factory=list, max_length=100)
     retain_models: int = Field(default=3, ge=1, le=50)
     inference: InferenceSettings = InferenceSettings()
+    # Candidate instances needed per baseline instance for the same traffic: 1.0 when both run
+    # the same instance type; e.g. 0.5 when the candidate's type serves twice as much.
+    capacity_ratio: float = Field(default=1.0, gt=0, le=10)
 
     _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
 
@@ -129,6 +132,9 @@ class VariantSpec(BaseModel):
     model_name: str = Field(pattern=NAME_PATTERN)
     instance_type: str
     instance_count: int = Field(ge=1)
+    # Every other ProductionVariant field of CreateEndpointConfig, as the variant's config had
+    # them (VolumeSizeInGB, ContainerStartupHealthCheckTimeoutInSeconds, RoutingConfig, ...).
+    settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class AutoscalingSnapshot(BaseModel):
@@ -136,9 +142,24 @@ class AutoscalingSnapshot(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    variant_name: str = ""  # the variant it was read from (its name in custom metric dimensions)
     min_capacity: int
     max_capacity: int
     policies: list[dict[str, Any]] = Field(default_factory=list)
+    # The CloudWatch alarms that drive each step-scaling policy (policy name -> PutMetricAlarm
+    # fields); step scaling acts only through alarms whose actions name the policy's ARN.
+    alarms: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+
+class BaselineConfig(BaseModel):
+    """The serving endpoint config's own fields, carried into every config a rollout makes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Config-level fields of CreateEndpointConfig as DescribeEndpointConfig returned them
+    # (DataCaptureConfig, KmsKeyId, VpcConfig, EnableNetworkIsolation, ...).
+    settings: dict[str, Any] = Field(default_factory=dict)
+    tags: list[dict[str, str]] = Field(default_factory=list)  # the config's tags (ListTags)
 
 
 class EndpointView(BaseModel):
@@ -151,6 +172,7 @@ class EndpointView(BaseModel):
     weights: dict[str, float]  # variant name -> CurrentWeight (relative, as SageMaker keeps it)
     last_modified: datetime
     failure_reason: str | None = None
+    instances: dict[str, int] = Field(default_factory=dict)  # variant name -> CurrentInstanceCount
 
     @property
     def percentages(self) -> dict[str, int]:
@@ -172,6 +194,8 @@ class Observations(BaseModel):
     # Only gathered for a PENDING rollout:
     serving_variant: VariantSpec | None = None  # the variant of the current config taking traffic
     autoscaling: AutoscalingSnapshot | None = None  # of that variant
+    baseline_config: BaselineConfig | None = None  # the rest of the serving config, to carry over
+    unsupported: str | None = None  # why this tool cannot roll out onto the endpoint as it is
     predecessor_live: bool = False  # a superseded rollout on the endpoint is still winding down
 
     def summary(self) -> dict[str, Any]:
@@ -210,6 +234,7 @@ class CreateEndpointConfig(BaseModel):
     kind: Literal["CreateEndpointConfig"] = "CreateEndpointConfig"
     config_name: str
     variants: list[tuple[VariantSpec, int]]  # spec and initial weight (percent)
+    baseline_config: BaselineConfig = BaselineConfig()  # config-level fields and tags carried over
 
 
 class CreateEndpoint(BaseModel):
@@ -228,6 +253,15 @@ class UpdateWeights(BaseModel):
     kind: Literal["UpdateWeights"] = "UpdateWeights"
     endpoint_name: str
     weights: dict[str, int]
+
+
+class UpdateCapacity(BaseModel):
+    """UpdateEndpointWeightsAndCapacities with DesiredInstanceCount for one variant (before its weight)."""
+
+    kind: Literal["UpdateCapacity"] = "UpdateCapacity"
+    endpoint_name: str
+    variant_name: str
+    instance_count: int
 
 
 class DeleteEndpoint(BaseModel):
@@ -289,6 +323,7 @@ Action = Annotated[
     | CreateEndpoint
     | UpdateEndpoint
     | UpdateWeights
+    | UpdateCapacity
     | DeleteEndpoint
     | DeleteEndpointConfig
     | DeleteModel
@@ -330,12 +365,21 @@ class Rollout(BaseModel):
     candidate: VariantSpec
     desired_config: str | None = None  # the endpoint config this rollout wants served now
     desired_weights: dict[str, int] = Field(default_factory=dict)
-    requested_at: datetime | None = None  # when the pending endpoint update was requested
-    attempts: int = 0  # requests of the current endpoint update so far
+    # When the pending endpoint change was sent; None: not sent, or refused (not accepted).
+    requested_at: datetime | None = None
+    attempts: int = 0  # requests of the current endpoint change that did not take effect
+    failure_seen: str | None = None  # the endpoint's FailureReason when the change was sent
+    # Config name -> since when a model/config it needs, just created, is not visible yet.
+    missing_since: dict[str, datetime] = Field(default_factory=dict)
+    stuck_since: datetime | None = None  # the endpoint cannot take the way back (Failed, ...), since
+    baseline_config: BaselineConfig = BaselineConfig()  # the serving config's fields, carried over
+    full_capacity: int | None = None  # most baseline instances seen serving (its count at 100 %)
+    desired_instances: dict[str, int] = Field(default_factory=dict)  # capacity asked for, per variant
     step_started_at: datetime | None = None
     autoscaling: AutoscalingSnapshot | None = None
     autoscaling_suspended: bool = False
     predecessor_id: str | None = None
+    approved_at: datetime | None = None  # when the registry recorded the approval it rolls out
     reason: str = ""
     # Clean-up and hand-over actions of a finished rollout, kept until they are carried out
     # so that a crash right after the final write cannot orphan anything.

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from .aws.alarms import AlarmGateway
 from .aws.clients import error_code
 from .aws.sagemaker import SageMakerGateway
-from .machine import CommandRefused
+from .commands import CommandRefused
 from .models import Phase, Rollout
 from .service import RolloutService
 

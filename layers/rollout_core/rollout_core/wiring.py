@@ -58,7 +58,7 @@ def rollout_service() -> RolloutService:
             aws_client("sagemaker"), os.environ["SAGEMAKER_EXECUTION_ROLE_ARN"], async_settings()
         ),
         alarms=AlarmGateway(aws_client("cloudwatch")),
-        autoscaling=AutoscalingGateway(aws_client("application-autoscaling")),
+        autoscaling=AutoscalingGateway(aws_client("application-autoscaling"), aws_client("cloudwatch")),
         targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         notifier=notifier(),
     )
