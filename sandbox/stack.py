@@ -23,6 +23,7 @@ import boto3
 from moto import mock_aws
 
 from . import template as tpl
+from .autoscaling_ext import AutoscalingSimulator
 from .envelope import envelope
 from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
@@ -121,12 +122,16 @@ class Sandbox:
         deliver_each: int = 1,
         server_url: str | None = None,
         work_seconds: float = 60,
+        lookup_seconds: float = 0,
     ) -> None:
         self.now = START
         self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
         self.template = tpl.load_template()
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
-        self.simulator = EndpointSimulator(clock=lambda: self.now, update_seconds=update_seconds)
+        self.simulator = EndpointSimulator(
+            clock=lambda: self.now, update_seconds=update_seconds, lookup_seconds=lookup_seconds
+        )
+        self.autoscaling = AutoscalingSimulator()
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
         # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
@@ -168,6 +173,7 @@ class Sandbox:
         if not self.server_url:
             self._mock.start()
         self.simulator.install()
+        self.autoscaling.install()
         self.jobs.install()
         clock.set_source(lambda: self.now)
         sns = boto3.client("sns", region_name=REGION)
@@ -218,6 +224,7 @@ class Sandbox:
         clock.set_source(None)
         new_execution_environment()
         self.jobs.uninstall()
+        self.autoscaling.uninstall()
         self.simulator.uninstall()
         if not self.server_url:
             self._mock.stop()
@@ -337,8 +344,18 @@ class Sandbox:
             "ModelPackageStatus": "Completed",
             "ModelApprovalStatus": status,
             "UpdatedModelPackageFields": ["ModelApprovalStatus"],
+            # The registry's time of this change: now, on the sandbox's clock.
+            "LastModifiedTime": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         return self.deliver(self._event("aws.sagemaker", "SageMaker Model Package State Change", [package_arn], detail))
+
+    def autoscale(self, endpoint_name: str, count: int) -> list[Delivery]:
+        """Application Auto Scaling moves the serving variant to ``count`` instances (as it does:
+        UpdateEndpointWeightsAndCapacities); SageMaker announces the change."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        self.simulator.autoscale(sagemaker_backends[ACCOUNT][REGION], endpoint_name, count)
+        return self.deliver_endpoint_events()
 
     def create_alarm(self, name: str) -> None:
         self.client("cloudwatch").put_metric_alarm(
@@ -387,10 +404,14 @@ class Sandbox:
         return None if view is None else view.percentages
 
     def endpoint_status(self, endpoint_name: str) -> str | None:
+        """DescribeEndpoint's status, or None when the endpoint does not exist (any other error raises)."""
+        sm = self.client("sagemaker")
         try:
-            return str(self.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"])
-        except Exception:
-            return None
+            return str(sm.describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"])
+        except sm.exceptions.ClientError as exc:
+            if "could not find" in str(exc).lower():
+                return None
+            raise
 
     def _listen_for_notifications(self, sns: Any) -> None:
         """SQS queues on the notifications topic and on a rule for our custom events, so what
