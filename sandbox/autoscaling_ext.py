@@ -93,15 +93,15 @@ class AutoscalingSimulator:
                 return [{"AlarmARN": a.alarm_arn, "AlarmName": a.name} for a in _step_alarms(policy)]
             return list(original_build(policy))
 
-        def delete_scaling_policy(
-            backend: ApplicationAutoscalingBackend, policy_name: str, namespace: str, rid: str, dimension: str
-        ) -> None:
-            key = FakeApplicationAutoscalingPolicy.formulate_key(namespace, rid, dimension, policy_name)
+        def delete_scaling_policy(backend: ApplicationAutoscalingBackend, **kwargs: Any) -> None:
+            key = FakeApplicationAutoscalingPolicy.formulate_key(
+                kwargs["service_namespace"], kwargs["resource_id"], kwargs["scalable_dimension"], kwargs["policy_name"]
+            )
             policy = backend.policies.get(key)
             if policy is not None and policy.policy_type == "StepScaling":
                 for alarm in _step_alarms(policy):
                     alarm.alarm_actions = [a for a in alarm.alarm_actions if a != policy.policy_arn]
-            original_delete_policy(backend, policy_name, namespace, rid, dimension)
+            original_delete_policy(backend, **kwargs)
 
         def deregister(backend: ApplicationAutoscalingBackend, namespace: str, r_id: str, dimension: str) -> None:
             original_deregister(backend, namespace, r_id, dimension)
@@ -111,12 +111,17 @@ class AutoscalingSimulator:
                     r_id,
                     dimension,
                 ):
-                    delete_scaling_policy(backend, policy.policy_name, namespace, r_id, dimension)
+                    delete_scaling_policy(
+                        backend,
+                        policy_name=policy.policy_name,
+                        service_namespace=namespace,
+                        resource_id=r_id,
+                        scalable_dimension=dimension,
+                    )
 
-        def describe_scaling_policies(
-            backend: ApplicationAutoscalingBackend, namespace: str, rid: str, dimension: str, *paging: Any
-        ) -> Any:
-            token, page = original_describe(backend, namespace, rid, dimension, *paging)
+        def describe_scaling_policies(backend: ApplicationAutoscalingBackend, **kwargs: Any) -> Any:
+            token, page = original_describe(backend, **kwargs)
+            rid = kwargs.get("resource_id")
             return token, [p for p in page if not rid or p.resource_id == rid]
 
         for owner, name, fn in (

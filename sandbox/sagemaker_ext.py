@@ -7,7 +7,9 @@ CreateModel/CreateEndpointConfig overwrite existing resources. SageMaker itself 
 reference of each call; DescribeEndpoint's EndpointStatus list):
 
 - CreateEndpoint: status Creating, then InService (or Failed with FailureReason).
-- UpdateEndpoint / UpdateEndpointWeightsAndCapacities: status Updating, then InService. A
+- UpdateEndpoint / UpdateEndpointWeightsAndCapacities: status Updating, then InService (with
+  RetainAllVariantProperties, variants kept by the new config keep their live instance count
+  and weight; otherwise they take the config's). A
   failed update goes back to the previous configuration, InService with FailureReason set
   (or, as a scenario may ask: Failed, where "DeleteEndpoint is the only operation that can
   be performed", or UpdateRollbackFailed, "a mix of the old and new configurations").
@@ -76,6 +78,9 @@ class Transition:
     config_name: str | None = None
     weights: dict[str, float] = field(default_factory=dict)
     instances: dict[str, int] = field(default_factory=dict)
+    # UpdateEndpoint RetainAllVariantProperties: variants the endpoint keeps keep their live
+    # instance count and weight (false: the new config's values).
+    retain: bool = False
     failure: Failure | None = None
 
 
@@ -230,7 +235,12 @@ class EndpointSimulator:
     # --- what SageMaker does --------------------------------------------------------------
 
     def _update_endpoint(
-        self, backend: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, **_: Any
+        self,
+        backend: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        retain_all_variant_properties: bool = False,
+        **_: Any,
     ) -> str:
         endpoint = self._endpoint(backend, endpoint_name)
         self._raise_injected(endpoint_name)
@@ -238,7 +248,10 @@ class EndpointSimulator:
         self._require_in_service(endpoint)
         config = self._require_config(backend, endpoint_config_name)
         self._require_no_autoscaling_lost(backend, endpoint, config)
-        self._start(backend, endpoint, "Updating", Transition(self._due(), "config", config_name=endpoint_config_name))
+        transition = Transition(
+            self._due(), "config", config_name=endpoint_config_name, retain=bool(retain_all_variant_properties)
+        )
+        self._start(backend, endpoint, "Updating", transition)
         return str(endpoint.arn)
 
     def _update_weights(self, backend: SageMakerModelBackend, endpoint_name: str, desired: list[dict[str, Any]]) -> str:
@@ -431,8 +444,14 @@ class EndpointSimulator:
         if transition.kind in ("create", "config"):
             assert transition.config_name is not None
             config = backend.endpoint_configs[transition.config_name]
+            before = {v["VariantName"]: v for v in endpoint.production_variants}
             endpoint.endpoint_config_name = transition.config_name
             endpoint.production_variants = _variants(config.production_variants)
+            if transition.retain:
+                for variant in endpoint.production_variants:
+                    kept = before.get(variant["VariantName"])
+                    if kept is not None:
+                        variant.update({k: kept[k] for k in _LIVE_PROPERTIES if k in kept})
             return
         for variant in endpoint.production_variants:
             name = variant["VariantName"]
@@ -465,6 +484,9 @@ class EndpointSimulator:
         )
         self.outbox.append(event)
         return event
+
+
+_LIVE_PROPERTIES = ("CurrentWeight", "DesiredWeight", "CurrentInstanceCount", "DesiredInstanceCount")
 
 
 def _variants(config_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout_core.models import Rollout, Target
 
+from .sagemaker_ext import Failure
 from .stack import REGION, START, TABLE, Delivery, Sandbox
 from .template import ROOT
 
@@ -42,6 +43,9 @@ class Expectation(BaseModel):
     failure_contains: str | None = None
     notified: str | None = None  # an EventBridge detail-type announced so far (e.g. "Rollout Paused")
     paused: bool | None = None
+    instances: dict[str, int] | None = None  # package label -> instances of its variant, exactly
+    rollouts: int | None = None  # how many rollouts the package (``rollout``) has had
+    history_contains: str | None = None  # a reason in the rollout's history contains this
 
 
 class Scenario(BaseModel):
@@ -51,6 +55,9 @@ class Scenario(BaseModel):
     description: str = ""
     target: dict[str, Any] = Field(default_factory=dict)
     endpoint_update_seconds: float = 120
+    # How long a model/config SageMaker has just created stays invisible to the calls that use
+    # it (CreateEndpoint API reference: eventually consistent read). 0: visible at once.
+    lookup_delay_seconds: float = 0
     steps: list[dict[str, Any]]
 
     def full_target(self) -> Target:
@@ -110,7 +117,10 @@ class Runner:
             "ModelPackageGroupName": self.target.model_package_group,
         }
         with Sandbox(
-            update_seconds=self.scenario.endpoint_update_seconds, parameters=parameters, deliver_each=self.deliver_each
+            update_seconds=self.scenario.endpoint_update_seconds,
+            parameters=parameters,
+            deliver_each=self.deliver_each,
+            lookup_seconds=self.scenario.lookup_delay_seconds,
         ) as sandbox:
             self.sandbox = sandbox
             sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
@@ -177,8 +187,27 @@ class Runner:
         self._deliveries(self.sandbox.tick())
 
     def _step_fail_next_update(self, arg: Any) -> None:
-        self.sandbox.simulator.fail_next[self.target.endpoint_name] = str(arg)
-        self._line("sagemaker", f"the endpoint's next update will fail: {arg}")
+        """A FailureReason, or {reason, status}: where the failed update leaves the endpoint
+        (InService on its previous config, Failed, or UpdateRollbackFailed)."""
+        failure = Failure(**arg) if isinstance(arg, dict) else Failure(str(arg))
+        self.sandbox.simulator.fail_next[self.target.endpoint_name] = failure
+        self._line("sagemaker", f"the endpoint's next update will fail ({failure.status}): {failure.reason}")
+
+    def _step_autoscale(self, arg: Any) -> None:
+        """Application Auto Scaling moves the serving variant to ``arg`` instances."""
+        self._line("autoscaling", f"serving variant to {arg} instances")
+        self._deliveries(self.sandbox.autoscale(self.target.endpoint_name, int(arg)))
+
+    def _step_autoscale_before_next_update(self, arg: Any) -> None:
+        """Autoscaling starts (to ``arg`` instances) just as the rollout's next update arrives."""
+        self.sandbox.simulator.autoscale_before_next[self.target.endpoint_name] = int(arg)
+        self._line("autoscaling", f"will scale the serving variant to {arg} as the next update arrives")
+
+    def _step_edit(self, arg: Any) -> None:
+        """Someone edits the package's description: SageMaker announces a state change that is
+        not an approval (UpdatedModelPackageFields names what changed)."""
+        self._line("registry", f"{arg} description edited")
+        self._deliveries(self.sandbox.edit_package(self._package(str(arg)), "reviewed again"))
 
     def _step_fail_next_async(self, arg: Any) -> None:
         self.sandbox.jobs.fail_next_async[str(self.target.inference.async_endpoint_name)] = str(arg)
@@ -282,6 +311,11 @@ class Runner:
         for label, rid in self.manual.items():
             if rollout_id_or_variant in (rid, naming.variant_name(rid)):
                 return f"{label}*"  # a manual start of that package
+        labels = {arn: label for label, arn in self.packages.items()}
+        for rollout in self._all_rollouts():  # a package approved again: a rollout id of its own
+            rid = rollout.rollout_id
+            if rollout_id_or_variant in (rid, naming.variant_name(rid)) and rollout.model_package_arn in labels:
+                return labels[rollout.model_package_arn]
         return rollout_id_or_variant
 
     def _rollout(self, label: str) -> Rollout | None:
@@ -289,6 +323,11 @@ class Runner:
         arn = self.packages.get(label)
         mine = [r for r in self._all_rollouts() if r.model_package_arn == arn]
         return mine[-1] if mine else None
+
+    def _instances(self) -> dict[str, int]:
+        """Instances per package label, as DescribeEndpoint says (CurrentInstanceCount)."""
+        described = self.sandbox.client("sagemaker").describe_endpoint(EndpointName=self.target.endpoint_name)
+        return {self._label(v["VariantName"]): v["CurrentInstanceCount"] for v in described["ProductionVariants"]}
 
     def _weights(self) -> dict[str, int] | None:
         weights = self.sandbox.endpoint_weights(self.target.endpoint_name)
@@ -358,17 +397,34 @@ class Runner:
     # --- expectations ---------------------------------------------------------------------
 
     def _expect(self, want: Expectation) -> None:
-        if want.rollout is not None:
-            rollout = self._rollout(want.rollout)
-            assert rollout is not None, f"no rollout for {want.rollout}"
-            if want.phase is not None:
-                assert rollout.phase.value == want.phase, (
-                    f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
-                )
-            if want.reason_contains is not None:
-                assert want.reason_contains in rollout.reason, (
-                    f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
-                )
+        self._expect_rollout(want)
+        self._expect_endpoint(want)
+        self._expect_api(want)
+
+    def _expect_rollout(self, want: Expectation) -> None:
+        """Expectations on the package ``want.rollout``'s latest rollout."""
+        if want.rollout is None:
+            for needs in ("phase", "reason_contains", "rollouts", "history_contains", "paused"):
+                assert getattr(want, needs) is None, f"{needs} needs rollout"
+            return
+        rollout = self._rollout(want.rollout)
+        assert rollout is not None, f"no rollout for {want.rollout}"
+        if want.phase is not None:
+            assert rollout.phase.value == want.phase, f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
+        if want.reason_contains is not None:
+            assert want.reason_contains in rollout.reason, f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
+        if want.rollouts is not None:
+            arn = self.packages.get(want.rollout)
+            count = len([r for r in self._all_rollouts() if r.model_package_arn == arn])
+            assert count == want.rollouts, f"{want.rollout} has {count} rollouts, expected {want.rollouts}"
+        if want.history_contains is not None:
+            reasons = [h.reason for h in rollout.history]
+            assert any(want.history_contains in r for r in reasons), f"no history reason has {want.history_contains!r}"
+        if want.paused is not None:
+            assert rollout.paused == want.paused, f"paused={rollout.paused}"
+
+    def _expect_endpoint(self, want: Expectation) -> None:
+        """Expectations on the endpoint, the store and what was announced."""
         if want.weights is not None:
             assert self._weights() == want.weights, f"weights {self._weights()}, expected {want.weights}"
         if want.endpoint_status is not None:
@@ -377,14 +433,18 @@ class Runner:
         if want.endpoint_exists is not None:
             exists = self.sandbox.endpoint_status(self.target.endpoint_name) is not None
             assert exists == want.endpoint_exists, f"endpoint exists={exists}"
+        if want.instances is not None:
+            instances = self._instances()
+            assert instances == want.instances, f"instances {instances}, expected {want.instances}"
         if want.notified is not None:
             self._notifications()
             assert want.notified in self.announced, f"{want.notified!r} not announced (saw {self.announced})"
-        if want.paused is not None:
-            assert want.rollout is not None, "paused needs rollout"
-            found = self._rollout(want.rollout)
-            assert found is not None
-            assert found.paused == want.paused, f"paused={found.paused}"
+        if want.live_rollouts is not None:
+            live = [r for r in self._all_rollouts() if r.live]
+            assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
+
+    def _expect_api(self, want: Expectation) -> None:
+        """Expectations on the last API answer and on jobs."""
         if want.http_status is not None:
             got = self.last_response.get("statusCode")
             assert got == want.http_status, f"HTTP {got}, expected {want.http_status}"
@@ -405,9 +465,6 @@ class Runner:
                 )
             if want.job_status == "SUCCEEDED":
                 assert view["output"] and view["output"]["url"], "a finished job has a download link"
-        if want.live_rollouts is not None:
-            live = [r for r in self._all_rollouts() if r.live]
-            assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
 
     def _rollout_summary(self, rollout: Rollout) -> dict[str, Any]:
         return {

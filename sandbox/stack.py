@@ -332,9 +332,24 @@ class Sandbox:
 
     def set_approval(self, package_arn: str, status: str) -> list[Delivery]:
         """Change a package's approval; SageMaker announces it as documented."""
+        self.client("sagemaker").update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status)
+        return self._announce_package(package_arn, ["ModelApprovalStatus"])
+
+    def edit_package(self, package_arn: str, description: str) -> list[Delivery]:
+        """Change a package's approval description: SageMaker announces every update of a package."""
         sm = self.client("sagemaker")
-        sm.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status)
+        # moto's UpdateModelPackage clears the approval status when the request leaves it out
+        # (SageMaker keeps it): passed along unchanged here.
+        status = sm.describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
+        sm.update_model_package(
+            ModelPackageArn=package_arn, ModelApprovalStatus=status, ApprovalDescription=description
+        )
+        return self._announce_package(package_arn, ["ApprovalDescription"])
+
+    def _announce_package(self, package_arn: str, changed: list[str]) -> list[Delivery]:
+        sm = self.client("sagemaker")
         package = sm.describe_model_package(ModelPackageName=package_arn)
+        status = package["ModelApprovalStatus"]
         detail = {
             "ModelPackageGroupName": package["ModelPackageGroupName"],
             "ModelPackageVersion": package["ModelPackageVersion"],
@@ -343,7 +358,7 @@ class Sandbox:
             "InferenceSpecification": package.get("InferenceSpecification", {}),
             "ModelPackageStatus": "Completed",
             "ModelApprovalStatus": status,
-            "UpdatedModelPackageFields": ["ModelApprovalStatus"],
+            "UpdatedModelPackageFields": changed,
             # The registry's time of this change: now, on the sandbox's clock.
             "LastModifiedTime": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }

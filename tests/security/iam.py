@@ -103,6 +103,8 @@ _NO_RESOURCE_TYPES = {
 def _sagemaker_call(call: Call, p: dict[str, Any]) -> list[Access]:
     if ("sagemaker", call.operation) in _NO_RESOURCE_TYPES:
         return [Access(call.action, "*")]
+    if call.operation in ("ListTags", "AddTags", "DeleteTags"):
+        return [Access(call.action, str(p["ResourceArn"]))]
     if call.operation not in _SAGEMAKER_RESOURCE:
         raise Unmapped(call.action)
     kind, param = _SAGEMAKER_RESOURCE[call.operation]
@@ -156,11 +158,13 @@ def _ssm(call: Call, p: dict[str, Any]) -> list[Access]:
 def _cloudwatch(call: Call, p: dict[str, Any]) -> list[Access]:
     if ("cloudwatch", call.operation) in _NO_RESOURCE_TYPES:
         return [Access(call.action, "*")]
-    if call.operation == "DescribeAlarms":
+    if call.operation in ("DescribeAlarms", "DeleteAlarms"):
         names = p.get("AlarmNames") or []
         if not names:
             return [Access(call.action, _arn("cloudwatch", "alarm:*"))]
         return [Access(call.action, _arn("cloudwatch", f"alarm:{n}")) for n in names]
+    if call.operation == "PutMetricAlarm":
+        return [Access(call.action, _arn("cloudwatch", f"alarm:{p['AlarmName']}"))]
     raise Unmapped(call.action)
 
 
@@ -179,7 +183,18 @@ def _autoscaling(call: Call, p: dict[str, Any]) -> list[Access]:
             ("application-autoscaling:service-namespace", str(p["ServiceNamespace"])),
             ("application-autoscaling:scalable-dimension", str(p["ScalableDimension"])),
         )
-        return [Access(call.action, _arn("application-autoscaling", "scalable-target/assigned-by-aws"), conditions)]
+        out = [Access(call.action, _arn("application-autoscaling", "scalable-target/assigned-by-aws"), conditions)]
+        tracking = call.operation == "DeleteScalingPolicy" or (
+            call.operation == "PutScalingPolicy" and p.get("PolicyType") == "TargetTrackingScaling"
+        )
+        if tracking:
+            # "Permissions required for API actions on target services and CloudWatch" (Application
+            # Auto Scaling user guide): a target tracking policy's alarms are created and deleted
+            # with the caller's permissions (a DeleteScalingPolicy may name one: assumed it does).
+            alarm = _arn("cloudwatch", f"alarm:TargetTracking-{p['ResourceId']}-AlarmHigh-assigned-by-aws")
+            verbs = ("PutMetricAlarm", "DescribeAlarms") if call.operation == "PutScalingPolicy" else ("DeleteAlarms",)
+            out += [Access(f"cloudwatch:{verb}", alarm, implied=True) for verb in verbs]
+        return out
     raise Unmapped(call.action)
 
 

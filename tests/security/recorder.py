@@ -48,6 +48,8 @@ class Recorder(BaseListener):
     children_dir: Path | None = None  # where forked processes save what they recorded
     forked: bool = False  # this process is a fork of the session's (it records its own calls only)
     children_merged: int = 0
+    # (function, state, command or route) paths the tests drove on purpose (test_operator_paths.py)
+    paths: set[tuple[str, str, str]] = field(default_factory=set)
 
     # --- listening -----------------------------------------------------------------------
 
@@ -90,6 +92,7 @@ class Recorder(BaseListener):
             "calls": self.calls,
             "unmapped": {k: sorted(v) for k, v in self.unmapped.items()},
             "retries": [[fn, service, sorted(v)] for (fn, service), v in self.retries.items()],
+            "paths": sorted(self.paths),
         }
         path.write_text(json.dumps(data))
 
@@ -104,6 +107,7 @@ class Recorder(BaseListener):
             self.unmapped[fn].update(names)
         for fn, service, configs in data["retries"]:
             self.retries[(fn, service)].update(configs)
+        self.paths.update((fn, state, what) for fn, state, what in data.get("paths", []))
 
     # --- forked processes ------------------------------------------------------------------
 
@@ -111,6 +115,7 @@ class Recorder(BaseListener):
         """In a forked process: start empty, so that only this process's own calls are saved."""
         self.accesses, self.calls = defaultdict(set), defaultdict(int)
         self.unmapped, self.retries = defaultdict(set), defaultdict(set)
+        self.paths = set()
         self.forked = True
 
     def on_exit(self) -> None:

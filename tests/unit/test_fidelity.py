@@ -101,9 +101,7 @@ def test_candidate_gets_capacity_for_its_share_before_each_weight_change():
         _, actions = machine.decide(rollout, world.observe(rollout), world.now)
         for action in actions:
             if isinstance(action, UpdateCapacity | UpdateWeights):
-                sizes.append(
-                    (action.kind, world.instances.get(rollout.candidate.variant_name, 0), world.weights)
-                )
+                sizes.append((action.kind, world.instances.get(rollout.candidate.variant_name, 0), world.weights))
         rollout = step(world, rollout)
         if rollout.phase.terminal:
             break

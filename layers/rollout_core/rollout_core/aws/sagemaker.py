@@ -219,7 +219,14 @@ class SageMakerGateway:
                 Tags=tags,
             )
         elif isinstance(action, UpdateEndpoint):
-            self._sm.update_endpoint(EndpointName=action.endpoint_name, EndpointConfigName=action.config_name)
+            # Variants the endpoint keeps (the baseline while the candidate joins or leaves) keep
+            # their live instance count and weight: without this, UpdateEndpoint sets them from
+            # the config (RetainAllVariantProperties defaults to false), undoing autoscaling.
+            self._sm.update_endpoint(
+                EndpointName=action.endpoint_name,
+                EndpointConfigName=action.config_name,
+                RetainAllVariantProperties=True,
+            )
         elif isinstance(action, UpdateWeights):
             self._sm.update_endpoint_weights_and_capacities(
                 EndpointName=action.endpoint_name,
