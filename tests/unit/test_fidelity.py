@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rollout_core import capacity, changes, machine, naming
+from rollout_core import capacity, changes, decisions, errors, machine, naming, rollback
 from rollout_core.models import (
     AlarmState,
     AutoscalingSnapshot,
@@ -52,7 +52,7 @@ def test_config_not_found_right_after_its_create_is_retried_not_failed():
     decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
     for action in actions[:-1]:
         world.apply(action)
-    failed = machine.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
+    failed = errors.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
     assert failed.phase is Phase.PROVISIONING, failed.reason
     assert failed.requested_at is None, "the update was not sent"
     assert failed.missing_since == {decided.desired_config: world.now}
@@ -67,12 +67,12 @@ def test_config_still_not_found_after_the_window_fails_with_that_reason():
     world = World()
     rollout = start(world)
     decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
-    rollout = machine.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
-    for _ in range(machine.LOOKUP_WINDOW_SECONDS // 60 + 1):
+    rollout = errors.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
+    for _ in range(errors.LOOKUP_WINDOW_SECONDS // 60 + 1):
         world.now += timedelta(seconds=60)
         decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
         assert decided.phase is Phase.PROVISIONING
-        rollout = machine.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
+        rollout = errors.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
     assert rollout.phase is Phase.FAILED
     assert "still not found after" in rollout.reason
 
@@ -82,7 +82,7 @@ def test_first_deployment_create_endpoint_not_finding_its_config_is_retried():
     rollout = start(world)
     decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
     assert actions[-1].kind == "CreateEndpoint"
-    rollout = machine.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
+    rollout = errors.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
     assert rollout.phase is Phase.PROVISIONING
     world.now += timedelta(seconds=60)
     assert run(world, rollout).phase is Phase.SUCCEEDED
@@ -203,7 +203,7 @@ def test_refused_update_then_an_autoscaling_change_is_not_a_failure():
     decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
     for action in actions[:-1]:
         world.apply(action)
-    rollout = machine.on_action_error(decided, actions[-1], *IN_PROGRESS, world.now)
+    rollout = errors.on_action_error(decided, actions[-1], *IN_PROGRESS, world.now)
     assert rollout.requested_at is None
     # Autoscaling's own change completes a moment later: LastModifiedTime moves past the request.
     world.now += timedelta(seconds=30)
@@ -222,7 +222,7 @@ def test_settling_elsewhere_without_a_failure_reason_is_asked_again_then_fails_b
     world.now += timedelta(seconds=60)
     rollout = step(world, rollout)
     assert rollout.phase is Phase.PROVISIONING and rollout.attempts == 1, rollout.reason
-    for _ in range(machine.MAX_ATTEMPTS):
+    for _ in range(decisions.MAX_ATTEMPTS):
         world.pending = None
         world.status, world.last_modified = "InService", world.now + timedelta(seconds=30)
         world.now += timedelta(seconds=60)
@@ -251,7 +251,7 @@ def test_update_rollback_failed_during_provisioning_waits_bounded_then_fails_for
     waited = world.now
     rollout = run(world, rollout)
     assert rollout.phase is Phase.FAILED
-    assert world.now - waited >= timedelta(seconds=machine.STUCK_SECONDS)
+    assert world.now - waited >= timedelta(seconds=rollback.STUCK_SECONDS)
     assert "restore it by hand" in rollout.reason and rollout.candidate.model_name in rollout.reason
     assert rollout.finishing == [], "nothing is deleted from under a stuck endpoint"
 
@@ -299,3 +299,17 @@ def test_crash_before_sending_then_autoscaling_with_a_stale_failure_reason_is_no
     world.instances[BASELINE.variant_name] = 2
     rollout = run(world, rollout)
     assert rollout.phase is Phase.SUCCEEDED, rollout.reason
+
+
+def test_a_refused_request_is_not_sent_again_by_a_duplicate_trigger_before_its_backoff():
+    world = World()
+    rollout = start(world)
+    decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
+    for action in actions[:-1]:
+        world.apply(action)
+    rollout = errors.on_action_error(decided, actions[-1], *NOT_FOUND, world.now)
+    again, sent = machine.decide(rollout, world.observe(rollout), world.now)  # a duplicate event, same instant
+    assert (again, sent) == (rollout, [])
+    world.now += timedelta(seconds=decisions.RETRY_BACKOFF_SECONDS)
+    _, sent = machine.decide(rollout, world.observe(rollout), world.now)
+    assert [a.kind for a in sent][-1] == "UpdateEndpoint"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rollout_core import history, machine
+from rollout_core import decisions, errors, history, machine
 from rollout_core.models import (
     Action,
     AlarmState,
@@ -177,10 +177,10 @@ def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
         try:
             world.apply(action)
         except TransientError as exc:
-            return machine.on_action_error(decided, action, exc.code, str(exc), world.now)
+            return errors.on_action_error(decided, action, exc.code, str(exc), world.now)
     world.notes += [n.milestone for n in decided.outbox]  # the shell publishes, then clears
     decided = history.announced(decided)
-    return machine.finished(decided, world.now) if decided.finishing else decided
+    return decisions.finished(decided, world.now) if decided.finishing else decided
 
 
 def target(steps: list[int] | None = None, bake: int = 300, alarms: list[str] | None = None, **plan: object) -> Target:

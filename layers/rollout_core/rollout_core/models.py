@@ -367,6 +367,7 @@ class Rollout(BaseModel):
     desired_weights: dict[str, int] = Field(default_factory=dict)
     # When the pending endpoint change was sent; None: not sent, or refused (not accepted).
     requested_at: datetime | None = None
+    retry_after: datetime | None = None  # a refused request is sent again no sooner than this
     attempts: int = 0  # requests of the current endpoint change that did not take effect
     failure_seen: str | None = None  # the endpoint's FailureReason when the change was sent
     # Config name -> since when a model/config it needs, just created, is not visible yet.

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from . import clock, commands, history, machine, naming
+from . import clock, commands, decisions, errors, history, machine, naming
 from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
@@ -244,7 +244,7 @@ class RolloutService:
             except (ClientError, RetryLater) as exc:
                 code, message = error_code(exc) if isinstance(exc, ClientError) else (RetryLater.code, str(exc))
                 logger.warning("action failed", extra={**self._keys(saved), "action": action.kind, "code": code})
-                saved = self.store.save(machine.on_action_error(saved, action, code, message, self.now()))
+                saved = self.store.save(errors.on_action_error(saved, action, code, message, self.now()))
                 break
         else:
             saved = self._announce_and_finish(saved)
@@ -265,7 +265,7 @@ class RolloutService:
         elif saved.outbox:
             done = history.announced(done)  # no notifier configured: nothing to announce to
         if done.finishing:
-            done = machine.finished(done, self.now())
+            done = decisions.finished(done, self.now())
         if done == saved:
             return saved
         try:
