@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from . import cfn
+
 Template = dict[str, Any]
 
 
@@ -158,3 +160,42 @@ def test_api_stages_log_access_and_throttle(translated: Template):
         props = api["Properties"]
         assert props.get("AccessLogSettings", {}).get("DestinationArn"), f"{name}: no access logs"
         assert props.get("DefaultRouteSettings", {}).get("ThrottlingRateLimit"), f"{name}: no throttling limits"
+
+
+# --- API Gateway's account-level CloudWatch Logs role (access logs) ----------------------------
+
+
+def test_the_stack_can_own_api_gateways_cloudwatch_role(translated: Template):
+    """A stage with AccessLogSetting is refused where API Gateway's account-level CloudWatch
+    role was never set (AWS::ApiGateway::Account). With ManageApiGatewayAccount=true the stack
+    sets it, with a role holding AmazonAPIGatewayPushToCloudWatchLogs, both retained on stack
+    deletion, and every logging stage waits for it."""
+    resources = cfn.deployed(translated, cfn.parameter_values(translated, {"ManageApiGatewayAccount": "true"}))
+    (account,) = [k for k, v in resources.items() if v["Type"] == "AWS::ApiGateway::Account"]
+    (role,) = cfn.refs(resources[account]["Properties"]["CloudWatchRoleArn"])
+    role_props = resources[role]["Properties"]
+    assert role_props["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+    ]
+    (trust,) = role_props["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    for logical_id in (account, role):
+        # Deleting the Account resource leaves the setting in place; the role must outlive the
+        # stack, or every other API's logging in the region breaks.
+        assert resources[logical_id].get("DeletionPolicy") == "Retain", logical_id
+        assert resources[logical_id].get("UpdateReplacePolicy") == "Retain", logical_id
+    stages = [k for k, v in resources.items() if v["Type"] == "AWS::ApiGateway::Stage"]
+    logging = [k for k in stages if resources[k]["Properties"].get("AccessLogSetting")]
+    assert logging
+    for stage in logging:
+        assert account in cfn.dependencies(resources, stage), f"{stage} may be created before the account role"
+    assert not cfn.dangling(translated, resources)
+
+
+def test_a_stack_that_does_not_own_it_leaves_the_account_alone(translated: Template):
+    resources = cfn.deployed(translated, cfn.parameter_values(translated, {"ManageApiGatewayAccount": "false"}))
+    kinds = {v["Type"] for v in resources.values()}
+    assert "AWS::ApiGateway::Account" not in kinds
+    assert not [k for k, v in resources.items() if v["Type"] == "AWS::IAM::Role" and "ApiGateway" in k]
+    assert [k for k, v in resources.items() if v["Type"] == "AWS::ApiGateway::Stage"], "the API is still deployed"
+    assert not cfn.dangling(translated, resources), "a resource still names the account setting"

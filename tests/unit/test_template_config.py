@@ -112,3 +112,21 @@ def test_every_metric_the_dashboard_shows_is_one_the_code_emits():
     shown = set(re.findall(r'"\$\{Namespace\}", "(\w+)"', body))
     assert shown
     assert shown <= emitted, shown - emitted
+
+
+def test_one_environment_per_account_and_region_owns_the_api_gateway_account_setting():
+    """API Gateway's CloudWatch role is one setting per account and region: exactly one stack
+    sets it (ManageApiGatewayAccount=true), the others pass false."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    owners: dict[tuple[str, str], list[str]] = {}
+    for env in ("dev", "staging", "prod"):
+        parameters = environment_parameters(env)
+        assert parameters["ManageApiGatewayAccount"] in ("true", "false"), env
+        account = parameters["SageMakerExecutionRoleArn"].split(":")[4]
+        region = config[env]["deploy"]["parameters"]["region"]
+        owners.setdefault((account, region), [])
+        if parameters["ManageApiGatewayAccount"] == "true":
+            owners[(account, region)].append(env)
+    assert owners
+    for place, envs in owners.items():
+        assert len(envs) == 1, f"{place}: owned by {envs or 'no environment'}"
