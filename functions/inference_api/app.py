@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
 from rollout_core.api_errors import install_error_handlers, json_error, runtime_error_response
@@ -104,7 +104,7 @@ def invoke(endpoint: EndpointPath) -> Response[str]:
         raise BadRequestError("X-Target-Variant is not a variant name")
     try:
         prediction = runtime_gateway().invoke(endpoint, body, content_type, accept, variant)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:  # BotoCoreError: no answer (timeout, unreachable)
         status, payload = runtime_error_response(exc, endpoint)
         return json_error(status, **payload)
     response: Response[str] = Response(

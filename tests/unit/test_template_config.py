@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rollout_core.aws import clients
 from rollout_core.aws.store import LIVE_INDEX
 from rollout_core.models import Target
 from sandbox.template import load_template, parameter_defaults
@@ -222,3 +223,21 @@ def test_a_target_too_large_for_the_standard_tier_is_refused_with_the_reason():
     base["guard_alarms"] = [f"sagemaker-rollout-{i:03d}-" + "x" * 200 for i in range(20)]
     with pytest.raises(ValueError, match="4096"):
         Target.model_validate(base)
+
+
+# --- timeouts that agree --------------------------------------------------------------------------
+
+
+def test_the_inference_api_gives_up_before_api_gateway_does():
+    """API Gateway answers 504 after 29 s; InvokeEndpoint must time out first, once, and the
+    function must have the time to say so, but never work on after the gateway gave up."""
+    config = clients.REALTIME_RUNTIME_CONFIG
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    waited = config.connect_timeout + config.read_timeout
+    assert waited < clients.API_GATEWAY_TIMEOUT_SECONDS
+    timeout = TEMPLATE["Resources"]["InferenceApiFunction"]["Properties"]["Timeout"]
+    assert waited + 1 <= timeout <= clients.API_GATEWAY_TIMEOUT_SECONDS
+    responses = TEMPLATE["Resources"]["InferenceApi"]["Properties"]["GatewayResponses"]
+    answer = json.loads(responses["INTEGRATION_TIMEOUT"]["ResponseTemplates"]["application/json"])
+    assert responses["INTEGRATION_TIMEOUT"]["StatusCode"] == "504"
+    assert answer["jobs_route"] == "/v1/jobs"

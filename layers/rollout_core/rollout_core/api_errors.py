@@ -10,13 +10,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+from .aws.clients import REALTIME_RUNTIME_CONFIG
 
 JSON = "application/json"
+JOBS_ROUTE = "/v1/jobs"
 
 
-def runtime_error_response(exc: ClientError, endpoint: str) -> tuple[int, dict[str, Any]]:
+def runtime_error_response(exc: ClientError | BotoCoreError, endpoint: str) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON body fields) for an InvokeEndpoint error."""
+    if isinstance(exc, BotoCoreError):
+        return _no_answer(exc, endpoint)
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     message = str(error.get("Message", ""))
@@ -41,6 +46,25 @@ def runtime_error_response(exc: ClientError, endpoint: str) -> tuple[int, dict[s
     if code in ("ModelNotReadyException", "ServiceUnavailable"):
         return 503, {"message": f"endpoint {endpoint} cannot take requests now: {message}", "code": code}
     return 502, {"message": f"SageMaker answered {code}: {message}", "code": code}
+
+
+def _no_answer(exc: BotoCoreError, endpoint: str) -> tuple[int, dict[str, Any]]:
+    """No answer from SageMaker at all (the real-time client makes one attempt: clients.py)."""
+    if isinstance(exc, ReadTimeoutError):
+        seconds = REALTIME_RUNTIME_CONFIG.read_timeout
+        return 504, {
+            "message": (
+                f"endpoint {endpoint} did not answer within {seconds} s (API Gateway waits at most 29 s). "
+                "The request was not sent again; the model may still finish it. For slow models, "
+                f"POST {JOBS_ROUTE} with mode async: each request may run for up to an hour."
+            ),
+            "code": "ModelTimeout",
+            "timeout_seconds": seconds,
+            "jobs_route": JOBS_ROUTE,
+        }
+    if isinstance(exc, ConnectionError):  # connect timeout, endpoint unreachable: nothing was sent
+        return 503, {"message": f"could not reach SageMaker to invoke {endpoint}; retry", "code": type(exc).__name__}
+    return 502, {"message": f"could not call SageMaker: {exc}", "code": type(exc).__name__}
 
 
 def json_error(status: int, message: str, **extra: Any) -> Response[str]:
