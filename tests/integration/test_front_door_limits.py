@@ -63,3 +63,67 @@ def test_a_slow_model_is_asked_once_and_the_caller_gets_a_504_naming_the_job_rou
     assert answer["jobs_route"] == "/v1/jobs"
     assert answer["timeout_seconds"] == clients.REALTIME_RUNTIME_CONFIG.read_timeout
     assert "/v1/jobs" in answer["message"] and "not sent again" in answer["message"]
+
+
+# --- responses larger than Lambda can return ----------------------------------------------------
+
+# "Invocation payload (request and response): 6 MB each for request and response (synchronous)"
+# (Lambda quotas). API Gateway's proxy integration takes the function's JSON answer, the body
+# base64-encoded inside it; a larger answer fails the invocation and API Gateway answers 502.
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+    def read(self, *_: Any) -> bytes:
+        data, self._data = self._data, b""
+        return data
+
+
+class ModelAnswers(BaseListener):
+    """InvokeEndpoint answers ``size`` bytes, as SageMaker's response would carry them
+    (InvokeEndpoint API reference: Body, Content-Type, x-Amzn-Invoked-Production-Variant)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def on_send(self, call: Call, attempt: int) -> AWSResponse | None:
+        if call.operation != "InvokeEndpoint":
+            return None
+        headers = {"Content-Type": "application/octet-stream", "x-Amzn-Invoked-Production-Variant": "v1"}
+        return AWSResponse(call.url, 200, headers, _Body(b"\x01" * self.size))  # type: ignore[arg-type]
+
+
+def test_the_response_limit_fits_lambdas_payload():
+    from rollout_core.api_errors import REALTIME_RESPONSE_LIMIT_BYTES
+
+    assert 4_500_000 < REALTIME_RESPONSE_LIMIT_BYTES
+    assert 4 * -(-REALTIME_RESPONSE_LIMIT_BYTES // 3) < LAMBDA_RESPONSE_BYTES
+
+
+@pytest.mark.parametrize("extra", [0, 1, 200_000])
+def test_a_response_too_large_for_lambda_is_a_json_error_naming_the_job_route(serving_stack: Sandbox, extra: int):
+    from rollout_core.api_errors import REALTIME_RESPONSE_LIMIT_BYTES
+
+    size = REALTIME_RESPONSE_LIMIT_BYTES + extra
+    listener = hooks.subscribe(ModelAnswers(size))
+    try:
+        response = serving_stack.api("POST", INVOKE, b"1,2,3", {"Content-Type": "text/csv"})
+    finally:
+        hooks.unsubscribe(listener)
+    # What Lambda would hand to API Gateway must fit Lambda's limit, whatever the answer.
+    assert len(json.dumps(response).encode()) <= LAMBDA_RESPONSE_BYTES
+    if extra == 0:
+        assert response["statusCode"] == 200
+        assert len(base64.b64decode(response["body"])) == size
+        return
+    assert response["statusCode"] == 502
+    answer = json_body(response)
+    assert answer["code"] == "ResponseTooLarge"
+    assert (answer["response_bytes"], answer["limit_bytes"]) == (size, REALTIME_RESPONSE_LIMIT_BYTES)
+    assert answer["jobs_route"] == "/v1/jobs" and "/v1/jobs" in answer["message"]

@@ -16,6 +16,11 @@ from .aws.clients import REALTIME_RUNTIME_CONFIG
 
 JSON = "application/json"
 JOBS_ROUTE = "/v1/jobs"
+# A synchronous Lambda answer holds at most 6 MB ("Lambda quotas": invocation payload, request
+# and response). The model's body travels base64-encoded inside it (4 bytes per 3), beside the
+# status and headers (64 KiB kept for them): 4,669,440 bytes of raw body at most.
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024
+REALTIME_RESPONSE_LIMIT_BYTES = (LAMBDA_RESPONSE_BYTES - 64 * 1024) // 4 * 3
 
 
 def runtime_error_response(exc: ClientError | BotoCoreError, endpoint: str) -> tuple[int, dict[str, Any]]:
@@ -65,6 +70,22 @@ def _no_answer(exc: BotoCoreError, endpoint: str) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, ConnectionError):  # connect timeout, endpoint unreachable: nothing was sent
         return 503, {"message": f"could not reach SageMaker to invoke {endpoint}; retry", "code": type(exc).__name__}
     return 502, {"message": f"could not call SageMaker: {exc}", "code": type(exc).__name__}
+
+
+def response_too_large(endpoint: str, size: int) -> tuple[int, dict[str, Any]]:
+    """A model answer the real-time route cannot return: a JSON 502 naming the job route, instead
+    of the bare 502 API Gateway would give for the failed invocation (docs/decisions.md)."""
+    return 502, {
+        "message": (
+            f"endpoint {endpoint} answered {size} bytes; the real-time route returns at most "
+            f"{REALTIME_RESPONSE_LIMIT_BYTES} (Lambda's 6 MB response, base64). POST {JOBS_ROUTE} "
+            "with mode async: the result is written to S3 whatever its size."
+        ),
+        "code": "ResponseTooLarge",
+        "response_bytes": size,
+        "limit_bytes": REALTIME_RESPONSE_LIMIT_BYTES,
+        "jobs_route": JOBS_ROUTE,
+    }
 
 
 def json_error(status: int, message: str, **extra: Any) -> Response[str]:
