@@ -13,6 +13,12 @@
   change as "SageMaker Transform Job State Change".
 - S3 "Object Created" to EventBridge: moto sends it to moto's own rules; here it is captured
   so the sandbox can deliver it through the template's rules.
+- Test notifications: after CreateEndpoint, UpdateEndpoint and every
+  UpdateEndpointWeightsAndCapacities of an endpoint whose config has AsyncInferenceConfig,
+  SageMaker publishes ``{"eventVersion":"1.0","eventSource":"aws:sagemaker","eventName":
+  "TestNotification"}`` to its success and error topics ("Create Endpoint", SageMaker
+  asynchronous inference guide). ``announce_test_notification`` does it; the sandbox calls it
+  from the endpoint simulator when such a call is accepted (sandbox/sagemaker_ext.py).
 
 The simulated work completes when ``JobsSimulator.advance()`` finds it due by the clock.
 """
@@ -86,6 +92,7 @@ class JobsSimulator:
         self.invocations: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # headers of each InvokeEndpoint request
         self.errors_next: list[ServiceException] = []  # raised by the next InvokeEndpoint calls
+        self.test_notifications: list[tuple[str, str]] = []  # (endpoint, topic ARN) of each one sent
         self._saved: dict[tuple[Any, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -209,6 +216,20 @@ class JobsSimulator:
             )
         )
         return output_location, failure_location
+
+    def announce_test_notification(self, backend: SageMakerModelBackend, endpoint_name: str, config_name: str) -> None:
+        """SageMaker accepted a Create/UpdateEndpoint or UpdateEndpointWeightsAndCapacities of
+        ``endpoint_name`` (moving to ``config_name``): if that config is for async inference,
+        publish the test notification to its success and error topics, as SageMaker does to
+        check its permissions. Real-time configs get none."""
+        config = backend.endpoint_configs.get(config_name)
+        output = ((config.async_inference_config if config else None) or {}).get("OutputConfig") or {}
+        topics = output.get("NotificationConfig") or {}
+        message = json.dumps({"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"})
+        for key in ("SuccessTopic", "ErrorTopic"):
+            if topics.get(key):
+                self.test_notifications.append((endpoint_name, topics[key]))
+                self.outbox.append(_sns_delivery(topics[key], message, self.clock()))
 
     # --- batch transform ------------------------------------------------------------------
 

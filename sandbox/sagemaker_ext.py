@@ -75,6 +75,10 @@ class EndpointSimulator:
         self.reject_next: dict[str, list[SagemakerClientError]] = {}  # endpoint -> errors raised at the call
         self.outbox: list[dict[str, Any]] = []  # events announced and not yet delivered
         self.calls: list[tuple[str, str]] = []  # (operation, endpoint) of every accepted change
+        # Called with (backend, endpoint name, config it moves to) when a Create/Update/weights
+        # change is accepted: SageMaker's side effects beyond the endpoint (e.g. the async test
+        # notifications, sandbox/jobs_ext.py).
+        self.on_start: list[Callable[[SageMakerModelBackend, str, str], None]] = []
         self._saved: dict[tuple[type, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -215,6 +219,8 @@ class EndpointSimulator:
         endpoint.last_modified_time = self.clock()
         self.pending[endpoint.endpoint_name] = (backend, transition)
         self._announce(backend, endpoint)
+        for hook in self.on_start:
+            hook(backend, endpoint.endpoint_name, transition.config_name or endpoint.endpoint_config_name)
 
     def drain(self) -> list[dict[str, Any]]:
         """The events announced since the last drain (EventBridge would deliver them)."""

@@ -42,6 +42,8 @@ class Expectation(BaseModel):
     failure_contains: str | None = None
     notified: str | None = None  # an EventBridge detail-type announced so far (e.g. "Rollout Paused")
     paused: bool | None = None
+    # SageMaker's async test notifications delivered so far (distinct SNS messages)
+    test_notifications: int | None = None
 
 
 class Scenario(BaseModel):
@@ -405,6 +407,15 @@ class Runner:
                 )
             if want.job_status == "SUCCEEDED":
                 assert view["output"] and view["output"]["url"], "a finished job has a download link"
+        if want.test_notifications is not None:
+            seen = {
+                d.event["Records"][0]["Sns"]["MessageId"]
+                for d in self.sandbox.deliveries
+                if "Records" in d.event and '"TestNotification"' in d.event["Records"][0]["Sns"]["Message"]
+            }
+            assert len(seen) == want.test_notifications, (
+                f"{len(seen)} test notifications delivered, expected {want.test_notifications}"
+            )
         if want.live_rollouts is not None:
             live = [r for r in self._all_rollouts() if r.live]
             assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
