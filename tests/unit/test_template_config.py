@@ -175,7 +175,7 @@ def largest_parameters() -> dict[str, str]:
     """Valid values at their longest: what a deploy can really send."""
     guard_limit = int(TEMPLATE["Parameters"]["GuardAlarmNames"]["MaxLength"])
     name = "sagemaker-rollout-" + "a" * 200  # 218 chars (CloudWatch allows 255)
-    alarms = []
+    alarms: list[str] = []
     while len(",".join([*alarms, name])) <= guard_limit:
         alarms.append(name)
     rest = guard_limit - len(",".join(alarms)) - 1
@@ -232,8 +232,12 @@ def test_the_inference_api_gives_up_before_api_gateway_does():
     """API Gateway answers 504 after 29 s; InvokeEndpoint must time out first, once, and the
     function must have the time to say so, but never work on after the gateway gave up."""
     config = clients.REALTIME_RUNTIME_CONFIG
-    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
-    waited = config.connect_timeout + config.read_timeout
+    assert getattr(config, "retries", None) == {"mode": "standard", "total_max_attempts": 1}
+    waited = clients.REALTIME_CONNECT_TIMEOUT_SECONDS + clients.REALTIME_READ_TIMEOUT_SECONDS
+    assert (getattr(config, "connect_timeout", None), getattr(config, "read_timeout", None)) == (
+        clients.REALTIME_CONNECT_TIMEOUT_SECONDS,
+        clients.REALTIME_READ_TIMEOUT_SECONDS,
+    )
     assert waited < clients.API_GATEWAY_TIMEOUT_SECONDS
     timeout = TEMPLATE["Resources"]["InferenceApiFunction"]["Properties"]["Timeout"]
     assert waited + 1 <= timeout <= clients.API_GATEWAY_TIMEOUT_SECONDS

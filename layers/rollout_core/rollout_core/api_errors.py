@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from .aws.clients import REALTIME_RUNTIME_CONFIG
+from .aws.clients import REALTIME_READ_TIMEOUT_SECONDS
 
 JSON = "application/json"
 JOBS_ROUTE = "/v1/jobs"
@@ -56,7 +56,7 @@ def runtime_error_response(exc: ClientError | BotoCoreError, endpoint: str) -> t
 def _no_answer(exc: BotoCoreError, endpoint: str) -> tuple[int, dict[str, Any]]:
     """No answer from SageMaker at all (the real-time client makes one attempt: clients.py)."""
     if isinstance(exc, ReadTimeoutError):
-        seconds = REALTIME_RUNTIME_CONFIG.read_timeout
+        seconds = REALTIME_READ_TIMEOUT_SECONDS
         return 504, {
             "message": (
                 f"endpoint {endpoint} did not answer within {seconds} s (API Gateway waits at most 29 s). "

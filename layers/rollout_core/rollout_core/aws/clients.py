@@ -30,10 +30,12 @@ API_GATEWAY_TIMEOUT_SECONDS = 29
 # throttling included, goes back to the caller as a clear status; the caller knows whether its
 # request may be sent again. The read timeout leaves time within API Gateway's 29 s to answer
 # a JSON 504 (connect 2 s + read 25 s).
+REALTIME_CONNECT_TIMEOUT_SECONDS = 2
+REALTIME_READ_TIMEOUT_SECONDS = 25
 REALTIME_RUNTIME_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 1},
-    connect_timeout=2,
-    read_timeout=25,
+    connect_timeout=REALTIME_CONNECT_TIMEOUT_SECONDS,
+    read_timeout=REALTIME_READ_TIMEOUT_SECONDS,
 )
 
 
