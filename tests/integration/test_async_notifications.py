@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from sandbox.stack import Sandbox
 from tests.conftest import load_event
 
 TEST_MESSAGE = {"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"}
 
 
-@pytest.mark.parametrize("topic", ["Success", "Error"])
-def test_the_sample_test_notification_is_ignored_on_both_topics(serving_stack: Sandbox, topic: str):
-    event = load_event("sns_async_test_notification.json")
-    assert json.loads(event["Records"][0]["Sns"]["Message"]) == TEST_MESSAGE
-    event["Records"][0]["Sns"]["TopicArn"] = serving_stack.routes_topic("AsyncResultsFunction", topic)
-    (delivery,) = serving_stack.deliver(event)
-    assert delivery.function == "AsyncResultsFunction"
-    assert delivery.error is None
-    assert delivery.result == {"jobs": []}
+def test_the_sample_test_notification_is_ignored_on_both_topics(serving_stack: Sandbox):
+    for topic in ("Success", "Error"):
+        event = load_event("sns_async_test_notification.json")
+        assert json.loads(event["Records"][0]["Sns"]["Message"]) == TEST_MESSAGE
+        event["Records"][0]["Sns"]["TopicArn"] = serving_stack.routes_topic("AsyncResultsFunction", topic)
+        (delivery,) = serving_stack.deliver(event)
+        assert delivery.function == "AsyncResultsFunction"
+        assert delivery.error is None, topic
+        assert delivery.result == {"jobs": []}
 
 
 def _delivered_tests(stack: Sandbox) -> list[str]:
