@@ -13,12 +13,21 @@
   change as "SageMaker Transform Job State Change".
 - S3 "Object Created" to EventBridge: moto sends it to moto's own rules; here it is captured
   so the sandbox can deliver it through the template's rules.
+- Presigned POST uploads: moto stores any size; S3 refuses a file outside the policy's
+  content-length-range (EntityTooSmall / EntityTooLarge).
+- Test notifications: after CreateEndpoint, UpdateEndpoint and every
+  UpdateEndpointWeightsAndCapacities of an endpoint whose config has AsyncInferenceConfig,
+  SageMaker publishes ``{"eventVersion":"1.0","eventSource":"aws:sagemaker","eventName":
+  "TestNotification"}`` to its success and error topics ("Create Endpoint", SageMaker
+  asynchronous inference guide). ``announce_test_notification`` does it; the sandbox calls it
+  from the endpoint simulator when such a call is accepted (sandbox/sagemaker_ext.py).
 
 The simulated work completes when ``JobsSimulator.advance()`` finds it due by the clock.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -30,6 +39,7 @@ from typing import Any
 import moto.s3.notifications as s3_notifications
 from moto.core.exceptions import ServiceException
 from moto.s3.models import s3_backends
+from moto.s3.responses import S3Response
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
@@ -86,6 +96,8 @@ class JobsSimulator:
         self.invocations: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # headers of each InvokeEndpoint request
         self.errors_next: list[ServiceException] = []  # raised by the next InvokeEndpoint calls
+        self.test_notifications: list[tuple[str, str]] = []  # (endpoint, topic ARN) of each one sent
+        self.async_requests: list[dict[str, Any]] = []  # what each accepted InvokeEndpointAsync asked
         self._saved: dict[tuple[Any, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -103,6 +115,7 @@ class JobsSimulator:
                 "_send_event_bridge_message",
                 lambda account_id, bucket, event_name, key: sim._s3_event(account_id, bucket, event_name, key),
             ),
+            (S3Response, "_bucket_response_post", lambda r, request, bucket: sim._post_upload(r, request, bucket)),
         ]
         for owner, name, fn in patches:
             self._saved[(owner, name)] = getattr(owner, name)
@@ -172,6 +185,17 @@ class JobsSimulator:
         endpoint_name = response.path.split("/")[2]
         input_location = str(response.headers.get("X-Amzn-SageMaker-InputLocation"))
         inference_id = str(response.headers.get("X-Amzn-SageMaker-Inference-Id") or uuid.uuid4())
+        # The request's expiry (InvokeEndpointAsync API reference): processing 1-3600 s (default
+        # 900), queue 60-21600 s (default 21600); SageMaker refuses values outside them.
+        timeout = int(response.headers.get("X-Amzn-SageMaker-InvocationTimeoutSeconds") or 900)
+        ttl = int(response.headers.get("X-Amzn-SageMaker-RequestTTLSeconds") or 21600)
+        if not (1 <= timeout <= 3600 and 60 <= ttl <= 21600):
+            raise RuntimeValidationError(
+                f"InvocationTimeoutSeconds {timeout} must be 1-3600 and RequestTTLSeconds {ttl} 60-21600."
+            )
+        self.async_requests.append(
+            {"endpoint": endpoint_name, "inference_id": inference_id, "invocation_timeout": timeout, "ttl": ttl}
+        )
         output, failure = self._invoke_async(
             response.sagemakerruntime_backend, endpoint_name, input_location, inference_id
         )
@@ -210,6 +234,20 @@ class JobsSimulator:
         )
         return output_location, failure_location
 
+    def announce_test_notification(self, backend: SageMakerModelBackend, endpoint_name: str, config_name: str) -> None:
+        """SageMaker accepted a Create/UpdateEndpoint or UpdateEndpointWeightsAndCapacities of
+        ``endpoint_name`` (moving to ``config_name``): if that config is for async inference,
+        publish the test notification to its success and error topics, as SageMaker does to
+        check its permissions. Real-time configs get none."""
+        config = backend.endpoint_configs.get(config_name)
+        output = ((config.async_inference_config if config else None) or {}).get("OutputConfig") or {}
+        topics = output.get("NotificationConfig") or {}
+        message = json.dumps({"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"})
+        for key in ("SuccessTopic", "ErrorTopic"):
+            if topics.get(key):
+                self.test_notifications.append((endpoint_name, topics[key]))
+                self.outbox.append(_sns_delivery(topics[key], message, self.clock()))
+
     # --- batch transform ------------------------------------------------------------------
 
     def _create_transform_job(self, backend: SageMakerModelBackend, **kwargs: Any) -> Any:
@@ -235,6 +273,26 @@ class JobsSimulator:
         return job
 
     # --- S3 -------------------------------------------------------------------------------
+
+    def _post_upload(self, response: S3Response, request: Any, bucket_name: str) -> Any:
+        """A browser-based POST upload (a presigned POST): S3 checks the file against the policy's
+        content-length-range and refuses it with EntityTooSmall / EntityTooLarge (Amazon S3 API
+        reference, "Creating a POST policy", Conditions); moto stores it whatever its size."""
+        original = self._saved[(S3Response, "_bucket_response_post")]
+        policy = (response.querystring.get("policy") or [None])[0]
+        if policy and request.headers.get("Content-Length"):
+            size = len(response.body or b"")
+            for condition in json.loads(base64.b64decode(policy)).get("conditions", []):
+                if isinstance(condition, list) and condition[0] == "content-length-range":
+                    low, high = int(condition[1]), int(condition[2])
+                    if not low <= size <= high:
+                        code = "EntityTooLarge" if size > high else "EntityTooSmall"
+                        body = (
+                            f"<Error><Code>{code}</Code><Message>Your proposed upload is {size} bytes, outside the "
+                            f"policy's content-length-range {low}-{high}</Message></Error>"
+                        )
+                        return 400, {"Content-Type": "application/xml"}, body
+        return original(response, request, bucket_name)
 
     def _s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         if not event_name.startswith("s3:ObjectCreated"):

@@ -116,9 +116,12 @@ class EndpointSimulator:
         self.autoscale_before_next: dict[str, int] = {}
         self.outbox: list[dict[str, Any]] = []  # events announced and not yet delivered
         self.calls: list[tuple[str, str]] = []  # (operation, endpoint) of every accepted change
-        self.on_change: list[Callable[[SageMakerModelBackend, FakeEndpoint, str], None]] = []  # hooks
         self.visible_at: dict[tuple[str, str], datetime] = {}  # ("model"|"config", name) -> when
         self.configs: dict[str, dict[str, Any]] = {}  # config name -> its CreateEndpointConfig request
+        # Called with (backend, endpoint name, config it moves to) when a Create/Update/weights
+        # change is accepted: SageMaker's side effects beyond the endpoint (e.g. the async test
+        # notifications, sandbox/jobs_ext.py).
+        self.on_start: list[Callable[[SageMakerModelBackend, str, str], None]] = []
         self._saved: dict[tuple[type, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -403,8 +406,9 @@ class EndpointSimulator:
         endpoint.last_modified_time = self.clock()
         self.pending[endpoint.endpoint_name] = (backend, transition)
         self._announce(backend, endpoint)
-        for hook in self.on_change:
-            hook(backend, endpoint, transition.kind)
+        if transition.kind != "delete":
+            for hook in self.on_start:
+                hook(backend, endpoint.endpoint_name, transition.config_name or endpoint.endpoint_config_name)
 
     def drain(self) -> list[dict[str, Any]]:
         """The events announced since the last drain (EventBridge would deliver them)."""

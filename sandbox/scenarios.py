@@ -46,6 +46,8 @@ class Expectation(BaseModel):
     instances: dict[str, int] | None = None  # package label -> instances of its variant, exactly
     rollouts: int | None = None  # how many rollouts the package (``rollout``) has had
     history_contains: str | None = None  # a reason in the rollout's history contains this
+    # SageMaker's async test notifications delivered so far (distinct SNS messages)
+    test_notifications: int | None = None
 
 
 class Scenario(BaseModel):
@@ -465,6 +467,15 @@ class Runner:
                 )
             if want.job_status == "SUCCEEDED":
                 assert view["output"] and view["output"]["url"], "a finished job has a download link"
+        if want.test_notifications is not None:
+            seen = {
+                d.event["Records"][0]["Sns"]["MessageId"]
+                for d in self.sandbox.deliveries
+                if "Records" in d.event and '"TestNotification"' in d.event["Records"][0]["Sns"]["Message"]
+            }
+            assert len(seen) == want.test_notifications, (
+                f"{len(seen)} test notifications delivered, expected {want.test_notifications}"
+            )
 
     def _rollout_summary(self, rollout: Rollout) -> dict[str, Any]:
         return {

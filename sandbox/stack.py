@@ -133,6 +133,7 @@ class Sandbox:
         )
         self.autoscaling = AutoscalingSimulator()
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
+        self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
         # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
         self.server_url = server_url

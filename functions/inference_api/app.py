@@ -22,10 +22,16 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
-from rollout_core.api_errors import install_error_handlers, json_error, runtime_error_response
+from rollout_core.api_errors import (
+    REALTIME_RESPONSE_LIMIT_BYTES,
+    install_error_handlers,
+    json_error,
+    response_too_large,
+    runtime_error_response,
+)
 from rollout_core.jobs import JobError, JobRequest
 from rollout_core.models import NAME_PATTERN
 from rollout_core.wiring import job_service, runtime_gateway
@@ -104,8 +110,11 @@ def invoke(endpoint: EndpointPath) -> Response[str]:
         raise BadRequestError("X-Target-Variant is not a variant name")
     try:
         prediction = runtime_gateway().invoke(endpoint, body, content_type, accept, variant)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:  # BotoCoreError: no answer (timeout, unreachable)
         status, payload = runtime_error_response(exc, endpoint)
+        return json_error(status, **payload)
+    if len(prediction.body) > REALTIME_RESPONSE_LIMIT_BYTES:  # Lambda could not return it
+        status, payload = response_too_large(endpoint, len(prediction.body))
         return json_error(status, **payload)
     response: Response[str] = Response(
         status_code=200,

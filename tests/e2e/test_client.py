@@ -111,3 +111,34 @@ def test_cli_invokes_small_and_large_files(api: str, tmp_path: Path):
         [*base, str(tmp_path / "missing.csv")], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False
     )
     assert bad.returncode == 2
+
+
+def test_the_client_declares_the_size_so_a_record_too_large_for_batch_is_refused_before_uploading(
+    client: RolloutClient, tmp_path: Path
+):
+    """split_type None in batch: the whole file is one record and must fit MaxPayloadInMB (6 MB
+    in the served target). The client sends the file's size, so the API refuses at once (422)
+    instead of S3 refusing the upload (or SageMaker failing the transform job)."""
+    source = tmp_path / "one-record.bin"
+    with source.open("wb") as fh:
+        fh.truncate(6_000_001)
+    with pytest.raises(ApiError) as refused:
+        client.invoke("churn-endpoint", source, "application/octet-stream", mode="batch")
+    assert refused.value.status == 422
+    assert "MaxPayloadInMB" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (413, {"message": "too large"}, True),
+        (502, {"message": "answer too large", "code": "ResponseTooLarge"}, True),
+        (502, {"message": "SageMaker answered InternalFailure", "code": "InternalFailure"}, False),
+        (504, {"message": "did not answer", "code": "ModelTimeout"}, False),  # it may still be running
+        (429, {"message": "throttling"}, False),
+    ],
+)
+def test_which_real_time_answers_take_the_job_route(status: int, body: dict[str, str], expected: bool):
+    from rollout_client.client import takes_the_job_route
+
+    assert takes_the_job_route(ApiError(status, body["message"], body)) is expected

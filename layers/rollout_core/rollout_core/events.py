@@ -103,6 +103,22 @@ class AsyncInferenceNotification(BaseModel):
     responseParameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class AsyncTestNotification(BaseModel):
+    """Not a result: SageMaker publishes it to an async endpoint's success and error topics after
+    CreateEndpoint, UpdateEndpoint and every UpdateEndpointWeightsAndCapacities, to check that it
+    may ("Create Endpoint", SageMaker asynchronous inference guide). Sample:
+    events/sns_async_test_notification.json."""
+
+    eventName: Literal["TestNotification"]
+    eventSource: Literal["aws:sagemaker"] = "aws:sagemaker"
+    eventVersion: str = "1.0"
+
+
+# What arrives on the async topics; pydantic picks the model that validates (a result carries
+# invocationStatus, a test notification its eventName).
+AsyncNotification = AsyncTestNotification | AsyncInferenceNotification
+
+
 class TransformJobStateChange(BaseModel):
     TransformJobName: str
     TransformJobStatus: str  # InProgress | Completed | Failed | Stopping | Stopped

@@ -26,6 +26,7 @@ from .jobs import (
     JobMode,
     JobRequest,
     JobStatus,
+    async_expiry,
     job_id_from_key,
     job_id_from_transform,
     new_job,
@@ -127,7 +128,12 @@ class JobService:
             if job.mode is JobMode.ASYNC:
                 assert target.inference.async_endpoint_name is not None
                 output, failure = self.runtime.invoke_async(
-                    target.inference.async_endpoint_name, job.input_uri, job.content_type, job.accept, job.job_id
+                    target.inference.async_endpoint_name,
+                    job.input_uri,
+                    job.content_type,
+                    job.accept,
+                    job.job_id,
+                    expiry=async_expiry(target.inference.job_timeout_seconds),  # by the job's deadline
                 )
                 changes: dict[str, Any] = {
                     "sagemaker_name": target.inference.async_endpoint_name,

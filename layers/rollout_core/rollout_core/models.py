@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # SageMaker resource name pattern (models, endpoints, endpoint configs, variants).
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
+# The largest target: one SSM Standard-tier parameter value (4 KB).
+TARGET_MAX_BYTES = 4096
 
 
 class InsufficientData(StrEnum):
@@ -98,6 +100,18 @@ class Target(BaseModel):
     capacity_ratio: float = Field(default=1.0, gt=0, le=10)
 
     _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
+
+    @model_validator(mode="after")
+    def _fits_a_standard_parameter(self) -> Target:
+        # A target is one SSM parameter: "Standard parameters have a value limit of 4 KB"
+        # (PutParameter API reference). The template's parameters keep its own within that.
+        size = len(self.model_dump_json().encode())
+        if size > TARGET_MAX_BYTES:
+            raise ValueError(
+                f"the target is {size} bytes as JSON; an SSM Standard-tier parameter holds at most "
+                f"{TARGET_MAX_BYTES}: use fewer or shorter guard alarm names"
+            )
+        return self
 
 
 class Phase(StrEnum):
