@@ -10,6 +10,7 @@ as API Gateway evaluates them (sandbox/gateway.py: IAM's rules, the request path
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,19 @@ def test_a_new_resource_policy_deploys_the_stage_again(tmp_path: Path):
     assert _deployment_id(tmp_path) == default  # the same values: no needless redeployment
     assert _deployment_id(tmp_path, ApiAllowedPrincipals=OPERATOR.arn) != default
     assert _deployment_id(tmp_path, ApiAllowedOrgId=ORG_ID) != default
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("arn:aws:iam::123456789012:role/app", True),
+        ("arn:aws:iam::123456789012:role/ops/app,arn:aws:iam::210987654321:user/partner", True),
+        ("arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b", False),  # no spaces
+        ("123456789012", False),  # an account is not a principal: use ApiAllowedOrgId or name its roles
+        ("arn:aws:sts::123456789012:assumed-role/app/session", False),  # IAM sees the role, not a session
+    ],
+)
+def test_allowed_principals_are_role_or_user_arns(value: str, accepted: bool):
+    pattern = tpl.load_template()["Parameters"]["ApiAllowedPrincipals"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is accepted
