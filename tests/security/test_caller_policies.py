@@ -33,6 +33,9 @@ from sandbox.gateway import (
 
 from .conftest import TEMPLATE, TRANSLATE, tools_bin
 
+RAW = tpl.load_template()  # read once: nothing here changes it
+DEFAULTS = tpl.parameter_defaults(RAW)
+
 CLIENT_POLICY, VIEWER_POLICY, OPERATOR_POLICY = "InferenceClientPolicy", "RolloutViewerPolicy", "RolloutOperatorPolicy"
 POLICIES = (CLIENT_POLICY, VIEWER_POLICY, OPERATOR_POLICY)
 ROLLOUT, JOB = "3da3d9721e", "e1afb1a33dd947d09533c8c7c0b62e65"
@@ -61,7 +64,7 @@ def holding(policy: str) -> Principal:
 
 
 def template_routes() -> set[str]:
-    return {f"{r.method} {r.path}" for r in tpl.api_routes(tpl.load_template())}
+    return {f"{r.method} {r.path}" for r in tpl.api_routes(RAW)}
 
 
 def test_every_route_of_the_template_has_a_decision_and_no_other():
@@ -75,7 +78,7 @@ def test_every_route_of_the_openapi_document_is_a_route_of_the_template():
 
 
 def test_each_request_of_the_table_is_a_request_of_its_route():
-    by_name = {f"{r.method} {r.path}": r for r in tpl.api_routes(tpl.load_template())}
+    by_name = {f"{r.method} {r.path}": r for r in tpl.api_routes(RAW)}
     for route, path, _ in TABLE:
         assert by_name[route].matches(route.split(maxsplit=1)[0], path), (route, path)
 
@@ -84,7 +87,7 @@ def test_each_request_of_the_table_is_a_request_of_its_route():
 @pytest.mark.parametrize(("route", "path", "allowed"), TABLE, ids=[f"{r} {p}" for r, p, _ in TABLE])
 def test_route_by_policy(route: str, path: str, allowed: set[str], policy: str):
     method = route.split(maxsplit=1)[0]
-    gateway = Gateway(tpl.load_template(), tpl.parameter_defaults(tpl.load_template()))
+    gateway = Gateway(RAW, DEFAULTS)
     refused = gateway.authorize(holding(policy), method, path)
     if policy in allowed:
         assert refused is None, f"{policy} must allow {method} {path}: {refused}"
@@ -95,16 +98,16 @@ def test_route_by_policy(route: str, path: str, allowed: set[str], policy: str):
 
 def test_a_wildcard_on_reads_never_reaches_a_command():
     """IAM's "*" matches "/" too: a GET wildcard must not cover a POST of the same path."""
-    viewer = Gateway(tpl.load_template(), tpl.parameter_defaults(tpl.load_template())).policy(VIEWER_POLICY)
+    viewer = Gateway(RAW, DEFAULTS).policy(VIEWER_POLICY)
     resources = [r for s in viewer for r in s.resources]
     assert resources and all(r.startswith(invoke_arn("GET", "/")) for r in resources), resources
 
 
 def test_the_stack_outputs_the_three_policies():
-    outputs = tpl.load_template()["Outputs"]
+    outputs = RAW["Outputs"]
     for policy in POLICIES:
         assert outputs[f"{policy}Arn"]["Value"] == {"Ref": policy}
-        assert tpl.load_template()["Resources"][policy]["Type"] == "AWS::IAM::ManagedPolicy"
+        assert RAW["Resources"][policy]["Type"] == "AWS::IAM::ManagedPolicy"
 
 
 # --- the resource policy: who may call at all ---------------------------------------------------
@@ -129,8 +132,7 @@ ALLOWED = {
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("caller", CALLERS)
 def test_the_resource_policy_lets_in_only_the_allowed_callers(mode: str, caller: str):
-    template = tpl.load_template()
-    gateway = Gateway(template, {**tpl.parameter_defaults(template), **MODES[mode]})
+    gateway = Gateway(RAW, {**DEFAULTS, **MODES[mode]})
     refused = gateway.authorize(CALLERS[caller], "GET", "/v1/rollouts")
     if caller in ALLOWED[mode]:
         assert refused is None, refused
@@ -143,9 +145,8 @@ def test_the_resource_policy_lets_in_only_the_allowed_callers(mode: str, caller:
 def test_naming_a_caller_of_this_account_grants_it_nothing_beyond_its_own_policy(org: str):
     """API Gateway allows a caller of the API's account when either policy allows (table A): a
     resource policy that allowed the named callers of this account would let a viewer abort."""
-    template = tpl.load_template()
     named = {"ApiAllowedPrincipals": f"{VIEWER.arn},{CLIENT.arn}", "ApiAllowedOrgId": org}
-    gateway = Gateway(template, {**tpl.parameter_defaults(template), **named})
+    gateway = Gateway(RAW, {**DEFAULTS, **named})
     assert gateway.authorize(VIEWER, "GET", "/v1/rollouts") is None
     for caller, path in ((VIEWER, f"/v1/rollouts/{ROLLOUT}/abort"), (CLIENT, f"/v1/rollouts/{ROLLOUT}/abort")):
         refused = gateway.authorize(caller, "POST", path)
@@ -155,8 +156,7 @@ def test_naming_a_caller_of_this_account_grants_it_nothing_beyond_its_own_policy
 
 def test_a_caller_of_another_account_needs_its_own_policy_too():
     """Table B: a cross-account caller needs an allow in both policies."""
-    template = tpl.load_template()
-    gateway = Gateway(template, {**tpl.parameter_defaults(template), **MODES["named principals"]})
+    gateway = Gateway(RAW, {**DEFAULTS, **MODES["named principals"]})
     empty_handed = Principal("partner", PARTNER.access_key, "x", PARTNER.user_id, account=PARTNER.account)
     refused = gateway.authorize(empty_handed, "GET", "/v1/rollouts")
     assert refused is not None
@@ -199,5 +199,5 @@ def test_a_new_resource_policy_deploys_the_stage_again(tmp_path: Path):
     ],
 )
 def test_allowed_principals_are_role_or_user_arns(value: str, accepted: bool):
-    pattern = tpl.load_template()["Parameters"]["ApiAllowedPrincipals"]["AllowedPattern"]
+    pattern = RAW["Parameters"]["ApiAllowedPrincipals"]["AllowedPattern"]
     assert (re.fullmatch(pattern, value) is not None) is accepted
