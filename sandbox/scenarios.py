@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout_core.models import Rollout, Target
 
+from .gateway import CLIENT, OPERATOR
 from .sagemaker_ext import Failure
 from .stack import REGION, START, TABLE, Delivery, Sandbox
 from .template import ROOT
@@ -233,14 +234,16 @@ class Runner:
     def _steer(self, action: str, label: str) -> None:
         rollout = self._rollout(label)
         assert rollout is not None, f"no rollout for {label}"
-        response = self.sandbox.api("POST", f"/v1/rollouts/{rollout.rollout_id}/{action}")
+        response = self.sandbox.api("POST", f"/v1/rollouts/{rollout.rollout_id}/{action}", principal=OPERATOR)
         self.last_response = response
         self._line("operator", f"{action} {label} -> {response['statusCode']}")
         self._after_action()
 
     def _step_start(self, arg: Any) -> None:
         body = json.dumps({"model_package_arn": self._package(str(arg))})
-        response = self.sandbox.api("POST", "/v1/rollouts", body, {"Content-Type": "application/json"})
+        response = self.sandbox.api(
+            "POST", "/v1/rollouts", body, {"Content-Type": "application/json"}, principal=OPERATOR
+        )
         self.last_response = response
         if response["statusCode"] == 201:
             self.manual[str(arg)] = json.loads(response["body"])["rollout_id"]
@@ -257,9 +260,8 @@ class Runner:
         """POST a payload of ``bytes`` bytes to the real-time route."""
         endpoint = arg.get("endpoint", self.target.endpoint_name)
         body = b"1" * int(arg["bytes"])
-        response = self.sandbox.api(
-            "POST", f"/v1/endpoints/{endpoint}/invocations", body, {"Content-Type": arg.get("content_type", "text/csv")}
-        )
+        headers = {"Content-Type": arg.get("content_type", "text/csv")}
+        response = self.sandbox.api("POST", f"/v1/endpoints/{endpoint}/invocations", body, headers, principal=CLIENT)
         self.last_response = response
         self._line("api", f"invoke {endpoint} with {len(body)} bytes -> {response['statusCode']}")
 
@@ -268,7 +270,8 @@ class Runner:
         request = {k: v for k, v in arg.items() if k in ("mode", "split_type", "content_type", "accept")}
         request.setdefault("content_type", "text/csv")
         request["target"] = self.target.model_package_group
-        response = self.sandbox.api("POST", "/v1/jobs", json.dumps(request), {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        response = self.sandbox.api("POST", "/v1/jobs", json.dumps(request), headers, principal=CLIENT)
         self.last_response = response
         created = json.loads(response["body"])
         if response["statusCode"] != 201:
@@ -284,7 +287,7 @@ class Runner:
         return self.sandbox.deliveries[before:]
 
     def _job_view(self, label: str) -> dict[str, Any]:
-        response = self.sandbox.api("GET", f"/v1/jobs/{self.jobs[label]}")
+        response = self.sandbox.api("GET", f"/v1/jobs/{self.jobs[label]}", principal=CLIENT)
         view: dict[str, Any] = json.loads(response["body"])
         return view
 

@@ -25,6 +25,7 @@ from moto import mock_aws
 from . import template as tpl
 from .autoscaling_ext import AutoscalingSimulator
 from .envelope import envelope
+from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
 from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
 
@@ -128,6 +129,7 @@ class Sandbox:
         self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
         self.template = tpl.load_template()
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
+        self.gateway = Gateway(self.template, self.parameters)  # the API's IAM authorization
         self.simulator = EndpointSimulator(
             clock=lambda: self.now, update_seconds=update_seconds, lookup_seconds=lookup_seconds
         )
@@ -480,9 +482,15 @@ class Sandbox:
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         request_id: str | None = None,
+        principal: Principal = ADMIN,
     ) -> dict[str, Any]:
         """Call the inference API as API Gateway would (REST proxy event, "*/*" binary media);
-        ``request_id``: API Gateway's id of the request (a new UUID when None)."""
+        ``request_id``: API Gateway's id of the request (a new UUID when None).
+
+        The request comes from ``principal``, already authenticated (sandbox/sigv4.py checks
+        signatures over HTTP): API Gateway authorizes it against its policies (sandbox/gateway.py;
+        a refusal never reaches the function) and names it in ``requestContext.identity``. The
+        default is a principal of the stack's account allowed to invoke the whole API."""
         import base64
 
         raw = body.encode() if isinstance(body, str) else body
@@ -502,11 +510,12 @@ class Sandbox:
             "requestContext": {
                 "resourcePath": path,
                 "httpMethod": method,
-                "path": f"/sandbox{path}",
-                "stage": "sandbox",
+                "path": f"/{STAGE}{path}",
+                "stage": STAGE,
+                "apiId": API_ID,
                 "requestId": request_id or str(uuid.uuid4()),
                 "accountId": ACCOUNT,
-                "identity": {"sourceIp": "127.0.0.1", "caller": "sandbox", "user": "sandbox"},
+                "identity": identity(principal, user_agent=(headers or {}).get("User-Agent")),
             },
             "body": None if raw is None else base64.b64encode(raw).decode(),
             "isBase64Encoded": raw is not None,
@@ -514,12 +523,10 @@ class Sandbox:
         route = next((r for r in self.api_routes if r.matches(method, path)), None)
         if route is None:
             # What API Gateway answers for a path or method it does not have (IAM auth).
-            return {
-                "statusCode": 403,
-                "body": '{"message": "Missing Authentication Token"}',
-                "isBase64Encoded": False,
-                "headers": {"Content-Type": "application/json"},
-            }
+            return refusal("MissingAuthenticationTokenException", "Missing Authentication Token")
+        refused = self.gateway.authorize(principal, method, path)
+        if refused is not None:
+            return refused
         event["resource"] = route.path
         event["requestContext"] = {**event["requestContext"], "resourcePath": route.path}  # type: ignore[dict-item]
         response: dict[str, Any] = self.handlers[route.function](event, LambdaContext(route.function))

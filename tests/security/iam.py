@@ -8,20 +8,41 @@ resource ARN, the request's condition keys, and the authorisation-only actions a
 An operation with no mapping here raises ``Unmapped``, so a new call cannot slip by unchecked.
 
 ``Evaluator`` resolves a translated template's policies (intrinsics resolved against the
-sandbox's parameters and the physical names the functions' environment carries) and answers
-``allows(statements, access)`` with IAM's own rules for the features used (wildcards in actions
-and resources, String/Arn/Bool condition operators; a missing condition key fails).
+sandbox's parameters and the physical names the functions' environment carries). The policy
+evaluation itself, ``allows(statements, access)`` with IAM's own rules for the features used,
+lives in sandbox/iam_policy.py (the sandbox's API Gateway evaluates caller policies with it)
+and is re-exported here.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from sandbox.calls import Call
+from sandbox.iam_policy import (  # the evaluation itself lives in the sandbox (its API Gateway uses it)
+    Access,
+    Statement,
+    action_matches,
+    allows,
+    conditions_hold,
+    resource_matches,
+    statements_of,
+)
+
+__all__ = [
+    "Access",
+    "Evaluator",
+    "Statement",
+    "Unmapped",
+    "accesses",
+    "action_matches",
+    "allows",
+    "conditions_hold",
+    "environment_names",
+    "resource_matches",
+]
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -30,17 +51,6 @@ PARTITION = "aws"
 
 class Unmapped(Exception):
     """A call this module does not know the IAM authorisation of."""
-
-
-@dataclass(frozen=True)
-class Access:
-    action: str  # e.g. "sagemaker:CreateModel"
-    resource: str  # an ARN, or "*" for actions without resource types
-    conditions: tuple[tuple[str, str], ...] = ()  # request context keys this call carries
-    implied: bool = False  # authorisation-only: checked when another call is made
-
-    def key(self, name: str) -> str | None:
-        return next((v for k, v in self.conditions if k.lower() == name.lower()), None)
 
 
 def _arn(service: str, resource: str, region: str = REGION, account: str = ACCOUNT) -> str:
@@ -252,87 +262,6 @@ _MAPPERS = {
 }
 
 
-# --- policies ------------------------------------------------------------------------------------
-
-
-def _listify(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _wild(pattern: str, value: str, case: bool) -> bool:
-    """IAM wildcard match: * and ? anywhere (no other globbing)."""
-    escaped = pattern.replace("[", "[[]")
-    return fnmatch.fnmatchcase(value, escaped) if case else fnmatch.fnmatchcase(value.lower(), escaped.lower())
-
-
-def action_matches(pattern: str, action: str) -> bool:
-    return _wild(pattern, action, case=False)
-
-
-def resource_matches(pattern: str, resource: str) -> bool:
-    if pattern == "*":
-        return True
-    if resource == "*":  # an action without resource types needs Resource "*"
-        return False
-    return _wild(pattern, resource, case=True)
-
-
-_OPERATORS = {
-    "StringEquals": lambda want, got: got == want,
-    "StringNotEquals": lambda want, got: got != want,
-    "StringLike": lambda want, got: _wild(want, got, case=True),
-    "ArnEquals": lambda want, got: got == want,
-    "ArnLike": lambda want, got: _wild(want, got, case=True),
-    "Bool": lambda want, got: got.lower() == str(want).lower(),
-}
-
-
-def conditions_hold(condition: dict[str, Any] | None, access: Access) -> bool:
-    for operator, tests in (condition or {}).items():
-        if_exists = operator.endswith("IfExists")
-        op = operator.removesuffix("IfExists")
-        if op not in _OPERATORS:
-            raise ValueError(f"condition operator {operator} is not understood by this test")
-        for key, wanted in tests.items():
-            got = access.key(key)
-            if got is None:
-                if if_exists:
-                    continue
-                return False
-            if not any(_OPERATORS[op](str(w), got) for w in _listify(wanted)):
-                return False
-    return True
-
-
-@dataclass(frozen=True)
-class Statement:
-    source: str  # which policy: "RolloutPolicy", "ModelApprovalFunctionRole/DynamoDBCrudPolicy", ...
-    sid: str
-    effect: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    condition: Any
-
-    def grants(self, access: Access) -> bool:
-        return (
-            self.effect == "Allow"
-            and any(action_matches(a, access.action) for a in self.actions)
-            and any(resource_matches(r, access.resource) for r in self.resources)
-            and conditions_hold(self.condition, access)
-        )
-
-
-def allows(statements: list[Statement], access: Access) -> bool:
-    denied = any(
-        s.effect == "Deny"
-        and any(action_matches(a, access.action) for a in s.actions)
-        and any(resource_matches(r, access.resource) for r in s.resources)
-        and conditions_hold(s.condition, access)
-        for s in statements
-    )
-    return not denied and any(s.grants(access) for s in statements)
-
-
 # --- the translated template, resolved for one deployment -------------------------------------------
 
 
@@ -468,21 +397,7 @@ class Evaluator:
         return statements, aws_managed
 
     def _document(self, source: str, document: dict[str, Any]) -> list[Statement]:
-        out = []
-        for n, st in enumerate(_listify(self.resolve(document)["Statement"])):
-            if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
-                raise ValueError(f"{source}: NotAction/NotResource are not understood by this test")
-            out.append(
-                Statement(
-                    source=source,
-                    sid=str(st.get("Sid", f"#{n}")),
-                    effect=st["Effect"],
-                    actions=tuple(str(a) for a in _listify(st["Action"])),
-                    resources=tuple(str(r) for r in _listify(st.get("Resource", "*"))),
-                    condition=st.get("Condition"),
-                )
-            )
-        return out
+        return statements_of(source, self.resolve(document))
 
     def holders(self, source: str) -> list[str]:
         """The functions whose roles carry the customer managed policy ``source``."""

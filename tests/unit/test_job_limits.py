@@ -18,6 +18,7 @@ from rollout_core.jobs import (
 from rollout_core.models import InferenceSettings, Target
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
+OWNER = "arn:aws:iam::123456789012:user/client"
 # InvokeEndpointAsync (botocore's sagemaker-runtime service model): InvocationTimeoutSeconds
 # 1-3600 (default 900, processing), RequestTTLSeconds 60-21600 (default 21600, in the queue).
 
@@ -59,9 +60,9 @@ def test_a_deadline_async_inference_cannot_honour_is_refused_saying_why(deadline
 def test_async_job_creation_checks_the_deadline_first():
     request = JobRequest(target="churn-model", mode=JobMode.ASYNC, content_type="text/csv")
     with pytest.raises(JobError, match="22500"):
-        new_job(request, target(job_timeout_seconds=86400), "bucket", NOW)
+        new_job(request, target(job_timeout_seconds=86400), "bucket", NOW, OWNER)
     batch = request.model_copy(update={"mode": JobMode.BATCH})
-    assert new_job(batch, target(job_timeout_seconds=86400), "bucket", NOW).mode is JobMode.BATCH
+    assert new_job(batch, target(job_timeout_seconds=86400), "bucket", NOW, OWNER).mode is JobMode.BATCH
 
 
 def test_a_whole_object_batch_record_must_fit_max_payload():
@@ -69,15 +70,15 @@ def test_a_whole_object_batch_record_must_fit_max_payload():
     settings = target(max_payload_mb=6)
     limit = 6 * 1_000_000
     request = JobRequest(target="churn-model", mode=JobMode.BATCH, content_type="text/csv", split_type="None")
-    assert new_job(request, settings, "b", NOW).max_bytes == limit  # the upload is held to it
+    assert new_job(request, settings, "b", NOW, OWNER).max_bytes == limit  # the upload is held to it
     fits = request.model_copy(update={"size_bytes": limit})
-    assert new_job(fits, settings, "b", NOW).max_bytes == limit
+    assert new_job(fits, settings, "b", NOW, OWNER).max_bytes == limit
     with pytest.raises(JobError) as refused:
-        new_job(request.model_copy(update={"size_bytes": limit + 1}), settings, "b", NOW)
+        new_job(request.model_copy(update={"size_bytes": limit + 1}), settings, "b", NOW, OWNER)
     assert refused.value.status == 422
     assert "MaxPayloadInMB" in refused.value.message and "split_type" in refused.value.message
     lines = request.model_copy(update={"split_type": "Line", "size_bytes": 2 * 1024**3})
-    assert new_job(lines, settings, "b", NOW).max_bytes == 2 * 1024**3
+    assert new_job(lines, settings, "b", NOW, OWNER).max_bytes == 2 * 1024**3
 
 
 @pytest.mark.parametrize(
@@ -93,8 +94,8 @@ def test_a_declared_size_bounds_the_upload(mode: JobMode, size: int, ok: bool):
     split = "Line" if mode is JobMode.BATCH else "None"
     request = JobRequest(target="churn-model", mode=mode, content_type="text/csv", split_type=split, size_bytes=size)
     if ok:
-        assert new_job(request, target(), "b", NOW).max_bytes == size
+        assert new_job(request, target(), "b", NOW, OWNER).max_bytes == size
     else:
         with pytest.raises(JobError) as refused:
-            new_job(request, target(), "b", NOW)
+            new_job(request, target(), "b", NOW, OWNER)
         assert refused.value.status == 422

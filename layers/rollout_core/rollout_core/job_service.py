@@ -64,11 +64,11 @@ class JobService:
             raise JobError(404, f"no target for {request.target or request.endpoint}")
         return target
 
-    def create(self, request: JobRequest) -> tuple[Job, dict[str, Any]]:
-        """Record a job and hand out a presigned upload for its input."""
+    def create(self, request: JobRequest, owner: str) -> tuple[Job, dict[str, Any]]:
+        """Record a job of ``owner`` (jobs.job_owner) and hand out a presigned upload for its input."""
         target = self.resolve_target(request)
         now = self.now()
-        job = new_job(request, target, self.bucket, now)
+        job = new_job(request, target, self.bucket, now, owner)
         job = job.model_copy(update={"deadline": now + UPLOAD_GRACE})
         job = self.jobs.create(job)
         upload = self.storage.presign_upload(self.bucket, job.input_key, job.content_type, job.max_bytes)
@@ -76,10 +76,21 @@ class JobService:
         logger.info("job recorded", extra={"job_id": job.job_id, "mode": job.mode.value})
         return job, upload
 
-    def view(self, job_id: str) -> dict[str, Any] | None:
+    def view(self, job_id: str, owner: str) -> dict[str, Any] | None:
+        """The job as its owner sees it. None when there is no such job *or* it is someone
+        else's (the API answers 404 to both: a refusal would confirm that the id exists), and
+        for a job recorded before jobs had owners (an operator reads those: view_any)."""
         job = self.jobs.get(job_id)
-        if job is None:
+        if job is None or job.owner is None or job.owner != owner:
             return None
+        return self._view(job)
+
+    def view_any(self, job_id: str) -> dict[str, Any] | None:
+        """Any job, whoever created it (the operator route)."""
+        job = self.jobs.get(job_id)
+        return None if job is None else self._view(job)
+
+    def _view(self, job: Job) -> dict[str, Any]:
         view: dict[str, Any] = {
             "job_id": job.job_id,
             "status": job.status.value,
@@ -90,6 +101,7 @@ class JobService:
             "updated_at": job.updated_at.isoformat(),
             "deadline": job.deadline.isoformat(),
             "failure_reason": job.failure_reason,
+            "owner": job.owner,
             "output": None,
         }
         if job.status is JobStatus.SUCCEEDED and job.output_location:

@@ -7,6 +7,7 @@ S3 locations and presigned URLs pass through the functions.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -98,6 +99,9 @@ class Job(BaseModel):
     sagemaker_name: str | None = None  # async endpoint or transform job name
     model_name: str | None = None
     max_bytes: int
+    # Who created the job (job_owner): only they read it through GET /v1/jobs/{id}. None for
+    # jobs recorded before jobs had owners: those are read through the operator route only.
+    owner: str | None = None
     created_at: datetime
     updated_at: datetime
     deadline: datetime
@@ -106,6 +110,26 @@ class Job(BaseModel):
     @property
     def input_uri(self) -> str:
         return f"s3://{self.bucket}/{self.input_key}"
+
+
+# An assumed role's session ARN: arn:aws:sts::<account>:assumed-role/<role>/<session>.
+_ROLE_SESSION = re.compile(r"^(arn:aws[a-z-]*:sts::[0-9]{12}:assumed-role/[^/]+)/[^/]+$")
+
+
+def job_owner(user_arn: str | None, caller: str | None) -> str | None:
+    """The principal a job belongs to, from API Gateway's identity of an IAM-authenticated caller.
+
+    An IAM user is its ARN. An assumed role is the role whatever the session: the session name
+    changes when credentials are refreshed (botocore names assume-role sessions after the time)
+    while IAM sees every session as the role (aws:PrincipalArn), so the session part is dropped
+    (``arn:aws:sts::<account>:assumed-role/<role>``; ``caller`` ``<role id>:<session>`` likewise).
+    """
+    if user_arn:
+        session = _ROLE_SESSION.match(user_arn)
+        return session.group(1) if session else user_arn
+    if caller:
+        return caller.split(":", 1)[0]
+    return None
 
 
 def new_job_id() -> str:
@@ -187,7 +211,9 @@ def upload_limit(request: JobRequest, mode: JobMode, target: Target) -> int:
     return request.size_bytes or limit
 
 
-def new_job(request: JobRequest, target: Target, bucket: str, now: datetime, job_id: str | None = None) -> Job:
+def new_job(
+    request: JobRequest, target: Target, bucket: str, now: datetime, owner: str, job_id: str | None = None
+) -> Job:
     mode = choose_mode(request, target)
     if mode is JobMode.ASYNC and not target.inference.async_endpoint_name:
         raise JobError(409, f"target {target.model_package_group} has no async endpoint; use mode batch")
@@ -208,6 +234,7 @@ def new_job(request: JobRequest, target: Target, bucket: str, now: datetime, job
         bucket=bucket,
         input_key=input_key(jid),
         max_bytes=max_bytes,
+        owner=owner,
         created_at=now,
         updated_at=now,
         deadline=now + timedelta(seconds=target.inference.job_timeout_seconds),
