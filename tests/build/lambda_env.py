@@ -5,6 +5,7 @@ in shape, not in value."""
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,15 @@ def function_environments(template: dict[str, Any] | None = None) -> dict[str, d
         code = Path(props["CodeUri"]).name
         environments[code] = env
     return environments
+
+
+def isolated(env: dict[str, str], code: Path, layer_python: Path) -> dict[str, str]:
+    """``env`` for a process that sees the function's code, the layer and the standard library
+    only, as on Lambda (run it as ``python -S``: no site-packages). PYTHONSAFEPATH keeps the
+    script's own directory off the path; no AWS file of this machine is read (Lambda has none)."""
+    return env | {
+        "PYTHONPATH": os.pathsep.join([str(code), str(layer_python)]),
+        "PYTHONSAFEPATH": "1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }

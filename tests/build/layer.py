@@ -156,13 +156,12 @@ def install(version: str, arch: str, pip_python: str = sys.executable) -> Path:
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=CACHE))
     try:
         platforms = [arg for tag in _platforms(arch, version) for arg in ("--platform", tag)]
-        subprocess.run(
+        pip = subprocess.run(
             [
                 pip_python,
                 "-m",
                 "pip",
                 "install",
-                "--quiet",
                 "--disable-pip-version-check",
                 "--no-compile",  # sam build unpacks wheels without compiling them
                 "--target",
@@ -178,8 +177,12 @@ def install(version: str, arch: str, pip_python: str = sys.executable) -> Path:
                 "-r",
                 str(REQUIREMENTS),
             ],
-            check=True,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if pip.returncode != 0:
+            raise RuntimeError(f"the layer's requirements do not install for {kind}:\n{pip.stdout}\n{pip.stderr}")
         try:
             work.rename(dest)
         except OSError:  # another run got there first: the same install

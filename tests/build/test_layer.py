@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from . import layer, summary
-from .lambda_env import function_environments
+from .lambda_env import function_environments, isolated
 
 ROOT = layer.ROOT
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
@@ -142,15 +142,10 @@ ENVIRONMENTS = functools.cache(function_environments)
 
 
 def run_probe(python: str, function: str, layer_dir: Path, pycache: Path) -> dict[str, Any]:
-    env = ENVIRONMENTS()[function] | {
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(layer_dir)]),
-        "PYTHONSAFEPATH": "1",
+    env = isolated(ENVIRONMENTS()[function], ROOT / "functions" / function, layer_dir) | {
         # Compiled modules go elsewhere: the layer stays as built (sam build ships no .pyc), and
         # the probes after the first one do not compile botocore and pydantic again.
         "PYTHONPYCACHEPREFIX": str(pycache),
-        # No file of this machine's: botocore would read ~/.aws otherwise (Lambda has none).
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
     out = subprocess.run([python, "-S", str(PROBE)], env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
