@@ -92,16 +92,11 @@ def _version_of(python: str) -> tuple[str, tuple[int, int]] | None:
 
 
 def _candidates() -> list[str]:
-    """Every CPython 3 interpreter the machine offers: python3.N on PATH and pyenv's versions."""
+    """Every CPython 3 interpreter the machine offers: python3.N on PATH and pyenv's versions
+    (in its root, whether or not pyenv itself is on PATH)."""
     found = [exe for n in range(FLOOR[1], 30) if (exe := shutil.which(f"python3.{n}"))]
-    pyenv = shutil.which("pyenv")
-    if pyenv:
-        listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False).stdout
-        for version in listed.split():
-            if re.fullmatch(r"3\.\d+\.\d+", version):
-                prefix = subprocess.run([pyenv, "prefix", version], capture_output=True, text=True, check=False)
-                if prefix.returncode == 0:
-                    found.append(str(Path(prefix.stdout.strip()) / "bin" / "python"))
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found += sorted(str(p) for p in pyenv_root.glob("versions/3.*/bin/python") if re.search(r"/3\.\d+\.\d+/", str(p)))
     return found
 
 
