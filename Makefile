@@ -2,7 +2,7 @@
 # The venvs run the functions' runtime Python (template.yaml: python3.13) when the machine has it,
 # on PATH or through pyenv, else the closest one (3.11 is the floor: pyproject.toml), else python3.
 ifeq ($(origin PYTHON),undefined)
-PYTHON := $(shell python3 tests/build/layer.py python || echo python3)
+PYTHON := $(shell python3 tests/deployed/layer.py python || echo python3)
 endif
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,7 +14,7 @@ FUNCTIONS := $(wildcard functions/*/app.py)
 SECURITY_VENV ?= .venv-security
 export SECURITY_VENV
 
-.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults bench build clean FORCE
+.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults deployed bench build clean FORCE
 
 $(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt \
 		$(if $(filter $(PYTHON_VERSION),$(call python_version,$(PY))),,FORCE)
@@ -39,7 +39,7 @@ sandbox: $(VENV)/.installed
 
 ## test: ruff, mypy, cfn-lint on template.yaml, then pytest (unit, moto integration, sandbox e2e,
 ##       fault injection, security: cfn-lint and checkov on the template and its SAM translation, IAM coverage,
-##       build: the layer installed alone for the runtime's Python, every function started on it, its size)
+##       deployed: the layer installed alone for the runtime's Python, every function started on it, its size)
 test: lint typecheck cfn-lint $(SECURITY_VENV)/.installed
 	$(PY) -m pytest
 
@@ -63,6 +63,9 @@ e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e
 faults: $(VENV)/.installed
 	$(PY) -m pytest tests/faults
+## deployed: the layer as sam build makes it, every function started on it under the runtime's Python
+deployed: $(VENV)/.installed
+	$(PY) -m pytest tests/deployed
 ## security: linters on template.yaml and its translation, canaries, skips, baseline, IAM coverage
 security: $(VENV)/.installed $(SECURITY_VENV)/.installed
 	$(PY) -m pytest tests/security

@@ -40,8 +40,8 @@ FINISHED = int(os.environ.get("BENCH_FINISHED", "3000"))  # settled rollouts in 
 
 def _layer() -> tuple[str, Path]:
     """The runtime's Python (the closest one when the machine lacks it) and the core layer built
-    from its requirements alone for this machine (tests/build/layer.py, as the tests' import check)."""
-    from tests.build import layer
+    from its requirements alone for this machine (tests/deployed/layer.py, as the tests' import check)."""
+    from tests.deployed import layer
 
     python, found, _ = layer.runtime_python()
     return python, layer.assemble(layer.install(found, layer.native_arch()), Path(tempfile.mkdtemp(prefix="bench-")))
@@ -67,7 +67,7 @@ def cold_start() -> dict[str, Any]:
     Nothing is compiled ahead: sam build ships the layer without .pyc files, and only /tmp is
     writable on Lambda ("Lambda isolation technologies", Security Overview of AWS Lambda), so every
     cold start compiles what it imports from the layer; so does every process here."""
-    from tests.build.lambda_env import function_environments, isolated
+    from tests.deployed.lambda_env import function_environments, isolated
 
     python, layer_python = _layer()
     environments = function_environments()

@@ -3,7 +3,7 @@
     python -S bench/cold_start.py function <name>   import functions/<name>/app.py and set up its clients
     python -S bench/cold_start.py bare <svc> ...    import boto3 and make the same clients the same way
 
-with PYTHONPATH = the function's directory and the core layer (tests/build/lambda_env.isolated):
+with PYTHONPATH = the function's directory and the core layer (tests/deployed/lambda_env.isolated):
 what it imports comes from there or from the standard library, as on Lambda.
 
 "Set up its clients" calls the zero-argument cached factories the module uses (what its first

@@ -1,8 +1,8 @@
 """The core layer as `sam build` makes it, from layers/rollout_core alone, and the runtime's Python.
 
-    python3 tests/build/layer.py python    print the interpreter for the venv: the runtime's (template.yaml)
+    python3 tests/deployed/layer.py python    print the interpreter for the venv: the runtime's (template.yaml)
                                            when the machine has it, else the closest (a note on stderr)
-    python tests/build/layer.py install    install the layer's requirements for Lambda and natively; print both
+    python tests/deployed/layer.py install    install the layer's requirements for Lambda and natively; print both
 
 Standard library only: the Makefile runs it with the machine's python3 before any venv exists.
 
@@ -17,7 +17,7 @@ file's hash:
 - for this machine's platform and the runtime Python found here, to import it: aarch64 wheels
   with compiled parts (pydantic_core, wrapt) cannot be imported on x86_64.
 
-Both resolve the same distributions at the same versions (tests/build/test_layer.py checks it).
+Both resolve the same distributions at the same versions (tests/deployed/test_layer.py checks it).
 """
 
 from __future__ import annotations
@@ -96,7 +96,10 @@ def _candidates() -> list[str]:
     (in its root, whether or not pyenv itself is on PATH)."""
     found = [exe for n in range(FLOOR[1], 30) if (exe := shutil.which(f"python3.{n}"))]
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    found += sorted(str(p) for p in pyenv_root.glob("versions/3.*/bin/python") if re.search(r"/3\.\d+\.\d+/", str(p)))
+    for python in sorted(pyenv_root.glob("versions/3.*/bin/python")):
+        release = re.fullmatch(r"3\.(\d+)\.\d+", python.parent.parent.name)  # not 3.13-dev, 3.13.0t
+        if release and int(release.group(1)) >= FLOOR[1]:
+            found.append(str(python))
     return found
 
 

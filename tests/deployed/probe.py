@@ -1,8 +1,8 @@
 """One function's cold start on the layer alone; prints JSON. Run by test_layer.py, never imported.
 
-    python -S tests/build/probe.py        with PYTHONSAFEPATH=1, PYTHONPATH=<function dir>:<layer python/>
+    python -S tests/deployed/probe.py        with PYTHONSAFEPATH=1, PYTHONPATH=<function dir>:<layer python/>
 
-and the function's environment (tests/build/lambda_env.py). ``-S`` keeps every site-packages
+and the function's environment (tests/deployed/lambda_env.py). ``-S`` keeps every site-packages
 directory off the path, PYTHONSAFEPATH keeps this script's directory off it: the standard library,
 the function's code and the layer are all there is, as on Lambda with the layer ahead of the
 runtime's own boto3 (the layer's boto3 is the one that runs there too).

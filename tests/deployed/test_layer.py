@@ -3,7 +3,7 @@
 - layers/rollout_core/requirements.txt pins every distribution the layer ships (boto3, botocore
   and s3transfer included: Lambda's own SDK must not run on top of our botocore); the dev venv
   takes them from there (``-r``) and runs exactly those versions.
-- The layer, installed from that file alone as `sam build` does it (tests/build/layer.py), holds
+- The layer, installed from that file alone as `sam build` does it (tests/deployed/layer.py), holds
   exactly the pinned distributions, fits Lambda's size limits, and every function imports and
   builds its clients on it, under the runtime's Python, with nothing else on the path and the
   environment template.yaml gives the function. A canary layer with a dependency left out must fail.
