@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from sandbox.template import _resolve, load_template, parameter_defaults
+from sandbox.template import load_template, parameter_defaults, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -71,7 +71,7 @@ def _parameters(template: dict[str, Any]) -> tuple[str, dict[str, str]]:
 
 
 def _resolved(value: Any, template: dict[str, Any], parameters: dict[str, str], what: str) -> str:
-    resolved = _resolve(value, template, parameters)
+    resolved = resolve(value, template, parameters)
     if not isinstance(resolved, str | int | float) or "${" in str(resolved):
         raise ValueError(f"{what}: cannot resolve {value!r} offline")
     return str(resolved)
