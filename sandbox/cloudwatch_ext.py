@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,6 +74,8 @@ class MetricStore:
     def __init__(self) -> None:
         self.data: dict[MetricKey, dict[datetime, _Minute]] = defaultdict(dict)
         self.reads: list[dict[str, Any]] = []  # every GetMetricData request, for tests
+        # Called before each read: whoever publishes (the sandbox's SageMaker) catches up to now.
+        self.before_read: list[Callable[[], None]] = []
         self._saved: dict[str, Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -157,6 +160,8 @@ class MetricStore:
     def get_metric_data(
         self, queries: list[dict[str, Any]], start: datetime, end: datetime, scan_by: str = "TimestampDescending"
     ) -> list[dict[str, Any]]:
+        for catch_up in self.before_read:
+            catch_up()
         self.reads.append({"queries": queries, "start": start, "end": end})
         start, end = _floor(_utc(start)), _utc(end)
         if start >= end:

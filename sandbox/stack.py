@@ -167,6 +167,7 @@ class Sandbox:
         self.stopwatch = 0.0
         self.sample_archives = 0  # sample payload archives put so far
         self.jobs.on_invoke.append(self._invoked)
+        self.metrics.before_read.append(self.publish_traffic)  # the clock may have jumped
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
         # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
         self.server_url = server_url
