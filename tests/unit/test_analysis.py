@@ -84,6 +84,17 @@ def test_a_forty_percent_slower_candidate_is_rolled_back_by_the_latency_check_wi
     assert report is not None and report.verdict is Verdict.FAIL
     latency = next(c for c in report.checks if c.name == "latency")
     assert latency.verdict is Verdict.FAIL and latency.difference == 40.0 and latency.p_value < 0.05
+    (milestone,) = [n for n in world.announced if n.milestone == "rolled_back"]
+    assert "latency ModelLatency p90 per minute: candidate 140" in milestone.detail["text"]
+    judged = milestone.detail["analysis"]
+    assert (judged["verdict"], judged["step_percent"], judged["score"]) == ("FAIL", 10, 0.0)
+    (failing,) = judged["checks"]  # the failing check only, with its numbers
+    assert failing["name"] == "latency" and failing["verdict"] == "FAIL"
+    assert (failing["baseline"], failing["candidate"], failing["difference"]) == (
+        latency.baseline,
+        latency.candidate,
+        40.0,
+    )
 
 
 def test_a_slower_candidate_within_the_tolerance_passes():
@@ -126,6 +137,10 @@ def test_a_quiet_endpoint_holds_as_inconclusive_then_fails_for_want_of_traffic()
     assert "0 baseline and 0 candidate invocations" in rollout.reason
     assert "max duration" in rollout.reason
     assert world.serving_models() == {BASELINE.model_name: 100}
+    (milestone,) = [n for n in world.announced if n.milestone == "failed"]
+    assert milestone.detail["analysis"]["verdict"] == "INCONCLUSIVE"
+    assert {c["name"] for c in milestone.detail["analysis"]["checks"]} == {"errors", "latency"}
+    assert milestone.detail["analysis"]["checks"][0]["data"] == "0 vs 0 invocations"
 
 
 def test_traffic_that_comes_back_ends_the_hold():

@@ -57,6 +57,9 @@ def test_a_failing_candidate_ends_failed_before_any_traffic():
     assert world.serving_models() == {BASELINE.model_name: 100}
     assert world.smoke_tests == 1
     assert "failed" in world.notes
+    (failed,) = [n for n in world.announced if n.milestone == "failed"]
+    assert failed.detail["smoke_test"] == {"outcome": "failed", "reason": world.smoke_result.reason}
+    assert "analysis" not in failed.detail
 
 
 def test_a_passing_smoke_test_is_said_in_the_first_shift():

@@ -22,6 +22,7 @@ from rollout_core.models import (
     DeleteEndpointConfig,
     DeleteModel,
     EndpointView,
+    Notification,
     Observations,
     Phase,
     Rollout,
@@ -79,6 +80,7 @@ class World:
     errors_next: list[str | tuple[str, str]] = field(default_factory=list)  # code or (code, message) of the next calls
     calls: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # milestones announced, in order
+    announced: list[Notification] = field(default_factory=list)  # the same, in full
     # Judging (issue 12): the shell can judge; what the smoke test finds; per-variant traffic.
     judging: bool = True
     smoke_result: SmokeResult = field(default_factory=lambda: SmokeResult(outcome="skipped", reason="no sample"))
@@ -234,6 +236,7 @@ def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
         if isinstance(action, RunSmokeTest):  # the shell folds what it found into the rollout
             decided = smoke.finished(decided, world.smoke_result, world.now)
     world.notes += [n.milestone for n in decided.outbox]  # the shell publishes, then clears
+    world.announced += decided.outbox
     decided = history.announced(decided)
     return decisions.finished(decided, world.now) if decided.finishing else decided
 
