@@ -193,6 +193,7 @@ class Sandbox:
             "JOBS_BUCKET": JOBS_BUCKET,
             # As the template sets it for the rollout controller (SamplePayloadBucket).
             "SAMPLE_PAYLOAD_BUCKET": self.parameters.get("SamplePayloadBucket", ""),
+            "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
             or self.parameters.get("EndpointName", ""),
@@ -450,12 +451,14 @@ class Sandbox:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
         self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="OK", StateReason="sandbox")
+        self._stamp_alarm(name)
 
     def set_alarm(self, name: str, state: str, reason: str = "sandbox") -> list[Delivery]:
         """Set an alarm's state; CloudWatch announces the change as documented."""
         cw = self.client("cloudwatch")
         previous = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+        self._stamp_alarm(name)
         stamp = self.now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         detail = {
             "alarmName": name,
@@ -465,6 +468,13 @@ class Sandbox:
         }
         arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
         return self.deliver(self._event("aws.cloudwatch", "CloudWatch Alarm State Change", [arn], detail))
+
+    def _stamp_alarm(self, name: str) -> None:
+        """moto stamps a state change (StateUpdatedTimestamp) with the wall clock: the sandbox's
+        alarms change on the simulated one."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[ACCOUNT][REGION].alarms[name].state_updated_timestamp = self.now
 
     def _event(self, source: str, detail_type: str, resources: list[str], detail: dict[str, Any]) -> dict[str, Any]:
         return envelope(source, detail_type, resources, detail, self.now, ACCOUNT, REGION)

@@ -24,6 +24,7 @@ MILESTONE_TYPES = {
     "failed": "Rollout Failed",
     "superseded": "Rollout Superseded",
     "aborted": "Rollout Aborted",
+    "needs_attention": "Rollout Needs Attention",
 }
 
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from . import clock, commands, decisions, errors, history, machine, naming
-from .aws.alarms import AlarmGateway
+from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
 from .aws.notify import Notifier
@@ -181,7 +181,7 @@ class RolloutService:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:
             rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms]
-        alarm_states, reasons = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
+        readings = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
         results = []
         decided_endpoints: set[str] = set()
         for loaded in rollouts:
@@ -192,12 +192,12 @@ class RolloutService:
                 # conditional save below fail, so nothing is done on a stale rollout.
                 rollout = self.store.get(loaded.rollout_id) or loaded
             decided_endpoints.add(rollout.endpoint_name)
-            states, why = dict(alarm_states), dict(reasons)
+            seen = AlarmReadings(dict(readings.states), dict(readings.reasons), dict(readings.since))
             for name, (at, reason) in (fired or {}).items():
                 if at >= rollout.created_at:
-                    states[name], why[name] = AlarmState.ALARM, reason
+                    seen.states[name], seen.reasons[name], seen.since[name] = AlarmState.ALARM, reason, at
             try:
-                results.append(self._advance_loaded(rollout, states, why))
+                results.append(self._advance_loaded(rollout, seen))
             except Exception:
                 # One rollout's trouble (AccessDenied on its endpoint, an unexpected shape, an
                 # error that outlived the client's retries) must not hold back the others: the
@@ -211,11 +211,9 @@ class RolloutService:
         rollout = self.store.get(rollout_id)
         if rollout is None:
             return None
-        return self._advance_loaded(rollout, None, None)
+        return self._advance_loaded(rollout, None)
 
-    def _advance_loaded(
-        self, rollout: Rollout, alarm_states: dict[str, AlarmState] | None, alarm_reasons: dict[str, str] | None
-    ) -> Rollout:
+    def _advance_loaded(self, rollout: Rollout, readings: AlarmReadings | None) -> Rollout:
         if rollout.settled:
             return rollout
         if rollout.phase is Phase.PENDING and rollout.predecessor_id:
@@ -223,7 +221,7 @@ class RolloutService:
             if predecessor is not None and predecessor.live:
                 return rollout  # its turn comes when the predecessor finishes
         now = self.now()
-        obs = self.observe(rollout, alarm_states, alarm_reasons)
+        obs = self.observe(rollout, readings)
         if self.judges is not None:  # issue 12: a bake's metrics, and the smoke test may be asked for
             obs = self.judges.observe(rollout, obs, now)
         decided, actions = machine.decide(rollout, obs, now)
@@ -260,10 +258,13 @@ class RolloutService:
         else:
             saved = self._announce_and_finish(saved)
         self._timings(rollout, saved)
+        if saved.needs_attention and not rollout.needs_attention:
+            self._count("RolloutsNeedAttention")
+            logger.error("gave up: left to do by hand", extra={**self._keys(saved), "left": saved.needs_attention})
         if saved.phase != rollout.phase:
             self._on_phase_change(rollout, saved)
         if any(isinstance(a, RunSmokeTest) for a in actions) and saved.live:
-            return self._advance_loaded(saved, alarm_states, alarm_reasons)  # its outcome decides at once
+            return self._advance_loaded(saved, readings)  # its outcome decides at once
         return saved
 
     def _announce_and_finish(self, saved: Rollout) -> Rollout:
@@ -321,12 +322,7 @@ class RolloutService:
             if owner and owner != after.rollout_id:
                 self.advance(owner)
 
-    def observe(
-        self,
-        rollout: Rollout,
-        alarm_states: dict[str, AlarmState] | None = None,
-        alarm_reasons: dict[str, str] | None = None,
-    ) -> Observations:
+    def observe(self, rollout: Rollout, readings: AlarmReadings | None = None) -> Observations:
         described = self.sagemaker.describe_endpoint(rollout.endpoint_name)
         endpoint = None if described is None else self.sagemaker.view(described)
         if rollout.phase is Phase.PENDING:
@@ -344,11 +340,15 @@ class RolloutService:
                 autoscaling=autoscaling,
             )
         names: Iterable[str] = rollout.target.guard_alarms
-        if alarm_states is None:
-            alarm_states, alarm_reasons = self.alarms.read(names) if rollout.target.guard_alarms else ({}, {})
-        alarms = {n: alarm_states[n] for n in names if n in alarm_states}
-        reasons = {n: (alarm_reasons or {}).get(n, "") for n in alarms}
-        return Observations(endpoint=endpoint, alarms=alarms, alarm_reasons=reasons)
+        if readings is None:
+            readings = self.alarms.read(names) if rollout.target.guard_alarms else AlarmReadings()
+        alarms = {n: readings.states[n] for n in names if n in readings.states}
+        return Observations(
+            endpoint=endpoint,
+            alarms=alarms,
+            alarm_reasons={n: readings.reasons.get(n, "") for n in alarms},
+            alarm_since={n: readings.since[n] for n in alarms if n in readings.since},
+        )
 
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:
