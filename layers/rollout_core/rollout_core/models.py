@@ -378,7 +378,7 @@ class Rollout(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = 2  # of this document as stored (documents.py reads older and newer ones)
+    schema_version: int = 3  # of this document as stored (documents.py reads older and newer ones)
     rollout_id: str
     endpoint_name: str
     model_package_arn: str
