@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rollout_core import commands, machine
@@ -61,6 +61,8 @@ def check_invariants(world: World, before, after, obs_alarms) -> None:
     steps=st.sampled_from([[100], [50, 100], [10, 25, 50, 100], [1, 2, 5, 10, 20, 40, 60, 80, 100]]),
     ops=st.lists(operation, max_size=60),
 )
+# Found on main (issue 19's loop resumed a rollout a stop had sent ROLLING_BACK while paused).
+@example(first=False, steps=[100], ops=[("decide",), ("command", "pause"), ("stop", Phase.ABORTED)])
 def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
     world = World.empty() if first else World()
     world.alarms = dict.fromkeys(ALARMS, AlarmState.OK)
@@ -102,7 +104,9 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
     for _ in range(500):
         if rollout.settled:
             break
-        if rollout.paused:  # a paused rollout waits for its operator (paused time never runs out)
+        if rollout.paused and rollout.phase in commands.STEERABLE:
+            # A paused rollout waits for its operator (paused time never runs out). One rolling
+            # back (an alarm, a stop) goes on paused or not, and cannot be resumed.
             rollout = commands.command(rollout, "resume", world.now)
         alarms = dict(world.alarms)
         before = rollout
