@@ -247,3 +247,35 @@ def test_throttling_is_tried_again_later_not_taken_for_a_failure(stack: Sandbox,
         _action()
     )
     assert result.outcome == "retry" and "ThrottlingException" in result.reason
+
+
+def test_a_failed_save_of_the_smoke_test_result_is_retried_not_taken_for_its_failure(
+    stack: Sandbox, monkeypatch: pytest.MonkeyPatch
+):
+    """The crash matrix's finding: a store error while folding the smoke test's result went to
+    errors.on_action_error as if the smoke test had failed, and the rollout ended with its
+    candidate still on the endpoint at weight 0. A failed save is a failed save: the tick fails
+    that rollout, the next tick runs the smoke test again, and the rollout goes on."""
+    from rollout_core.aws.store import RolloutStore
+
+    original = RolloutStore.save
+    refused: list[str] = []
+
+    def save(self: RolloutStore, rollout: Any) -> Any:
+        if rollout.smoke_test is not None and rollout.smoke_test.outcome is not None and not refused:
+            refused.append(rollout.rollout_id)
+            raise ClientError({"Error": {"Code": "ResourceLimitExceeded", "Message": "injected"}}, "PutItem")
+        return original(self, rollout)
+
+    monkeypatch.setattr(RolloutStore, "save", save)
+    v1, v2 = register(stack, 2)
+    stack.set_approval(v1, "Approved")
+    stack.advance(180)
+    stack.set_approval(v2, "Approved")
+    stack.advance(240)
+    assert refused, "the fold of the smoke test's result was never saved"
+    rollout = rollout_for(v2)
+    assert rollout.live and rollout.smoke_test is not None, (rollout.phase, rollout.reason)
+    assert rollout.smoke_test.outcome == "skipped"  # run again and folded on a later tick
+    stack.advance(3600)
+    assert rollout_for(v2).phase.value == "SUCCEEDED", rollout_for(v2).reason

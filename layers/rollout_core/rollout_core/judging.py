@@ -1,8 +1,8 @@
 """The judging shell (the rollout controller's): reads a bake's metrics, runs the smoke test.
 
 RolloutService calls it at three points: ``observe`` before a decision (the metrics
-analysis.request asks for, in one GetMetricData call), ``smoke_test`` for a RunSmokeTest
-action (the result folded into the rollout and saved), and ``published`` after a decision
+analysis.request asks for, in one GetMetricData call), ``run_smoke_test`` for a RunSmokeTest
+action, then ``fold_smoke_test`` (the result folded into the rollout and saved), and ``published`` after a decision
 (the latest analysis as EMF metrics, for the dashboard's baseline-vs-candidate widgets).
 Only the controller is given one: the other functions' decisions wait for it (smoke.py,
 analysis.py).
@@ -19,7 +19,7 @@ from . import analysis, smoke
 from .aws.metrics import MetricsGateway
 from .aws.samples import SmokeRunner
 from .aws.store import ConflictError, RolloutStore
-from .canary_models import RunSmokeTest
+from .canary_models import RunSmokeTest, SmokeResult
 from .models import Observations, Rollout
 
 SAVE_TRIES = 3
@@ -36,9 +36,15 @@ class Judges:
         metrics = self.metrics.read(wanted) if wanted is not None else None
         return obs.model_copy(update={"judging": True, "metrics": metrics})
 
-    def smoke_test(self, store: RolloutStore, saved: Rollout, action: RunSmokeTest, now: datetime) -> Rollout:
-        """Run the smoke test the decision asked for and fold what it found into the rollout."""
-        result = self.runner.run(action)
+    def run_smoke_test(self, action: RunSmokeTest) -> SmokeResult:
+        """Run the smoke test the decision asked for (its AWS errors are the action's errors)."""
+        return self.runner.run(action)
+
+    @staticmethod
+    def fold_smoke_test(store: RolloutStore, saved: Rollout, result: SmokeResult, now: datetime) -> Rollout:
+        """Fold what the smoke test found into the rollout and save it. A store error is not the
+        smoke test's: it goes up like any other failed save (the tick tries again), never into
+        errors.on_action_error, which would end the rollout with its candidate still attached."""
         current = saved
         for _ in range(SAVE_TRIES):
             folded = smoke.finished(current, result, now)

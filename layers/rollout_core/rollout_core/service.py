@@ -18,7 +18,7 @@ from .aws.notify import Notifier
 from .aws.sagemaker import RetryLater, SageMakerGateway
 from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
-from .canary_models import RunSmokeTest
+from .canary_models import RunSmokeTest, SmokeResult
 from .judging import Judges
 from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling, Target
 
@@ -242,10 +242,11 @@ class RolloutService:
         if self.judges is not None:
             self.judges.published(saved, now)
         for action in actions:
+            smoke: SmokeResult | None = None
             try:
-                if isinstance(action, RunSmokeTest):  # issue 12: folded into the rollout and saved
+                if isinstance(action, RunSmokeTest):  # issue 12: the result is folded in below
                     assert self.judges is not None
-                    saved = self.judges.smoke_test(self.store, saved, action, self.now())
+                    smoke = self.judges.run_smoke_test(action)
                 elif isinstance(action, SuspendAutoscaling | ApplyAutoscaling):
                     self.autoscaling.execute(action)
                 else:
@@ -255,6 +256,9 @@ class RolloutService:
                 logger.warning("action failed", extra={**self._keys(saved), "action": action.kind, "code": code})
                 saved = self.store.save(errors.on_action_error(saved, action, code, message, self.now()))
                 break
+            if smoke is not None:  # outside the try: a failed save is not the smoke test's error
+                assert self.judges is not None
+                saved = self.judges.fold_smoke_test(self.store, saved, smoke, self.now())
         else:
             saved = self._announce_and_finish(saved)
         self._timings(rollout, saved)
