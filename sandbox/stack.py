@@ -135,6 +135,7 @@ class Sandbox:
         )
         self.autoscaling = AutoscalingSimulator()
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
+        self._clients: dict[str, Any] = {}  # the sandbox's own clients (client())
         self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
         # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
@@ -227,6 +228,7 @@ class Sandbox:
 
         clock.set_source(None)
         new_execution_environment()
+        self._clients.clear()
         self.jobs.uninstall()
         self.autoscaling.uninstall()
         self.simulator.uninstall()
@@ -241,7 +243,12 @@ class Sandbox:
     # --- clients --------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        """The sandbox's own client for ``service`` (not the functions'), made once per sandbox:
+        creating a boto3 client costs ~15 ms, and the scenarios ask for one at every observation
+        (measured: 40 % of a scenario's time went into client creation)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return self._clients[service]
 
     # --- delivering events ----------------------------------------------------------------
 
