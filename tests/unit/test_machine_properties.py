@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rollout_core import commands, machine
@@ -60,6 +60,12 @@ def check_invariants(world: World, before, after, obs_alarms) -> None:
     first=st.booleans(),
     steps=st.sampled_from([[100], [50, 100], [10, 25, 50, 100], [1, 2, 5, 10, 20, 40, 60, 80, 100]]),
     ops=st.lists(operation, max_size=60),
+)
+# Found by this test: a paused rollout rolled back by an alarm stayed paused (resume refused).
+@example(
+    first=False,
+    steps=[100],
+    ops=[("decide",), ("command", "pause"), ("alarm", "churn-5xx", AlarmState.ALARM), ("decide",)],
 )
 def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
     world = World.empty() if first else World()
