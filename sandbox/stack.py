@@ -23,6 +23,7 @@ import boto3
 from moto import mock_aws
 
 from . import template as tpl
+from .autoscaling_ext import AutoscalingFixes
 from .envelope import envelope
 from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
@@ -128,6 +129,7 @@ class Sandbox:
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
         self.simulator = EndpointSimulator(clock=lambda: self.now, update_seconds=update_seconds)
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
+        self.autoscaling = AutoscalingFixes()
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
         # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
         self.server_url = server_url
@@ -169,6 +171,7 @@ class Sandbox:
             self._mock.start()
         self.simulator.install()
         self.jobs.install()
+        self.autoscaling.install()
         clock.set_source(lambda: self.now)
         sns = boto3.client("sns", region_name=REGION)
         topics = {
@@ -217,6 +220,7 @@ class Sandbox:
 
         clock.set_source(None)
         new_execution_environment()
+        self.autoscaling.uninstall()
         self.jobs.uninstall()
         self.simulator.uninstall()
         if not self.server_url:
