@@ -7,7 +7,7 @@ FUNCTIONS := $(wildcard functions/*/app.py)
 SECURITY_VENV ?= .venv-security
 export SECURITY_VENV
 
-.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults bench build clean
+.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults explore faults-exhaustive bench build clean
 
 $(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e
 faults: $(VENV)/.installed
 	$(PY) -m pytest tests/faults
+
+## explore: the long explorations, not part of `make test` (each is a target of its own, listed in EXPLORE)
+EXPLORE ?= faults-exhaustive
+explore: $(EXPLORE)
+
+## faults-exhaustive: the crash matrix with every fault kind at every call of every scenario (FAULTS_EVERY_K=1)
+faults-exhaustive: $(VENV)/.installed
+	FAULTS_EVERY_K=1 $(PY) -m pytest tests/faults/test_crash_matrix.py
 ## security: linters on template.yaml and its translation, canaries, skips, baseline, IAM coverage
 security: $(VENV)/.installed $(SECURITY_VENV)/.installed
 	$(PY) -m pytest tests/security
