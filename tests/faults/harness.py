@@ -368,9 +368,19 @@ class Run:
             raise ValueError(kind)
 
     def _autoscale(self, label: str) -> None:
-        """The operator puts the serving variant of ``label``'s rollout under autoscaling."""
+        """The operator puts the serving variant of ``label``'s rollout under autoscaling. A
+        variant that is not serving (a non-transient fault failed its deployment) is left as
+        it is: the operator has nothing to put under autoscaling."""
         rollout = next((r for r in self._rollouts() if r.model_package_arn == self.packages[label]), None)
         assert rollout is not None, f"{self.scenario.name}: no rollout of {label} to autoscale yet"
+        sm = self._client("sagemaker")
+        try:
+            serving = sm.describe_endpoint(EndpointName=TARGET.endpoint_name)["ProductionVariants"]
+        except sm.exceptions.ClientError:
+            serving = []
+        if rollout.candidate.variant_name not in {v["VariantName"] for v in serving}:
+            assert self.child_path is not None, f"{self.scenario.name}: {label} is not serving in the fault-free run"
+            return
         target = {"ServiceNamespace": NAMESPACE, "ScalableDimension": DIMENSION}
         target["ResourceId"] = resource_id(TARGET.endpoint_name, rollout.candidate.variant_name)
         aas = self._client("application-autoscaling")
