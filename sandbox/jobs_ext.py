@@ -15,7 +15,7 @@
   AI"): the object is split into records by TransformInput.SplitType (None: the whole object
   is one record; Line: newline boundaries; RecordIO: MXNet RecordIO records; TFRecord:
   TFRecord records), each record gets one prediction from the same model as real-time and
-  async inference (``predict``), and the predictions are assembled by
+  async inference (sandbox/records.py), and the predictions are assembled by
   TransformOutput.AssembleWith (Line: a newline after every record; None: concatenated).
   A record larger than MaxPayloadInMB fails the job ("The value in MaxPayloadInMB must be
   greater than, or equal to, the size of a single record"), as does an object that is not in
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from moto.sagemakerruntime.models import SageMakerRuntimeBackend
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from .envelope import envelope
+from .records import RecordFormatError, assemble, predict, split_records
 
 
 class RuntimeValidationError(ServiceException):
@@ -87,89 +87,6 @@ def _split(uri: str) -> tuple[str, str]:
 
 # (IAM action, resource ARN, condition keys) of a call SageMaker makes as the execution role.
 RoleCall = tuple[str, str, tuple[tuple[str, str], ...]]
-
-
-def predict(record: bytes | str) -> float:
-    """The sandbox's one model: real-time, async and batch give the same answer for a record."""
-    return len(record) % 7 / 7
-
-
-class RecordFormatError(ValueError):
-    """An input object that is not in the format its SplitType names."""
-
-
-_RECORDIO_MAGIC = 0xCED7230A
-
-
-def split_records(data: bytes, split_type: str) -> list[bytes]:
-    """The records of one input object, as batch transform splits it (TransformInput.SplitType)."""
-    if split_type == "None":
-        return [data]
-    if split_type == "Line":
-        lines = data.split(b"\n")
-        return lines[:-1] if lines[-1] == b"" else lines  # a final newline ends the last record
-    if split_type == "RecordIO":
-        return _recordio(data)
-    if split_type == "TFRecord":
-        return _tfrecord(data)
-    raise RecordFormatError(f"unknown SplitType {split_type}")
-
-
-def _recordio(data: bytes) -> list[bytes]:
-    """MXNet RecordIO: magic, (continuation flag << 29 | length), data padded to 4 bytes; a
-    record split into parts is flagged 1 (first), 2 (middle), 3 (last)."""
-    records: list[bytes] = []
-    part: bytes | None = None
-    at = 0
-    while at < len(data):
-        if len(data) - at < 8:
-            raise RecordFormatError(f"truncated RecordIO header at byte {at}")
-        magic, word = struct.unpack_from("<II", data, at)
-        if magic != _RECORDIO_MAGIC:
-            raise RecordFormatError(f"no RecordIO magic number at byte {at}")
-        flag, length = word >> 29, word & ((1 << 29) - 1)
-        body = data[at + 8 : at + 8 + length]
-        if len(body) != length:
-            raise RecordFormatError(f"truncated RecordIO record at byte {at}")
-        at += 8 + length + (-length % 4)
-        if flag == 0:
-            records.append(body)
-        elif flag == 1:
-            part = body
-        elif part is not None:
-            part += body
-            if flag == 3:
-                records.append(part)
-                part = None
-        else:
-            raise RecordFormatError(f"RecordIO continuation without a first part at byte {at}")
-    if part is not None:
-        raise RecordFormatError("RecordIO record without its last part")
-    return records
-
-
-def _tfrecord(data: bytes) -> list[bytes]:
-    """TFRecord: uint64 length, its masked CRC-32C, the data, the data's masked CRC-32C (the
-    CRCs are not checked here)."""
-    records = []
-    at = 0
-    while at < len(data):
-        if len(data) - at < 12:
-            raise RecordFormatError(f"truncated TFRecord header at byte {at}")
-        (length,) = struct.unpack_from("<Q", data, at)
-        body = data[at + 12 : at + 12 + length]
-        if len(body) != length or len(data) < at + 12 + length + 4:
-            raise RecordFormatError(f"truncated TFRecord record at byte {at}")
-        records.append(body)
-        at += 12 + length + 4
-    return records
-
-
-def assemble(predictions: list[bytes], assemble_with: str) -> bytes:
-    """One output object from its records' results (TransformOutput.AssembleWith)."""
-    if assemble_with == "Line":
-        return b"".join(p + b"\n" for p in predictions)
-    return b"".join(predictions)
 
 
 class JobsSimulator:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.jobs_ext import RecordFormatError, assemble, predict, split_records
+from sandbox.records import RecordFormatError, assemble, predict, split_records
 from sandbox.stack import JOBS_BUCKET, Sandbox
 
 from .test_inference_api import INVOKE, body_of
