@@ -10,7 +10,8 @@ An operation with no mapping here raises ``Unmapped``, so a new call cannot slip
 ``Evaluator`` resolves a translated template's policies (intrinsics resolved against the
 sandbox's parameters and the physical names the functions' environment carries) and answers
 ``allows(statements, access)`` with IAM's own rules for the features used (wildcards in actions
-and resources, String/Arn/Bool condition operators; a missing condition key fails).
+and resources; String, Arn, Bool and Null condition operators with their negated and IfExists
+forms, an absent key as IAM treats it: ``condition_holds``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ _SAGEMAKER_RESOURCE = {
     "DescribeModelPackage": ("model-package", "ModelPackageName"),
     "UpdateModelPackage": ("model-package", "ModelPackageArn"),
 }
+# The Service Authorization Reference lists endpoint-config as a required resource type of
+# these two as well: IAM authorises them on the endpoint and on the config they name.
+_ALSO_ON_CONFIG = frozenset({"CreateEndpoint", "UpdateEndpoint"})
 _NO_RESOURCE_TYPES = {
     # Operations IAM authorises on "*" only (Service Authorization Reference: no resource types).
     ("sagemaker", "ListModels"),
@@ -108,6 +112,8 @@ def _sagemaker_call(call: Call, p: dict[str, Any]) -> list[Access]:
     kind, param = _SAGEMAKER_RESOURCE[call.operation]
     resource = _sagemaker(kind, str(p[param]))
     out = [Access(call.action, resource)]
+    if call.operation in _ALSO_ON_CONFIG:
+        out.append(Access(call.action, _sagemaker("endpoint-config", str(p["EndpointConfigName"]))))
     if call.operation.startswith("Create") and p.get("Tags"):
         out.append(Access("sagemaker:AddTags", resource, implied=True))
     role = p.get("ExecutionRoleArn") or p.get("RoleArn")
@@ -262,31 +268,63 @@ def resource_matches(pattern: str, resource: str) -> bool:
     return _wild(pattern, resource, case=True)
 
 
+def _arn_like(pattern: str, arn: str) -> bool:
+    """ArnEquals / ArnLike: each of the six colon-delimited parts is matched on its own, and
+    each may hold * and ? (IAM JSON policy elements: Condition operators, ARN)."""
+    wanted, got = pattern.split(":", 5), arn.split(":", 5)
+    return len(wanted) == len(got) == 6 and all(_wild(w, g, case=True) for w, g in zip(wanted, got, strict=True))
+
+
+# The operators that match; each has a negated twin (below) that is true when none matches.
 _OPERATORS = {
     "StringEquals": lambda want, got: got == want,
-    "StringNotEquals": lambda want, got: got != want,
+    "StringEqualsIgnoreCase": lambda want, got: got.lower() == want.lower(),
     "StringLike": lambda want, got: _wild(want, got, case=True),
-    "ArnEquals": lambda want, got: got == want,
-    "ArnLike": lambda want, got: _wild(want, got, case=True),
+    "ArnEquals": _arn_like,
+    "ArnLike": _arn_like,
     "Bool": lambda want, got: got.lower() == str(want).lower(),
+}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
 }
 
 
+def condition_holds(operator: str, key: str, wanted: Any, access: Access) -> bool:
+    """One key under one operator, as "IAM JSON policy elements: Condition operators" has it:
+
+    - several values for a key are ORed: the key matches if it matches any of them; a negated
+      operator (StringNotEquals, ArnNotLike, ...) holds when it matches none of them;
+    - a key absent from the request context matches nothing: the condition is false, and true
+      for a negated operator;
+    - ...IfExists: an absent key makes the condition true; a present one is checked as usual;
+    - Null: "true" holds when the key is absent, "false" when it is present.
+    """
+    got = access.key(key)
+    if operator == "Null":
+        return (got is None) == (str(wanted).lower() == "true")
+    if_exists = operator.endswith("IfExists")
+    op = operator.removesuffix("IfExists")
+    negated = op in _NEGATED
+    positive = _NEGATED.get(op, op)
+    if positive not in _OPERATORS:
+        raise ValueError(f"condition operator {operator} is not understood by this test")
+    if got is None:
+        return if_exists or negated
+    matched = any(_OPERATORS[positive](str(w), got) for w in _listify(wanted))
+    return not matched if negated else matched
+
+
 def conditions_hold(condition: dict[str, Any] | None, access: Access) -> bool:
-    for operator, tests in (condition or {}).items():
-        if_exists = operator.endswith("IfExists")
-        op = operator.removesuffix("IfExists")
-        if op not in _OPERATORS:
-            raise ValueError(f"condition operator {operator} is not understood by this test")
-        for key, wanted in tests.items():
-            got = access.key(key)
-            if got is None:
-                if if_exists:
-                    continue
-                return False
-            if not any(_OPERATORS[op](str(w), got) for w in _listify(wanted)):
-                return False
-    return True
+    """Every operator, and every key under it, must hold (they are ANDed)."""
+    return all(
+        condition_holds(operator, key, wanted, access)
+        for operator, tests in (condition or {}).items()
+        for key, wanted in tests.items()
+    )
 
 
 @dataclass(frozen=True)
@@ -451,6 +489,10 @@ class Evaluator:
             else:
                 aws_managed.append(str(self.resolve(ref)))
         return statements, aws_managed
+
+    def managed_policy(self, logical_id: str) -> list[Statement]:
+        """The statements of one of the template's customer managed policies."""
+        return self._document(logical_id, self.resources[logical_id]["Properties"]["PolicyDocument"])
 
     def _document(self, source: str, document: dict[str, Any]) -> list[Statement]:
         out = []
