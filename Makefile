@@ -1,22 +1,31 @@
 # Two commands set everything up on a fresh machine: `make sandbox` and `make test`.
-PYTHON ?= python3
+# The venvs run the functions' runtime Python (template.yaml: python3.13) when the machine has it,
+# on PATH or through pyenv, else the closest one (3.11 is the floor: pyproject.toml), else python3.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell python3 tests/deployed/layer.py python || echo python3)
+endif
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# A venv made by another interpreter than PYTHON is made again.
+python_version = $(shell $(1) -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)
+PYTHON_VERSION := $(call python_version,$(PYTHON))
 FUNCTIONS := $(wildcard functions/*/app.py)
 # checkov and aws-sam-translator pin boto3/pydantic versions the product cannot use: own venv.
 SECURITY_VENV ?= .venv-security
 export SECURITY_VENV
 
-.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults explore faults-exhaustive bench build clean
+.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults explore faults-exhaustive deployed bench build clean FORCE
 
-$(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt
-	$(PYTHON) -m venv $(VENV)
+$(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt \
+		$(if $(filter $(PYTHON_VERSION),$(call python_version,$(PY))),,FORCE)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-$(SECURITY_VENV)/.installed: requirements-security.txt
-	$(PYTHON) -m venv $(SECURITY_VENV)
+$(SECURITY_VENV)/.installed: requirements-security.txt \
+		$(if $(filter $(PYTHON_VERSION),$(call python_version,$(SECURITY_VENV)/bin/python)),,FORCE)
+	$(PYTHON) -m venv --clear $(SECURITY_VENV)
 	$(SECURITY_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SECURITY_VENV)/bin/python -m pip install --quiet -r requirements-security.txt
 	touch $@
@@ -29,7 +38,8 @@ sandbox: $(VENV)/.installed
 	$(PY) -m sandbox run
 
 ## test: ruff, mypy, cfn-lint on template.yaml, then pytest (unit, moto integration, sandbox e2e,
-##       fault injection, security: cfn-lint and checkov on the template and its SAM translation, IAM coverage)
+##       fault injection, security: cfn-lint and checkov on the template and its SAM translation, IAM coverage,
+##       deployed: the layer installed alone for the runtime's Python, every function started on it, its size)
 test: lint typecheck cfn-lint $(SECURITY_VENV)/.installed
 	$(PY) -m pytest
 
@@ -61,6 +71,9 @@ explore: $(EXPLORE)
 ## faults-exhaustive: the crash matrix with every fault kind at every call of every scenario (FAULTS_EVERY_K=1)
 faults-exhaustive: $(VENV)/.installed
 	FAULTS_EVERY_K=1 $(PY) -m pytest tests/faults/test_crash_matrix.py
+## deployed: the layer as sam build makes it, every function started on it under the runtime's Python
+deployed: $(VENV)/.installed
+	$(PY) -m pytest tests/deployed
 ## security: linters on template.yaml and its translation, canaries, skips, baseline, IAM coverage
 security: $(VENV)/.installed $(SECURITY_VENV)/.installed
 	$(PY) -m pytest tests/security
@@ -73,5 +86,7 @@ bench: $(VENV)/.installed
 build:
 	sam build
 
+FORCE:
+
 clean:
-	rm -rf $(VENV) $(SECURITY_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SECURITY_VENV) .layer-cache .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,8 +1,8 @@
 """`python -m bench` (`make bench`): prints a table and writes bench-results.json at the repo root.
 
-- cold start: import + client set-up of each function module in fresh processes (median of
-  several), as a ratio to a bare handler that imports boto3 and makes the same clients, in the
-  same run (worst function: ``cold_start_ratio``);
+- cold start: import + client set-up of each function module in fresh processes of the runtime's
+  Python with the core layer alone (median of several), as a ratio to a bare handler that imports
+  the layer's boto3 and makes the same clients, in the same run (worst function: ``cold_start_ratio``);
 - controller tick: time and AWS calls of one scheduled tick with 1, 10, 100 and 1000 live
   rollouts, with many finished rollouts in the table too (they must not count);
 - alarm reaction: AWS calls and handler time from a guard alarm's event to the baseline at
@@ -18,11 +18,14 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from bench import ROOT
@@ -35,52 +38,18 @@ FINISHED = int(os.environ.get("BENCH_FINISHED", "3000"))  # settled rollouts in 
 # --- cold start --------------------------------------------------------------------------------------
 
 
-def _lambda_env() -> dict[str, str]:
-    """The functions' environment from template.yaml, with placeholder values (no AWS is called)."""
-    from sandbox.template import load_template
+def _layer() -> tuple[str, Path]:
+    """The runtime's Python (the closest one when the machine lacks it) and the core layer built
+    from its requirements alone for this machine (tests/deployed/layer.py, as the tests' import check)."""
+    from tests.deployed import layer
 
-    template = load_template()
-    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
-    for resource in template["Resources"].values():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            variables.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    defaults = {k: p.get("Default") for k, p in template.get("Parameters", {}).items()}
-    for name, value in variables.items():
-        if isinstance(value, str | int | float):
-            env[name] = str(value)  # a literal in the template
-        elif isinstance(value, dict) and defaults.get(value.get("Ref", "")) not in (None, ""):
-            env[name] = str(defaults[value["Ref"]])  # a parameter's default
-        elif name.endswith("ARN"):
-            env[name] = f"arn:aws:sns:us-east-1:123456789012:bench-{name.lower()}"
-        else:
-            env[name] = "bench"
-    # What the Lambda runtime itself sets (reserved variables): with LAMBDA_TASK_ROOT, Powertools
-    # Tracer is enabled and the X-Ray SDK takes its Lambda set-up (local sampler; outside Lambda
-    # it builds an X-Ray client for centralized sampling, which a function never pays for).
-    env.update(
-        LAMBDA_TASK_ROOT="/var/task",
-        LAMBDA_RUNTIME_DIR="/var/runtime",
-        AWS_EXECUTION_ENV="AWS_Lambda_python3.13",
-        AWS_LAMBDA_FUNCTION_NAME="sagemaker-rollout-bench",
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
-        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-        AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
-        AWS_REGION="us-east-1",
-        # and what the bench needs besides (no AWS call is made)
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        POWERTOOLS_SERVICE_NAME="sagemaker-rollout",
-        POWERTOOLS_METRICS_NAMESPACE="SageMakerRollout",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
+    python, found, _ = layer.runtime_python()
+    return python, layer.assemble(layer.install(found, layer.native_arch()), Path(tempfile.mkdtemp(prefix="bench-")))
 
 
-def _run_cold(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+def _run_cold(python: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "cold_start.py"), *args],
+        [python, "-S", str(ROOT / "bench" / "cold_start.py"), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -91,25 +60,41 @@ def _run_cold(args: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 
 def cold_start() -> dict[str, Any]:
-    env = _lambda_env()
+    """Each function as Lambda loads it: the runtime's Python with its code, the core layer and the
+    standard library only, in the environment template.yaml and the runtime give it (with
+    LAMBDA_TASK_ROOT, Powertools Tracer is on and the X-Ray SDK takes its Lambda set-up; outside
+    Lambda it builds an X-Ray client for centralized sampling, which a function never pays for).
+    Nothing is compiled ahead: sam build ships the layer without .pyc files, and only /tmp is
+    writable on Lambda ("Lambda isolation technologies", Security Overview of AWS Lambda), so every
+    cold start compiles what it imports from the layer; so does every process here."""
+    from tests.deployed.lambda_env import function_environments, isolated
+
+    python, layer_python = _layer()
+    environments = function_environments()
     functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
     results: dict[str, Any] = {}
-    for name in functions:
-        _run_cold(["function", name], env)  # warm the OS file cache: every run below reads the same files
-        runs = [_run_cold(["function", name], env) for _ in range(COLD_RUNS)]
-        services = runs[0]["services"]
-        bare = [_run_cold(["bare", *services], env) for _ in range(COLD_RUNS)]
-        fn_s = statistics.median(r["seconds"] for r in runs)
-        bare_s = statistics.median(r["seconds"] for r in bare)
-        results[name] = {
-            "seconds": round(fn_s, 4),
-            "import_seconds": round(statistics.median(r["import_seconds"] for r in runs), 4),
-            "bare_seconds": round(bare_s, 4),
-            "ratio": round(fn_s / bare_s, 3),
-            "clients": services,
-            "modules": runs[0]["modules"],
-            "bare_modules": bare[0]["modules"],
-        }
+    try:
+        for name in functions:
+            env = isolated(environments[name], ROOT / "functions" / name, layer_python)
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            _run_cold(python, ["function", name], env)  # warm the OS file cache: every run reads the same files
+            runs = [_run_cold(python, ["function", name], env) for _ in range(COLD_RUNS)]
+            services = runs[0]["services"]
+            bare = [_run_cold(python, ["bare", *services], env) for _ in range(COLD_RUNS)]
+            fn_s = statistics.median(r["seconds"] for r in runs)
+            bare_s = statistics.median(r["seconds"] for r in bare)
+            results[name] = {
+                "seconds": round(fn_s, 4),
+                "import_seconds": round(statistics.median(r["import_seconds"] for r in runs), 4),
+                "bare_seconds": round(bare_s, 4),
+                "ratio": round(fn_s / bare_s, 3),
+                "clients": services,
+                "modules": runs[0]["modules"],
+                "bare_modules": bare[0]["modules"],
+                "python": runs[0]["python"],
+            }
+    finally:
+        shutil.rmtree(layer_python.parent, ignore_errors=True)
     return results
 
 
@@ -340,7 +325,8 @@ def main() -> int:
     print(f"sagemaker-rollout benchmarks on {machine}")
 
     cold = cold_start()
-    print("\ncold start (import + client set-up, median of", COLD_RUNS, "fresh processes)")
+    python = next(iter(cold.values()))["python"]
+    print(f"\ncold start (import + clients, Python {python} and the layer alone, median of {COLD_RUNS} processes)")
     print(f"  {'function':<22} {'seconds':>8} {'import':>8} {'bare':>8} {'ratio':>6}  clients")
     for name, r in cold.items():
         print(
@@ -389,6 +375,7 @@ def main() -> int:
         "cold_start_ratio": cold[worst]["ratio"],
         "cold_start_worst_function": worst,
         "cold_start": cold,
+        "cold_start_python": python,
         "api_overhead_ratio": overhead["ratio"],
         "api_overhead": overhead,
         "job_memory_ratio": memory["ratio"],

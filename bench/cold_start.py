@@ -1,7 +1,10 @@
 """One cold start, in this (fresh) process; prints JSON. Run by bench/__main__.py, never imported by it.
 
-    python bench/cold_start.py function <name>   import functions/<name>/app.py and set up its clients
-    python bench/cold_start.py bare <svc> ...    import boto3 and make the same clients the same way
+    python -S bench/cold_start.py function <name>   import functions/<name>/app.py and set up its clients
+    python -S bench/cold_start.py bare <svc> ...    import boto3 and make the same clients the same way
+
+with PYTHONPATH = the function's directory and the core layer (tests/deployed/lambda_env.isolated):
+what it imports comes from there or from the standard library, as on Lambda.
 
 "Set up its clients" calls the zero-argument cached factories the module uses (what its first
 invocation does before any AWS call): the rollout_core.wiring factories it imports and its own
@@ -41,11 +44,11 @@ def _timings(imported: float, services: list[str]) -> dict[str, object]:
         "import_seconds": imported - START,
         "services": services,
         "modules": len(sys.modules),
+        "python": sys.version.split()[0],
     }
 
 
 def function(name: str) -> dict[str, object]:
-    sys.path.insert(0, str(ROOT / "layers" / "rollout_core"))
     spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "functions" / name / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -148,9 +148,14 @@ class RolloutClient:
         mode: str = "auto",
         split_type: str = "None",
         accept: str | None = None,
+        size_bytes: int | None = None,
     ) -> dict[str, Any]:
+        """Record a job; ``size_bytes`` (the input's size) lets the API refuse at once (422) what
+        the mode cannot take, and holds the upload to it."""
         request: dict[str, Any] = {"content_type": content_type, "mode": mode, "split_type": split_type}
         request.update({k: v for k, v in (("endpoint", endpoint), ("target", target), ("accept", accept)) if v})
+        if size_bytes is not None:
+            request["size_bytes"] = size_bytes
         response = self.request("POST", "/v1/jobs", json.dumps(request).encode(), {"Content-Type": "application/json"})
         created: dict[str, Any] = json.loads(response.data)
         return created
@@ -216,9 +221,11 @@ class RolloutClient:
             try:
                 return self._real_time(endpoint, data, content_type, accept, output)
             except ApiError as exc:
-                if exc.status != 413:  # the server's limit is lower than ours: take the job route
+                if not takes_the_job_route(exc):
                     raise
-        job = self.create_job(content_type, endpoint=endpoint, mode=mode, split_type=split_type, accept=accept)
+        job = self.create_job(
+            content_type, endpoint=endpoint, mode=mode, split_type=split_type, accept=accept, size_bytes=size
+        )
         with path.open("rb") if path else io.BytesIO(payload) as source:  # type: ignore[arg-type]
             self._upload(job["upload"], source, size, progress)
         done = self.wait(job["job_id"], progress)
@@ -298,6 +305,14 @@ class RolloutClient:
                 return sink.getvalue(), None
         finally:
             response.release_conn()
+
+
+def takes_the_job_route(exc: ApiError) -> bool:
+    """A real-time answer that the job route can give instead: the body is over the server's
+    limit (413; its limit is lower than ours), or the model's answer is too large for the
+    real-time route (502 ResponseTooLarge; async inference writes it to S3). Not a 504: the
+    model may still be working on the first request."""
+    return exc.status == 413 or (exc.status == 502 and exc.body.get("code") == "ResponseTooLarge")
 
 
 def default_api_url() -> str | None:

@@ -25,12 +25,21 @@
   can check the policy the stack hands to that role (tests/security/test_iam_coverage.py).
 - S3 "Object Created" to EventBridge: moto sends it to moto's own rules; here it is captured
   so the sandbox can deliver it through the template's rules.
+- Presigned POST uploads: moto stores any size; S3 refuses a file outside the policy's
+  content-length-range (EntityTooSmall / EntityTooLarge).
+- Test notifications: after CreateEndpoint, UpdateEndpoint and every
+  UpdateEndpointWeightsAndCapacities of an endpoint whose config has AsyncInferenceConfig,
+  SageMaker publishes ``{"eventVersion":"1.0","eventSource":"aws:sagemaker","eventName":
+  "TestNotification"}`` to its success and error topics ("Create Endpoint", SageMaker
+  asynchronous inference guide). ``announce_test_notification`` does it; the sandbox calls it
+  from the endpoint simulator when such a call is accepted (sandbox/sagemaker_ext.py).
 
 The simulated work completes when ``JobsSimulator.advance()`` finds it due by the clock.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -41,13 +50,18 @@ from typing import Any
 
 import moto.s3.notifications as s3_notifications
 from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, EmptyResult
 from moto.s3.models import s3_backends
+from moto.s3.responses import S3Response
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from .envelope import envelope
 from .records import RecordFormatError, assemble, predict, split_records
+
+_MISSING = object()  # a patched name moto does not have (removed again on uninstall)
 
 
 class RuntimeValidationError(ServiceException):
@@ -104,6 +118,9 @@ class JobsSimulator:
         self.requests: list[dict[str, Any]] = []  # headers of each InvokeEndpoint request
         self.errors_next: list[ServiceException] = []  # raised by the next InvokeEndpoint calls
         self.role_calls: list[RoleCall] = []  # what SageMaker did as the execution role
+        self.stopped: list[str] = []  # transform jobs stopped with StopTransformJob
+        self.test_notifications: list[tuple[str, str]] = []  # (endpoint, topic ARN) of each one sent
+        self.async_requests: list[dict[str, Any]] = []  # what each accepted InvokeEndpointAsync asked
         self._saved: dict[tuple[Any, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -116,20 +133,25 @@ class JobsSimulator:
             (SageMakerRuntimeResponse, "use_raw_body", True),
             (SageMakerRuntimeResponse, "invoke_endpoint_async", lambda r: sim._invoke_async_response(r)),
             (SageMakerModelBackend, "create_transform_job", lambda b, **kw: sim._create_transform_job(b, **kw)),
+            (SageMakerResponse, "stop_transform_job", lambda r: sim._stop_transform_job(r)),
             (
                 s3_notifications,
                 "_send_event_bridge_message",
                 lambda account_id, bucket, event_name, key: sim._s3_event(account_id, bucket, event_name, key),
             ),
+            (S3Response, "_bucket_response_post", lambda r, request, bucket: sim._post_upload(r, request, bucket)),
         ]
         for owner, name, fn in patches:
-            self._saved[(owner, name)] = getattr(owner, name)
+            self._saved[(owner, name)] = getattr(owner, name, _MISSING)
             setattr(owner, name, fn)
         return self
 
     def uninstall(self) -> None:
         for (owner, name), original in self._saved.items():
-            setattr(owner, name, original)
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
         self._saved.clear()
 
     def drain(self) -> list[dict[str, Any]]:
@@ -190,6 +212,17 @@ class JobsSimulator:
         endpoint_name = response.path.split("/")[2]
         input_location = str(response.headers.get("X-Amzn-SageMaker-InputLocation"))
         inference_id = str(response.headers.get("X-Amzn-SageMaker-Inference-Id") or uuid.uuid4())
+        # The request's expiry (InvokeEndpointAsync API reference): processing 1-3600 s (default
+        # 900), queue 60-21600 s (default 21600); SageMaker refuses values outside them.
+        timeout = int(response.headers.get("X-Amzn-SageMaker-InvocationTimeoutSeconds") or 900)
+        ttl = int(response.headers.get("X-Amzn-SageMaker-RequestTTLSeconds") or 21600)
+        if not (1 <= timeout <= 3600 and 60 <= ttl <= 21600):
+            raise RuntimeValidationError(
+                f"InvocationTimeoutSeconds {timeout} must be 1-3600 and RequestTTLSeconds {ttl} 60-21600."
+            )
+        self.async_requests.append(
+            {"endpoint": endpoint_name, "inference_id": inference_id, "invocation_timeout": timeout, "ttl": ttl}
+        )
         output, failure = self._invoke_async(
             response.sagemakerruntime_backend, endpoint_name, input_location, inference_id
         )
@@ -228,6 +261,20 @@ class JobsSimulator:
         )
         return output_location, failure_location
 
+    def announce_test_notification(self, backend: SageMakerModelBackend, endpoint_name: str, config_name: str) -> None:
+        """SageMaker accepted a Create/UpdateEndpoint or UpdateEndpointWeightsAndCapacities of
+        ``endpoint_name`` (moving to ``config_name``): if that config is for async inference,
+        publish the test notification to its success and error topics, as SageMaker does to
+        check its permissions. Real-time configs get none."""
+        config = backend.endpoint_configs.get(config_name)
+        output = ((config.async_inference_config if config else None) or {}).get("OutputConfig") or {}
+        topics = output.get("NotificationConfig") or {}
+        message = json.dumps({"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"})
+        for key in ("SuccessTopic", "ErrorTopic"):
+            if topics.get(key):
+                self.test_notifications.append((endpoint_name, topics[key]))
+                self.outbox.append(_sns_delivery(topics[key], message, self.clock()))
+
     # --- batch transform ------------------------------------------------------------------
 
     def _create_transform_job(self, backend: SageMakerModelBackend, **kwargs: Any) -> Any:
@@ -252,7 +299,53 @@ class JobsSimulator:
         self._transform_event(backend, job)
         return job
 
+    def _stop_transform_job(self, response: SageMakerResponse) -> ActionResult:
+        """StopTransformJob (moto has none). API reference: the status becomes Stopping, then
+        Stopped once SageMaker has stopped the job, and no output is stored. A job that is not
+        InProgress is refused (the docs are silent: the stricter reading)."""
+        backend: SageMakerModelBackend = response.sagemaker_backend
+        name = str(response._get_param("TransformJobName"))
+        job = backend.transform_jobs.get(name)
+        if job is None:
+            raise RuntimeValidationError(f'Could not find transform job "{name}".')
+        if job.transform_job_status != "InProgress":
+            raise RuntimeValidationError(
+                f"Transform job {name} is {job.transform_job_status}: only an InProgress job can be stopped."
+            )
+        self.work = [w for w in self.work if not (w.kind == "transform" and w.data["name"] == name)]
+        job.transform_job_status = "Stopping"
+        self._transform_event(backend, job)
+        self.work.append(_Work(self.clock() + timedelta(seconds=60), "stop", {"backend": backend, "name": name}))
+        self.stopped.append(name)
+        return EmptyResult()
+
+    def _finish_stop(self, data: dict[str, Any]) -> None:
+        backend: SageMakerModelBackend = data["backend"]
+        job = backend.transform_jobs[data["name"]]
+        job.transform_job_status = "Stopped"
+        self._transform_event(backend, job)
+
     # --- S3 -------------------------------------------------------------------------------
+
+    def _post_upload(self, response: S3Response, request: Any, bucket_name: str) -> Any:
+        """A browser-based POST upload (a presigned POST): S3 checks the file against the policy's
+        content-length-range and refuses it with EntityTooSmall / EntityTooLarge (Amazon S3 API
+        reference, "Creating a POST policy", Conditions); moto stores it whatever its size."""
+        original = self._saved[(S3Response, "_bucket_response_post")]
+        policy = (response.querystring.get("policy") or [None])[0]
+        if policy and request.headers.get("Content-Length"):
+            size = len(response.body or b"")
+            for condition in json.loads(base64.b64decode(policy)).get("conditions", []):
+                if isinstance(condition, list) and condition[0] == "content-length-range":
+                    low, high = int(condition[1]), int(condition[2])
+                    if not low <= size <= high:
+                        code = "EntityTooLarge" if size > high else "EntityTooSmall"
+                        body = (
+                            f"<Error><Code>{code}</Code><Message>Your proposed upload is {size} bytes, outside the "
+                            f"policy's content-length-range {low}-{high}</Message></Error>"
+                        )
+                        return 400, {"Content-Type": "application/xml"}, body
+        return original(response, request, bucket_name)
 
     def _s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         if not event_name.startswith("s3:ObjectCreated"):
@@ -280,6 +373,8 @@ class JobsSimulator:
         for work in due:
             if work.kind == "async":
                 self._finish_async(work.data)
+            elif work.kind == "stop":
+                self._finish_stop(work.data)
             else:
                 self._finish_transform(work.data)
 

@@ -1,18 +1,37 @@
 """What moto's SageMaker lacks, added as AWS documents it (sandbox and tests only).
 
 moto 5 has no UpdateEndpoint, makes endpoints InService at once, applies
-UpdateEndpointWeightsAndCapacities instantly and lets CreateModel/CreateEndpointConfig
-overwrite existing resources. SageMaker itself (API reference for UpdateEndpoint,
-UpdateEndpointWeightsAndCapacities, CreateEndpoint, DescribeEndpoint):
+UpdateEndpointWeightsAndCapacities instantly, deletes endpoints at once, keeps only some
+fields of an endpoint config, refuses nothing of what SageMaker refuses and lets
+CreateModel/CreateEndpointConfig overwrite existing resources. SageMaker itself (API
+reference of each call; DescribeEndpoint's EndpointStatus list):
 
 - CreateEndpoint: status Creating, then InService (or Failed with FailureReason).
-- UpdateEndpoint / UpdateEndpointWeightsAndCapacities: status Updating, then InService. A
-  failed update leaves the endpoint InService on its previous configuration, with
-  FailureReason set. Either call on an endpoint that is not InService is refused with a
-  ValidationException.
+- UpdateEndpoint / UpdateEndpointWeightsAndCapacities: status Updating, then InService (with
+  RetainAllVariantProperties, variants kept by the new config keep their live instance count
+  and weight; otherwise they take the config's). A
+  failed update goes back to the previous configuration, InService with FailureReason set
+  (or, as a scenario may ask: Failed, where "DeleteEndpoint is the only operation that can
+  be performed", or UpdateRollbackFailed, "a mix of the old and new configurations").
+  Either call on an endpoint that is not InService is refused with a ValidationException.
+- UpdateEndpointWeightsAndCapacities changes "variant weight of one or more variants, or
+  capacity of one variant": DesiredInstanceCount for more than one variant is refused here
+  (the stricter reading); the new count is CurrentInstanceCount once InService.
+- DeleteEndpoint: status Deleting, then gone ("SageMaker asynchronously deletes associated
+  endpoint resources"); the name cannot be used again until then.
+- CreateEndpoint API reference: the config is read with an eventually consistent read, so a
+  config (or a model) created a moment ago may not be found yet: ``lookup_seconds`` makes
+  every new model/config invisible to the calls that use it for that long.
+- "You must not delete an EndpointConfig in use by an endpoint that is live or while the
+  UpdateEndpoint or CreateEndpoint operations are being performed": refused here, and so is
+  deleting a model such a config uses, or updating to a config whose model is gone.
+- "Update or delete endpoints that use automatic scaling" (SageMaker developer guide): a
+  variant registered with Application Auto Scaling must be deregistered before an update
+  removes it or changes its instance type: refused here otherwise.
 - CreateModel / CreateEndpointConfig with an existing name: ValidationException.
+- DescribeEndpointConfig returns every field CreateEndpointConfig was given.
 - Each status change is announced as a "SageMaker Endpoint State Change" event
-  (EndpointStatus spelled IN_SERVICE, UPDATING, CREATING, FAILED).
+  (EndpointStatus spelled IN_SERVICE, UPDATING, CREATING, FAILED, DELETING, ...).
 
 ``EndpointSimulator.install()`` patches moto's backend and response classes for as long as it
 is installed; ``advance()`` completes the transitions that are due by the simulated clock.
@@ -25,12 +44,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
-from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
 from .envelope import envelope
+
+AUTOSCALING_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
 class ResourceLimitExceeded(SagemakerClientError):
@@ -41,13 +63,25 @@ class ThrottlingException(SagemakerClientError):
     code = "ThrottlingException"
 
 
+@dataclass(frozen=True)
+class Failure:
+    """How the next update of an endpoint fails: its FailureReason and the status it leaves."""
+
+    reason: str
+    status: str = "InService"  # InService (back on the previous config) | Failed | UpdateRollbackFailed
+
+
 @dataclass
 class Transition:
     due: datetime
-    kind: str  # "create" | "config" | "weights"
+    kind: str  # "create" | "config" | "weights" | "delete"
     config_name: str | None = None
     weights: dict[str, float] = field(default_factory=dict)
-    failure: str | None = None
+    instances: dict[str, int] = field(default_factory=dict)
+    # UpdateEndpoint RetainAllVariantProperties: variants the endpoint keeps keep their live
+    # instance count and weight (false: the new config's values).
+    retain: bool = False
+    failure: Failure | None = None
 
 
 def _event_status(status: str) -> str:
@@ -67,14 +101,27 @@ class EndpointSimulator:
         self,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         update_seconds: float = 120,
+        lookup_seconds: float = 0,
     ) -> None:
         self.clock = clock
         self.update_seconds = update_seconds
+        # AWS says a lookup right after a create *can* fail; 0 (off) keeps scenarios about other
+        # behaviour readable; the eventual-consistency scenario and tests turn it on.
+        self.lookup_seconds = lookup_seconds
         self.pending: dict[str, tuple[SageMakerModelBackend, Transition]] = {}
-        self.fail_next: dict[str, str] = {}  # endpoint -> FailureReason of its next update
+        self.fail_next: dict[str, Failure | str] = {}  # endpoint -> how its next update fails
         self.reject_next: dict[str, list[SagemakerClientError]] = {}  # endpoint -> errors raised at the call
+        # endpoint -> instance count autoscaling moves the serving variant to, the moment the next
+        # update arrives (so that update is refused as in progress: the race AWS allows).
+        self.autoscale_before_next: dict[str, int] = {}
         self.outbox: list[dict[str, Any]] = []  # events announced and not yet delivered
         self.calls: list[tuple[str, str]] = []  # (operation, endpoint) of every accepted change
+        self.visible_at: dict[tuple[str, str], datetime] = {}  # ("model"|"config", name) -> when
+        self.configs: dict[str, dict[str, Any]] = {}  # config name -> its CreateEndpointConfig request
+        # Called with (backend, endpoint name, config it moves to) when a Create/Update/weights
+        # change is accepted: SageMaker's side effects beyond the endpoint (e.g. the async test
+        # notifications, sandbox/jobs_ext.py).
+        self.on_start: list[Callable[[SageMakerModelBackend, str, str], None]] = []
         self._saved: dict[tuple[type, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -89,14 +136,26 @@ class EndpointSimulator:
             "create_endpoint": lambda b, endpoint_name, endpoint_config_name, tags: sim._create_endpoint(
                 b, endpoint_name, endpoint_config_name, tags
             ),
+            "delete_endpoint": lambda b, endpoint_name: sim._delete_endpoint(b, endpoint_name),
             "create_model": lambda b, **kw: sim._create_model(b, **kw),
+            "delete_model": lambda b, model_name: sim._delete_model(b, model_name),
             "create_endpoint_config": lambda b, **kw: sim._create_endpoint_config(b, **kw),
+            "describe_endpoint_config": lambda b, endpoint_config_name: sim._describe_endpoint_config(
+                b, endpoint_config_name
+            ),
+            "delete_endpoint_config": lambda b, endpoint_config_name: sim._delete_endpoint_config(
+                b, endpoint_config_name
+            ),
         }
         for name, fn in backend_methods.items():
             self._saved[(SageMakerModelBackend, name)] = SageMakerModelBackend.__dict__.get(name)
             setattr(SageMakerModelBackend, name, fn)
-        self._saved[(SageMakerResponse, "update_endpoint")] = SageMakerResponse.__dict__.get("update_endpoint")
-        SageMakerResponse.update_endpoint = _update_endpoint_response  # type: ignore[attr-defined]
+        for name, fn in (
+            ("update_endpoint", _update_endpoint_response),
+            ("create_endpoint_config", lambda r: _create_endpoint_config_response(sim, r)),
+        ):
+            self._saved[(SageMakerResponse, name)] = SageMakerResponse.__dict__.get(name)
+            setattr(SageMakerResponse, name, fn)
         return self
 
     def uninstall(self) -> None:
@@ -113,7 +172,7 @@ class EndpointSimulator:
     def __exit__(self, *exc: object) -> None:
         self.uninstall()
 
-    # --- what SageMaker does --------------------------------------------------------------
+    # --- what SageMaker refuses ------------------------------------------------------------
 
     def _endpoint(self, backend: SageMakerModelBackend, name: str) -> FakeEndpoint:
         endpoint = backend.endpoints.get(name)
@@ -131,20 +190,82 @@ class EndpointSimulator:
         if endpoint.endpoint_status != "InService":
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
 
+    def _visible(self, kind: str, name: str) -> bool:
+        return self.visible_at.get((kind, name), datetime.min.replace(tzinfo=UTC)) <= self.clock()
+
+    def _require_config(self, backend: SageMakerModelBackend, config_name: str) -> FakeEndpointConfig:
+        config = backend.endpoint_configs.get(config_name)
+        if config is None or not self._visible("config", config_name):
+            arn = FakeEndpointConfig.arn_formatter(config_name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
+        for variant in config.production_variants:
+            self._require_model(backend, variant.get("ModelName"))
+        return config
+
+    def _require_model(self, backend: SageMakerModelBackend, model_name: str | None) -> None:
+        if model_name and (model_name not in backend._models or not self._visible("model", model_name)):
+            arn = f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:model/{model_name.lower()}"
+            raise ValidationError(message=f'Could not find model "{arn}".')
+
+    def _require_no_autoscaling_lost(
+        self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, config: FakeEndpointConfig
+    ) -> None:
+        """A variant under Application Auto Scaling may not be removed or change instance type."""
+        registered = applicationautoscaling_backends[backend.account_id][backend.region_name].targets.get(
+            AUTOSCALING_DIMENSION, {}
+        )
+        current = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+        types_now = {v["VariantName"]: v.get("InstanceType") for v in (current.production_variants if current else [])}
+        types_next = {v["VariantName"]: v.get("InstanceType") for v in config.production_variants}
+        for variant, instance_type in types_now.items():
+            if f"endpoint/{endpoint.endpoint_name}/variant/{variant}" not in registered:
+                continue
+            if variant not in types_next or types_next[variant] != instance_type:
+                raise ValidationError(
+                    message=f'The variant "{variant}" of endpoint "{endpoint.endpoint_name}" is registered with '
+                    "Application Auto Scaling: deregister its scalable target before an update removes the "
+                    "variant or changes its instance type."
+                )
+
+    def _configs_in_use(self, backend: SageMakerModelBackend) -> dict[str, str]:
+        """Config name -> the endpoint that serves it or is being moved to it."""
+        used = {e.endpoint_config_name: name for name, e in backend.endpoints.items()}
+        for name, (_, transition) in self.pending.items():
+            if transition.config_name:
+                used[transition.config_name] = name
+        return used
+
+    # --- what SageMaker does --------------------------------------------------------------
+
     def _update_endpoint(
-        self, backend: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, **_: Any
+        self,
+        backend: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        retain_all_variant_properties: bool = False,
+        **_: Any,
     ) -> str:
         endpoint = self._endpoint(backend, endpoint_name)
         self._raise_injected(endpoint_name)
+        self._race_with_autoscaling(backend, endpoint)
         self._require_in_service(endpoint)
-        if endpoint_config_name not in backend.endpoint_configs:
-            raise ValidationError(message=f'Could not find endpoint configuration "{endpoint_config_name}".')
-        self._start(backend, endpoint, "Updating", Transition(self._due(), "config", config_name=endpoint_config_name))
+        config = self._require_config(backend, endpoint_config_name)
+        self._require_no_autoscaling_lost(backend, endpoint, config)
+        transition = Transition(
+            self._due(), "config", config_name=endpoint_config_name, retain=bool(retain_all_variant_properties)
+        )
+        self._start(backend, endpoint, "Updating", transition)
         return str(endpoint.arn)
 
     def _update_weights(self, backend: SageMakerModelBackend, endpoint_name: str, desired: list[dict[str, Any]]) -> str:
         endpoint = self._endpoint(backend, endpoint_name)
         self._raise_injected(endpoint_name)
+        self._race_with_autoscaling(backend, endpoint)
+        return self._change_weights(backend, endpoint, desired)
+
+    def _change_weights(
+        self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, desired: list[dict[str, Any]]
+    ) -> str:
         self._require_in_service(endpoint)
         names = {v["VariantName"] for v in endpoint.production_variants}
         for variant in desired:
@@ -153,12 +274,36 @@ class EndpointSimulator:
                     message=f'The variant name(s) "{variant["VariantName"]}" is/are not present within endpoint '
                     f'configuration "{endpoint.endpoint_config_name}".'
                 )
+        instances = {v["VariantName"]: int(v["DesiredInstanceCount"]) for v in desired if "DesiredInstanceCount" in v}
+        if len(instances) > 1:
+            raise ValidationError(
+                message="UpdateEndpointWeightsAndCapacities changes the capacity of one variant per request."
+            )
         weights = {v["VariantName"]: float(v["DesiredWeight"]) for v in desired if "DesiredWeight" in v}
         for variant in endpoint.production_variants:
             if variant["VariantName"] in weights:
                 variant["DesiredWeight"] = weights[variant["VariantName"]]
-        self._start(backend, endpoint, "Updating", Transition(self._due(), "weights", weights=weights))
+            if variant["VariantName"] in instances:
+                variant["DesiredInstanceCount"] = instances[variant["VariantName"]]
+        transition = Transition(self._due(), "weights", weights=weights, instances=instances)
+        self._start(backend, endpoint, "Updating", transition)
         return str(endpoint.arn)
+
+    def autoscale(
+        self, backend: SageMakerModelBackend, endpoint_name: str, count: int, variant: str | None = None
+    ) -> None:
+        """Application Auto Scaling changes a variant's instance count (the serving one by default),
+        as its service-linked role does: with UpdateEndpointWeightsAndCapacities."""
+        endpoint = self._endpoint(backend, endpoint_name)
+        name = (
+            variant or max(endpoint.production_variants, key=lambda v: float(v.get("CurrentWeight", 0)))["VariantName"]
+        )
+        self._change_weights(backend, endpoint, [{"VariantName": name, "DesiredInstanceCount": count}])
+
+    def _race_with_autoscaling(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
+        count = self.autoscale_before_next.pop(endpoint.endpoint_name, None)
+        if count is not None and endpoint.endpoint_status == "InService":
+            self.autoscale(backend, endpoint.endpoint_name, count)  # the refusal follows: it is Updating
 
     def _create_endpoint(
         self, backend: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any
@@ -167,9 +312,7 @@ class EndpointSimulator:
             arn = FakeEndpoint.arn_formatter(endpoint_name, backend.account_id, backend.region_name)
             raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
         self._raise_injected(endpoint_name)
-        if endpoint_config_name not in backend.endpoint_configs:
-            raise ValidationError(message=f'Could not find endpoint configuration "{endpoint_config_name}".')
-        config = backend.endpoint_configs[endpoint_config_name]
+        config = self._require_config(backend, endpoint_config_name)
         endpoint = FakeEndpoint(  # type: ignore[abstract]
             account_id=backend.account_id,
             region_name=backend.region_name,
@@ -185,6 +328,14 @@ class EndpointSimulator:
         self._start(backend, endpoint, "Creating", Transition(self._due(), "create", config_name=endpoint_config_name))
         return endpoint
 
+    def _delete_endpoint(self, backend: SageMakerModelBackend, endpoint_name: str) -> None:
+        endpoint = self._endpoint(backend, endpoint_name)
+        self._raise_injected(endpoint_name)
+        if endpoint.endpoint_status == "Deleting":
+            return
+        self.pending.pop(endpoint_name, None)  # whatever was under way stops
+        self._start(backend, endpoint, "Deleting", Transition(self._due(), "delete"))
+
     def _create_model(self, backend: SageMakerModelBackend, **kwargs: Any) -> Any:
         name = kwargs["model_name"]
         if name in backend._models:
@@ -193,13 +344,51 @@ class EndpointSimulator:
         package = container.get("ModelPackageName")
         if package is not None:
             backend.describe_model_package(package)  # ValidationException when it does not exist
-        return self._saved[(SageMakerModelBackend, "create_model")](backend, **kwargs)
+        created = self._saved[(SageMakerModelBackend, "create_model")](backend, **kwargs)
+        self.visible_at[("model", name)] = self.clock() + timedelta(seconds=self.lookup_seconds)
+        return created
+
+    def _delete_model(self, backend: SageMakerModelBackend, model_name: str) -> None:
+        in_use = self._configs_in_use(backend)
+        for config_name, endpoint in in_use.items():
+            config = backend.endpoint_configs.get(config_name)
+            if config and any(v.get("ModelName") == model_name for v in config.production_variants):
+                raise ValidationError(
+                    message=f'Cannot delete model "{model_name}": endpoint "{endpoint}" uses it through '
+                    f'configuration "{config_name}" (sandbox: AWS says an endpoint\'s config and model must not '
+                    "be deleted while it is live)."
+                )
+        self._saved[(SageMakerModelBackend, "delete_model")](backend, model_name)
 
     def _create_endpoint_config(self, backend: SageMakerModelBackend, **kwargs: Any) -> Any:
         name = kwargs["endpoint_config_name"]
         if name in backend.endpoint_configs:
             raise ValidationError(message=f'Cannot create already existing endpoint configuration "{name}".')
-        return self._saved[(SageMakerModelBackend, "create_endpoint_config")](backend, **kwargs)
+        for variant in kwargs.get("production_variants") or []:
+            self._require_model(backend, variant.get("ModelName"))
+        created = self._saved[(SageMakerModelBackend, "create_endpoint_config")](backend, **kwargs)
+        self.visible_at[("config", name)] = self.clock() + timedelta(seconds=self.lookup_seconds)
+        return created
+
+    def _describe_endpoint_config(self, backend: SageMakerModelBackend, endpoint_config_name: str) -> dict[str, Any]:
+        described: dict[str, Any] = self._saved[(SageMakerModelBackend, "describe_endpoint_config")](
+            backend, endpoint_config_name
+        )
+        request = self.configs.get(endpoint_config_name)
+        if request is None:
+            return described
+        own = {k: described[k] for k in ("EndpointConfigName", "EndpointConfigArn", "CreationTime")}
+        return {**{k: v for k, v in request.items() if k != "Tags"}, **own}
+
+    def _delete_endpoint_config(self, backend: SageMakerModelBackend, endpoint_config_name: str) -> None:
+        endpoint = self._configs_in_use(backend).get(endpoint_config_name)
+        if endpoint is not None:
+            raise ValidationError(
+                message=f'Cannot delete endpoint configuration "{endpoint_config_name}": endpoint "{endpoint}" '
+                "uses it (sandbox: AWS says an EndpointConfig in use by a live endpoint must not be deleted)."
+            )
+        self._saved[(SageMakerModelBackend, "delete_endpoint_config")](backend, endpoint_config_name)
+        self.configs.pop(endpoint_config_name, None)
 
     # --- time -----------------------------------------------------------------------------
 
@@ -210,11 +399,16 @@ class EndpointSimulator:
         self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, status: str, transition: Transition
     ) -> None:
         self.calls.append((transition.kind, endpoint.endpoint_name))
-        transition.failure = self.fail_next.pop(endpoint.endpoint_name, None)
+        if transition.kind != "delete":
+            failure = self.fail_next.pop(endpoint.endpoint_name, None)
+            transition.failure = Failure(failure) if isinstance(failure, str) else failure
         endpoint.endpoint_status = status
         endpoint.last_modified_time = self.clock()
         self.pending[endpoint.endpoint_name] = (backend, transition)
         self._announce(backend, endpoint)
+        if transition.kind != "delete":
+            for hook in self.on_start:
+                hook(backend, endpoint.endpoint_name, transition.config_name or endpoint.endpoint_config_name)
 
     def drain(self) -> list[dict[str, Any]]:
         """The events announced since the last drain (EventBridge would deliver them)."""
@@ -231,31 +425,44 @@ class EndpointSimulator:
             endpoint = backend.endpoints.get(name)
             if endpoint is None:
                 continue
+            if transition.kind == "delete":
+                del backend.endpoints[name]
+                continue
             self._complete(backend, endpoint, transition)
             self._announce(backend, endpoint)
 
     def _complete(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, transition: Transition) -> None:
         endpoint.last_modified_time = self.clock()
-        if transition.failure is not None:
-            endpoint.failure_reason = transition.failure  # type: ignore[assignment]
+        failure = transition.failure
+        if failure is not None:
+            endpoint.failure_reason = failure.reason  # type: ignore[assignment]
             # A failed create leaves a Failed endpoint; a failed update goes back to the
-            # previous configuration and stays InService.
-            endpoint.endpoint_status = "Failed" if transition.kind == "create" else "InService"
-            if transition.kind == "weights":
-                for variant in endpoint.production_variants:
-                    variant["DesiredWeight"] = variant.get("CurrentWeight", 0.0)
+            # previous configuration (InService), unless the scenario asks for worse.
+            endpoint.endpoint_status = "Failed" if transition.kind == "create" else failure.status
+            for variant in endpoint.production_variants:
+                variant["DesiredWeight"] = variant.get("CurrentWeight", 0.0)
+                variant["DesiredInstanceCount"] = variant.get("CurrentInstanceCount", 1)
             return
         endpoint.failure_reason = None
         endpoint.endpoint_status = "InService"
         if transition.kind in ("create", "config"):
             assert transition.config_name is not None
             config = backend.endpoint_configs[transition.config_name]
+            before = {v["VariantName"]: v for v in endpoint.production_variants}
             endpoint.endpoint_config_name = transition.config_name
             endpoint.production_variants = _variants(config.production_variants)
-        else:
-            for variant in endpoint.production_variants:
-                if variant["VariantName"] in transition.weights:
-                    variant["CurrentWeight"] = variant["DesiredWeight"] = transition.weights[variant["VariantName"]]
+            if transition.retain:
+                for variant in endpoint.production_variants:
+                    kept = before.get(variant["VariantName"])
+                    if kept is not None:
+                        variant.update({k: kept[k] for k in _LIVE_PROPERTIES if k in kept})
+            return
+        for variant in endpoint.production_variants:
+            name = variant["VariantName"]
+            if name in transition.weights:
+                variant["CurrentWeight"] = variant["DesiredWeight"] = transition.weights[name]
+            if name in transition.instances:
+                variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = transition.instances[name]
 
     def _announce(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> dict[str, Any]:
         detail: dict[str, Any] = {
@@ -283,6 +490,9 @@ class EndpointSimulator:
         return event
 
 
+_LIVE_PROPERTIES = ("CurrentWeight", "DesiredWeight", "CurrentInstanceCount", "DesiredInstanceCount")
+
+
 def _variants(config_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """DescribeEndpoint's ProductionVariants for a config (weight 0 included, unlike moto)."""
     return [
@@ -304,3 +514,19 @@ def _update_endpoint_response(self: SageMakerResponse) -> ActionResult:
         retain_all_variant_properties=self._get_param("RetainAllVariantProperties", False),
     )
     return ActionResult({"EndpointArn": arn})
+
+
+def _create_endpoint_config_response(sim: EndpointSimulator, self: SageMakerResponse) -> ActionResult:
+    """moto keeps four fields of a config; the request is kept whole for DescribeEndpointConfig."""
+    params: dict[str, Any] = dict(self._get_params())
+    backend: Any = self.sagemaker_backend  # given None for absent fields, as moto's own response does
+    config = backend.create_endpoint_config(
+        endpoint_config_name=params["EndpointConfigName"],
+        async_inference_config=params.get("AsyncInferenceConfig"),
+        production_variants=params.get("ProductionVariants"),
+        data_capture_config=params.get("DataCaptureConfig"),
+        tags=params.get("Tags"),
+        kms_key_id=params.get("KmsKeyId"),
+    )
+    sim.configs[params["EndpointConfigName"]] = params
+    return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout_core.models import Rollout, Target
 
+from .gateway import CLIENT, OPERATOR
+from .sagemaker_ext import Failure
 from .stack import REGION, START, TABLE, Delivery, Sandbox
 from .template import ROOT
 
@@ -42,6 +44,11 @@ class Expectation(BaseModel):
     failure_contains: str | None = None
     notified: str | None = None  # an EventBridge detail-type announced so far (e.g. "Rollout Paused")
     paused: bool | None = None
+    instances: dict[str, int] | None = None  # package label -> instances of its variant, exactly
+    rollouts: int | None = None  # how many rollouts the package (``rollout``) has had
+    history_contains: str | None = None  # a reason in the rollout's history contains this
+    # SageMaker's async test notifications delivered so far (distinct SNS messages)
+    test_notifications: int | None = None
 
 
 class Scenario(BaseModel):
@@ -51,6 +58,9 @@ class Scenario(BaseModel):
     description: str = ""
     target: dict[str, Any] = Field(default_factory=dict)
     endpoint_update_seconds: float = 120
+    # How long a model/config SageMaker has just created stays invisible to the calls that use
+    # it (CreateEndpoint API reference: eventually consistent read). 0: visible at once.
+    lookup_delay_seconds: float = 0
     steps: list[dict[str, Any]]
 
     def full_target(self) -> Target:
@@ -110,7 +120,10 @@ class Runner:
             "ModelPackageGroupName": self.target.model_package_group,
         }
         with Sandbox(
-            update_seconds=self.scenario.endpoint_update_seconds, parameters=parameters, deliver_each=self.deliver_each
+            update_seconds=self.scenario.endpoint_update_seconds,
+            parameters=parameters,
+            deliver_each=self.deliver_each,
+            lookup_seconds=self.scenario.lookup_delay_seconds,
         ) as sandbox:
             self.sandbox = sandbox
             sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
@@ -177,8 +190,27 @@ class Runner:
         self._deliveries(self.sandbox.tick())
 
     def _step_fail_next_update(self, arg: Any) -> None:
-        self.sandbox.simulator.fail_next[self.target.endpoint_name] = str(arg)
-        self._line("sagemaker", f"the endpoint's next update will fail: {arg}")
+        """A FailureReason, or {reason, status}: where the failed update leaves the endpoint
+        (InService on its previous config, Failed, or UpdateRollbackFailed)."""
+        failure = Failure(**arg) if isinstance(arg, dict) else Failure(str(arg))
+        self.sandbox.simulator.fail_next[self.target.endpoint_name] = failure
+        self._line("sagemaker", f"the endpoint's next update will fail ({failure.status}): {failure.reason}")
+
+    def _step_autoscale(self, arg: Any) -> None:
+        """Application Auto Scaling moves the serving variant to ``arg`` instances."""
+        self._line("autoscaling", f"serving variant to {arg} instances")
+        self._deliveries(self.sandbox.autoscale(self.target.endpoint_name, int(arg)))
+
+    def _step_autoscale_before_next_update(self, arg: Any) -> None:
+        """Autoscaling starts (to ``arg`` instances) just as the rollout's next update arrives."""
+        self.sandbox.simulator.autoscale_before_next[self.target.endpoint_name] = int(arg)
+        self._line("autoscaling", f"will scale the serving variant to {arg} as the next update arrives")
+
+    def _step_edit(self, arg: Any) -> None:
+        """Someone edits the package's description: SageMaker announces a state change that is
+        not an approval (UpdatedModelPackageFields names what changed)."""
+        self._line("registry", f"{arg} description edited")
+        self._deliveries(self.sandbox.edit_package(self._package(str(arg)), "reviewed again"))
 
     def _step_fail_next_async(self, arg: Any) -> None:
         self.sandbox.jobs.fail_next_async[str(self.target.inference.async_endpoint_name)] = str(arg)
@@ -202,14 +234,16 @@ class Runner:
     def _steer(self, action: str, label: str) -> None:
         rollout = self._rollout(label)
         assert rollout is not None, f"no rollout for {label}"
-        response = self.sandbox.api("POST", f"/v1/rollouts/{rollout.rollout_id}/{action}")
+        response = self.sandbox.api("POST", f"/v1/rollouts/{rollout.rollout_id}/{action}", principal=OPERATOR)
         self.last_response = response
         self._line("operator", f"{action} {label} -> {response['statusCode']}")
         self._after_action()
 
     def _step_start(self, arg: Any) -> None:
         body = json.dumps({"model_package_arn": self._package(str(arg))})
-        response = self.sandbox.api("POST", "/v1/rollouts", body, {"Content-Type": "application/json"})
+        response = self.sandbox.api(
+            "POST", "/v1/rollouts", body, {"Content-Type": "application/json"}, principal=OPERATOR
+        )
         self.last_response = response
         if response["statusCode"] == 201:
             self.manual[str(arg)] = json.loads(response["body"])["rollout_id"]
@@ -226,9 +260,8 @@ class Runner:
         """POST a payload of ``bytes`` bytes to the real-time route."""
         endpoint = arg.get("endpoint", self.target.endpoint_name)
         body = b"1" * int(arg["bytes"])
-        response = self.sandbox.api(
-            "POST", f"/v1/endpoints/{endpoint}/invocations", body, {"Content-Type": arg.get("content_type", "text/csv")}
-        )
+        headers = {"Content-Type": arg.get("content_type", "text/csv")}
+        response = self.sandbox.api("POST", f"/v1/endpoints/{endpoint}/invocations", body, headers, principal=CLIENT)
         self.last_response = response
         self._line("api", f"invoke {endpoint} with {len(body)} bytes -> {response['statusCode']}")
 
@@ -237,7 +270,8 @@ class Runner:
         request = {k: v for k, v in arg.items() if k in ("mode", "split_type", "content_type", "accept")}
         request.setdefault("content_type", "text/csv")
         request["target"] = self.target.model_package_group
-        response = self.sandbox.api("POST", "/v1/jobs", json.dumps(request), {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        response = self.sandbox.api("POST", "/v1/jobs", json.dumps(request), headers, principal=CLIENT)
         self.last_response = response
         created = json.loads(response["body"])
         if response["statusCode"] != 201:
@@ -253,7 +287,7 @@ class Runner:
         return self.sandbox.deliveries[before:]
 
     def _job_view(self, label: str) -> dict[str, Any]:
-        response = self.sandbox.api("GET", f"/v1/jobs/{self.jobs[label]}")
+        response = self.sandbox.api("GET", f"/v1/jobs/{self.jobs[label]}", principal=CLIENT)
         view: dict[str, Any] = json.loads(response["body"])
         return view
 
@@ -282,6 +316,11 @@ class Runner:
         for label, rid in self.manual.items():
             if rollout_id_or_variant in (rid, naming.variant_name(rid)):
                 return f"{label}*"  # a manual start of that package
+        labels = {arn: label for label, arn in self.packages.items()}
+        for rollout in self._all_rollouts():  # a package approved again: a rollout id of its own
+            rid = rollout.rollout_id
+            if rollout_id_or_variant in (rid, naming.variant_name(rid)) and rollout.model_package_arn in labels:
+                return labels[rollout.model_package_arn]
         return rollout_id_or_variant
 
     def _rollout(self, label: str) -> Rollout | None:
@@ -289,6 +328,11 @@ class Runner:
         arn = self.packages.get(label)
         mine = [r for r in self._all_rollouts() if r.model_package_arn == arn]
         return mine[-1] if mine else None
+
+    def _instances(self) -> dict[str, int]:
+        """Instances per package label, as DescribeEndpoint says (CurrentInstanceCount)."""
+        described = self.sandbox.client("sagemaker").describe_endpoint(EndpointName=self.target.endpoint_name)
+        return {self._label(v["VariantName"]): v["CurrentInstanceCount"] for v in described["ProductionVariants"]}
 
     def _weights(self) -> dict[str, int] | None:
         weights = self.sandbox.endpoint_weights(self.target.endpoint_name)
@@ -358,17 +402,34 @@ class Runner:
     # --- expectations ---------------------------------------------------------------------
 
     def _expect(self, want: Expectation) -> None:
-        if want.rollout is not None:
-            rollout = self._rollout(want.rollout)
-            assert rollout is not None, f"no rollout for {want.rollout}"
-            if want.phase is not None:
-                assert rollout.phase.value == want.phase, (
-                    f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
-                )
-            if want.reason_contains is not None:
-                assert want.reason_contains in rollout.reason, (
-                    f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
-                )
+        self._expect_rollout(want)
+        self._expect_endpoint(want)
+        self._expect_api(want)
+
+    def _expect_rollout(self, want: Expectation) -> None:
+        """Expectations on the package ``want.rollout``'s latest rollout."""
+        if want.rollout is None:
+            for needs in ("phase", "reason_contains", "rollouts", "history_contains", "paused"):
+                assert getattr(want, needs) is None, f"{needs} needs rollout"
+            return
+        rollout = self._rollout(want.rollout)
+        assert rollout is not None, f"no rollout for {want.rollout}"
+        if want.phase is not None:
+            assert rollout.phase.value == want.phase, f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
+        if want.reason_contains is not None:
+            assert want.reason_contains in rollout.reason, f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
+        if want.rollouts is not None:
+            arn = self.packages.get(want.rollout)
+            count = len([r for r in self._all_rollouts() if r.model_package_arn == arn])
+            assert count == want.rollouts, f"{want.rollout} has {count} rollouts, expected {want.rollouts}"
+        if want.history_contains is not None:
+            reasons = [h.reason for h in rollout.history]
+            assert any(want.history_contains in r for r in reasons), f"no history reason has {want.history_contains!r}"
+        if want.paused is not None:
+            assert rollout.paused == want.paused, f"paused={rollout.paused}"
+
+    def _expect_endpoint(self, want: Expectation) -> None:
+        """Expectations on the endpoint, the store and what was announced."""
         if want.weights is not None:
             assert self._weights() == want.weights, f"weights {self._weights()}, expected {want.weights}"
         if want.endpoint_status is not None:
@@ -377,14 +438,18 @@ class Runner:
         if want.endpoint_exists is not None:
             exists = self.sandbox.endpoint_status(self.target.endpoint_name) is not None
             assert exists == want.endpoint_exists, f"endpoint exists={exists}"
+        if want.instances is not None:
+            instances = self._instances()
+            assert instances == want.instances, f"instances {instances}, expected {want.instances}"
         if want.notified is not None:
             self._notifications()
             assert want.notified in self.announced, f"{want.notified!r} not announced (saw {self.announced})"
-        if want.paused is not None:
-            assert want.rollout is not None, "paused needs rollout"
-            found = self._rollout(want.rollout)
-            assert found is not None
-            assert found.paused == want.paused, f"paused={found.paused}"
+        if want.live_rollouts is not None:
+            live = [r for r in self._all_rollouts() if r.live]
+            assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
+
+    def _expect_api(self, want: Expectation) -> None:
+        """Expectations on the last API answer and on jobs."""
         if want.http_status is not None:
             got = self.last_response.get("statusCode")
             assert got == want.http_status, f"HTTP {got}, expected {want.http_status}"
@@ -405,9 +470,15 @@ class Runner:
                 )
             if want.job_status == "SUCCEEDED":
                 assert view["output"] and view["output"]["url"], "a finished job has a download link"
-        if want.live_rollouts is not None:
-            live = [r for r in self._all_rollouts() if r.live]
-            assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
+        if want.test_notifications is not None:
+            seen = {
+                d.event["Records"][0]["Sns"]["MessageId"]
+                for d in self.sandbox.deliveries
+                if "Records" in d.event and '"TestNotification"' in d.event["Records"][0]["Sns"]["Message"]
+            }
+            assert len(seen) == want.test_notifications, (
+                f"{len(seen)} test notifications delivered, expected {want.test_notifications}"
+            )
 
     def _rollout_summary(self, rollout: Rollout) -> dict[str, Any]:
         return {

@@ -2,8 +2,13 @@
 
 Point the client or the CLI at the printed URL. A moto server (not in-process mocking) backs
 the stack so that presigned upload and download URLs work for any HTTP client. Time is the
-wall clock; endpoint updates and jobs take a few seconds. The API checks that requests are
-SigV4-signed (an ``AWS4-HMAC-SHA256`` Authorization header) but not the signature itself.
+wall clock; endpoint updates and jobs take a few seconds.
+
+The API is guarded as API Gateway guards an ``AWS_IAM`` method: the SigV4 signature is checked
+(sandbox/sigv4.py) against the test principals' keys (sandbox/gateway.py: a client, a viewer,
+an operator, ...; the ready line lists them), and the route against the caller policy the
+principal holds and the API's resource policy, both from template.yaml. A refusal is API
+Gateway's 403; an allowed request reaches the function with the principal as its identity.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from moto.server import ThreadedMotoServer
 
 from rollout_core.models import Target
 
+from .gateway import PRINCIPALS, Principal, refusal
+from .sigv4 import verify
 from .stack import Sandbox
 
 LOCK = threading.RLock()  # moto is not thread-safe: one thing at a time
@@ -111,10 +118,15 @@ class LiveSandbox:
                     PUMP_LOG.exception("sandbox pump round failed; the next round goes on")
             self._stop.wait(0.2)
 
-    def call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
+    def call(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str], principal: Principal
+    ) -> dict[str, Any]:
         with LOCK:
             self.sandbox.now = datetime.now(UTC)
-            return self.sandbox.api(method, path, body, headers)
+            return self.sandbox.api(method, path, body, headers, principal=principal)
+
+    def has_route(self, method: str, path: str) -> bool:
+        return any(r.matches(method, path.split("?", 1)[0]) for r in self.sandbox.api_routes)
 
 
 def _handler(live: LiveSandbox) -> type[BaseHTTPRequestHandler]:
@@ -124,12 +136,17 @@ def _handler(live: LiveSandbox) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            if not str(self.headers.get("Authorization", "")).startswith("AWS4-HMAC-SHA256"):
-                # What API Gateway answers an unsigned request on an AWS_IAM route.
-                self._send(403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}')
-                return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            response = live.call(self.command, self.path, body, headers)  # path and query
+            if not live.has_route(self.command, self.path):
+                # A path or method the API does not have: API Gateway's answer, signed or not.
+                response = refusal("MissingAuthenticationTokenException", "Missing Authentication Token")
+            else:
+                url = f"http://{self.headers.get('Host', '')}{self.path}"
+                signed = verify(self.command, url, lambda name: self.headers.get_all(name) or [], body or b"", now())
+                if isinstance(signed, dict):  # API Gateway's 403: the request never reaches the API
+                    response = signed
+                else:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                    response = live.call(self.command, self.path, body, headers, signed)  # path and query
             raw = response.get("body") or ""
             data = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
             out = {k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()}
@@ -150,6 +167,24 @@ def _handler(live: LiveSandbox) -> type[BaseHTTPRequestHandler]:
             return
 
     return ApiHandler
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def principals() -> dict[str, dict[str, Any]]:
+    """The test principals a client may sign as: keys, ARN and the caller policies they hold."""
+    return {
+        p.name: {
+            "access_key": p.access_key,
+            "secret_key": p.secret_key,
+            "arn": p.arn,
+            "caller_policies": list(p.caller_policies),
+            "own_policies": list(p.own_policies),
+        }
+        for p in PRINCIPALS
+    }
 
 
 @contextmanager
@@ -176,14 +211,22 @@ def main(port: int, realtime_limit: int | None) -> int:
                     "async_endpoint": "churn-endpoint-async",
                     "target": "churn-model",
                     "approved_package": live.package_arn,
+                    "principals": principals(),
                 }
             ),
             flush=True,
         )
+        keys = {
+            name: f"AWS_ACCESS_KEY_ID={p['access_key']} AWS_SECRET_ACCESS_KEY={p['secret_key']}"
+            for name, p in principals().items()
+        }
         print(
-            f"sandbox API at {url} (Ctrl-C to stop); e.g.\n"
-            f"  SAGEMAKER_ROLLOUT_API={url} python -m rollout_client invoke churn-endpoint FILE "
-            "--content-type text/csv",
+            f"sandbox API at {url} (Ctrl-C to stop); requests must be SigV4-signed as one of the "
+            "principals above, e.g. as the inference client:\n"
+            f"  {keys['inference-client']} SAGEMAKER_ROLLOUT_API={url} python -m rollout_client invoke "
+            "churn-endpoint FILE --content-type text/csv\n"
+            f"and as the rollout operator:\n"
+            f"  {keys['rollout-operator']} SAGEMAKER_ROLLOUT_API={url} python -m rollout_client rollout list",
             flush=True,
         )
         try:

@@ -22,10 +22,11 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 from moto import mock_aws
 
-from . import gateway
+from . import payload_limits
 from . import template as tpl
-from .autoscaling_ext import AutoscalingFixes
+from .autoscaling_ext import AutoscalingSimulator
 from .envelope import envelope
+from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
 from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
 
@@ -123,14 +124,19 @@ class Sandbox:
         deliver_each: int = 1,
         server_url: str | None = None,
         work_seconds: float = 60,
+        lookup_seconds: float = 0,
     ) -> None:
         self.now = START
         self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
         self.template = tpl.load_template()
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
-        self.simulator = EndpointSimulator(clock=lambda: self.now, update_seconds=update_seconds)
+        self.gateway = Gateway(self.template, self.parameters)  # the API's IAM authorization
+        self.simulator = EndpointSimulator(
+            clock=lambda: self.now, update_seconds=update_seconds, lookup_seconds=lookup_seconds
+        )
+        self.autoscaling = AutoscalingSimulator()
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
-        self.autoscaling = AutoscalingFixes()
+        self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
         # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
         self.server_url = server_url
@@ -154,6 +160,7 @@ class Sandbox:
             "TABLE_NAME": TABLE,
             "TARGETS_PREFIX": TARGETS_PREFIX,
             "JOBS_BUCKET": JOBS_BUCKET,
+            "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
             or self.parameters.get("EndpointName", ""),
@@ -171,8 +178,8 @@ class Sandbox:
         if not self.server_url:
             self._mock.start()
         self.simulator.install()
-        self.jobs.install()
         self.autoscaling.install()
+        self.jobs.install()
         clock.set_source(lambda: self.now)
         sns = boto3.client("sns", region_name=REGION)
         topics = {
@@ -221,8 +228,8 @@ class Sandbox:
 
         clock.set_source(None)
         new_execution_environment()
-        self.autoscaling.uninstall()
         self.jobs.uninstall()
+        self.autoscaling.uninstall()
         self.simulator.uninstall()
         if not self.server_url:
             self._mock.stop()
@@ -334,9 +341,24 @@ class Sandbox:
 
     def set_approval(self, package_arn: str, status: str) -> list[Delivery]:
         """Change a package's approval; SageMaker announces it as documented."""
+        self.client("sagemaker").update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status)
+        return self._announce_package(package_arn, ["ModelApprovalStatus"])
+
+    def edit_package(self, package_arn: str, description: str) -> list[Delivery]:
+        """Change a package's approval description: SageMaker announces every update of a package."""
         sm = self.client("sagemaker")
-        sm.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status)
+        # moto's UpdateModelPackage clears the approval status when the request leaves it out
+        # (SageMaker keeps it): passed along unchanged here.
+        status = sm.describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
+        sm.update_model_package(
+            ModelPackageArn=package_arn, ModelApprovalStatus=status, ApprovalDescription=description
+        )
+        return self._announce_package(package_arn, ["ApprovalDescription"])
+
+    def _announce_package(self, package_arn: str, changed: list[str]) -> list[Delivery]:
+        sm = self.client("sagemaker")
         package = sm.describe_model_package(ModelPackageName=package_arn)
+        status = package["ModelApprovalStatus"]
         detail = {
             "ModelPackageGroupName": package["ModelPackageGroupName"],
             "ModelPackageVersion": package["ModelPackageVersion"],
@@ -345,9 +367,19 @@ class Sandbox:
             "InferenceSpecification": package.get("InferenceSpecification", {}),
             "ModelPackageStatus": "Completed",
             "ModelApprovalStatus": status,
-            "UpdatedModelPackageFields": ["ModelApprovalStatus"],
+            "UpdatedModelPackageFields": changed,
+            # The registry's time of this change: now, on the sandbox's clock.
+            "LastModifiedTime": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         return self.deliver(self._event("aws.sagemaker", "SageMaker Model Package State Change", [package_arn], detail))
+
+    def autoscale(self, endpoint_name: str, count: int) -> list[Delivery]:
+        """Application Auto Scaling moves the serving variant to ``count`` instances (as it does:
+        UpdateEndpointWeightsAndCapacities); SageMaker announces the change."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        self.simulator.autoscale(sagemaker_backends[ACCOUNT][REGION], endpoint_name, count)
+        return self.deliver_endpoint_events()
 
     def create_alarm(self, name: str) -> None:
         self.client("cloudwatch").put_metric_alarm(
@@ -361,12 +393,14 @@ class Sandbox:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
         self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="OK", StateReason="sandbox")
+        self._stamp_alarm(name)
 
     def set_alarm(self, name: str, state: str, reason: str = "sandbox") -> list[Delivery]:
         """Set an alarm's state; CloudWatch announces the change as documented."""
         cw = self.client("cloudwatch")
         previous = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+        self._stamp_alarm(name)
         stamp = self.now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         detail = {
             "alarmName": name,
@@ -376,6 +410,13 @@ class Sandbox:
         }
         arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
         return self.deliver(self._event("aws.cloudwatch", "CloudWatch Alarm State Change", [arn], detail))
+
+    def _stamp_alarm(self, name: str) -> None:
+        """moto stamps a state change (StateUpdatedTimestamp) with the wall clock: the sandbox's
+        alarms change on the simulated one."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[ACCOUNT][REGION].alarms[name].state_updated_timestamp = self.now
 
     def _event(self, source: str, detail_type: str, resources: list[str], detail: dict[str, Any]) -> dict[str, Any]:
         return envelope(source, detail_type, resources, detail, self.now, ACCOUNT, REGION)
@@ -459,9 +500,15 @@ class Sandbox:
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         request_id: str | None = None,
+        principal: Principal = ADMIN,
     ) -> dict[str, Any]:
         """Call the inference API as API Gateway would (REST proxy event, "*/*" binary media);
-        ``request_id``: API Gateway's id of the request (a new UUID when None)."""
+        ``request_id``: API Gateway's id of the request (a new UUID when None).
+
+        The request comes from ``principal``, already authenticated (sandbox/sigv4.py checks
+        signatures over HTTP): API Gateway authorizes it against its policies (sandbox/gateway.py;
+        a refusal never reaches the function) and names it in ``requestContext.identity``. The
+        default is a principal of the stack's account allowed to invoke the whole API."""
         import base64
 
         raw = body.encode() if isinstance(body, str) else body
@@ -481,27 +528,26 @@ class Sandbox:
             "requestContext": {
                 "resourcePath": path,
                 "httpMethod": method,
-                "path": f"/sandbox{path}",
-                "stage": "sandbox",
+                "path": f"/{STAGE}{path}",
+                "stage": STAGE,
+                "apiId": API_ID,
                 "requestId": request_id or str(uuid.uuid4()),
                 "accountId": ACCOUNT,
-                "identity": {"sourceIp": "127.0.0.1", "caller": "sandbox", "user": "sandbox"},
+                "identity": identity(principal, user_agent=(headers or {}).get("User-Agent")),
             },
             "body": None if raw is None else base64.b64encode(raw).decode(),
             "isBase64Encoded": raw is not None,
         }
-        refused = gateway.refusal(self.template, raw, event)  # before the function runs
+        refused = payload_limits.refusal(self.template, raw, event)  # before the function runs
         if refused is not None:
             return refused
         route = next((r for r in self.api_routes if r.matches(method, path)), None)
         if route is None:
             # What API Gateway answers for a path or method it does not have (IAM auth).
-            return {
-                "statusCode": 403,
-                "body": '{"message": "Missing Authentication Token"}',
-                "isBase64Encoded": False,
-                "headers": {"Content-Type": "application/json"},
-            }
+            return refusal("MissingAuthenticationTokenException", "Missing Authentication Token")
+        refused = self.gateway.authorize(principal, method, path)
+        if refused is not None:
+            return refused
         event["resource"] = route.path
         event["requestContext"] = {**event["requestContext"], "resourcePath": route.path}  # type: ignore[dict-item]
         response: dict[str, Any] = self.handlers[route.function](event, LambdaContext(route.function))

@@ -20,7 +20,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _construct(tag: str) -> Any:
-    key = "Ref" if tag == "Ref" else f"Fn::{tag}"
+    key = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"  # !Condition X is {"Condition": X}
 
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         if isinstance(node, yaml.ScalarNode):
@@ -101,9 +101,15 @@ def _condition(name_or_expr: Any, template: dict[str, Any], parameters: dict[str
     raise ValueError(f"unsupported condition {fn}")
 
 
+_NO_VALUE = object()  # Ref AWS::NoValue: the property (or list item) is left out
+
+
 def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> Any:
-    """Resolve Ref to parameters and Fn::If; anything else is kept as written."""
+    """Resolve Ref to parameters, Fn::Sub of a string, Fn::If, Fn::Split and AWS::NoValue;
+    anything else is kept as written."""
     if isinstance(value, dict):
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
         if set(value) == {"Ref"} and value["Ref"] in parameters:
             return parameters[value["Ref"]]
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
@@ -112,10 +118,19 @@ def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
             name, when_true, when_false = value["Fn::If"]
             chosen = when_true if _condition(name, template, parameters) else when_false
             return _resolve(chosen, template, parameters)
-        return {k: _resolve(v, template, parameters) for k, v in value.items()}
+        if set(value) == {"Fn::Split"}:
+            separator, text = value["Fn::Split"]
+            return str(_resolve(text, template, parameters)).split(separator)
+        resolved = {k: _resolve(v, template, parameters) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
     if isinstance(value, list):
-        return [_resolve(v, template, parameters) for v in value]
+        return [v for v in (_resolve(v, template, parameters) for v in value) if v is not _NO_VALUE]
     return value
+
+
+def resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> Any:
+    """``value`` of ``template`` with the intrinsics above resolved for ``parameters``."""
+    return _resolve(value, template, parameters)
 
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:

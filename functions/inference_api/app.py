@@ -2,8 +2,14 @@
 
 POST /v1/endpoints/{endpoint}/invocations   small payloads, straight to InvokeEndpoint
 POST /v1/jobs                               large payloads: a job and a presigned S3 upload
-GET  /v1/jobs/{job_id}                      status, and a presigned download when done
+GET  /v1/jobs/{job_id}                      status, and a presigned download when done (own jobs)
+GET  /v1/operator/jobs/{job_id}             the same for any job (operators)
 GET  /v1/openapi.json                       this API's OpenAPI document
+
+A job belongs to the IAM principal that created it (API Gateway's identity of the caller).
+Who may call which route is IAM's decision before any of this runs: the stack's caller
+policies (template.yaml; README > Security). Only RolloutOperatorPolicy reaches the operator
+route, which is how an operator is recognised.
 """
 
 import base64
@@ -22,12 +28,18 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
 from rollout_core import api_docs
-from rollout_core.api_errors import install_error_handlers, json_error, runtime_error_response
-from rollout_core.jobs import JobError, JobRequest
+from rollout_core.api_errors import (
+    REALTIME_RESPONSE_LIMIT_BYTES,
+    install_error_handlers,
+    json_error,
+    response_too_large,
+    runtime_error_response,
+)
+from rollout_core.jobs import JobError, JobRequest, job_owner
 from rollout_core.models import NAME_PATTERN
 from rollout_core.wiring import job_service, runtime_gateway
 
@@ -40,6 +52,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 # base64-encoded inside a 6 MB invocation payload: bodies above this limit take /v1/jobs.
 REALTIME_LIMIT_BYTES = int(os.environ.get("REALTIME_LIMIT_BYTES", "4500000"))
 JOBS_ROUTE = "/v1/jobs"
+JOB_ID = r"^[0-9a-f]{32}$"
 # The endpoints this stack manages (template: ManagedEndpointPrefix, or EndpointName).
 MANAGED_ENDPOINT_PREFIX = os.environ.get("MANAGED_ENDPOINT_PREFIX", "")
 VARIANT_PATTERN = NAME_PATTERN  # SageMaker names variants as it names endpoints
@@ -105,8 +118,11 @@ def invoke(endpoint: EndpointPath) -> Response[str]:
         raise BadRequestError("X-Target-Variant is not a variant name")
     try:
         prediction = runtime_gateway().invoke(endpoint, body, content_type, accept, variant)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:  # BotoCoreError: no answer (timeout, unreachable)
         status, payload = runtime_error_response(exc, endpoint)
+        return json_error(status, **payload)
+    if len(prediction.body) > REALTIME_RESPONSE_LIMIT_BYTES:  # Lambda could not return it
+        status, payload = response_too_large(endpoint, len(prediction.body))
         return json_error(status, **payload)
     response: Response[str] = Response(
         status_code=200,
@@ -119,14 +135,23 @@ def invoke(endpoint: EndpointPath) -> Response[str]:
     return response
 
 
+def _owner() -> str | None:
+    """The caller as a job owner: the IAM principal API Gateway authenticated."""
+    identity = app.current_event.request_context.identity
+    return job_owner(identity.user_arn, identity.caller)
+
+
 # capture_response=False on the job routes: their answers carry presigned URLs (bearer
 # credentials until they expire), which must not end up in X-Ray metadata.
 @app.post(JOBS_ROUTE, responses=api_docs.CREATE_JOB)
 @tracer.capture_method(capture_response=False)
 def create_job(request: JobRequest) -> Response[str]:
     """Record a job and return a presigned POST for its input (short expiry, size range)."""
+    owner = _owner()
+    if owner is None:  # IAM auth always names the caller; refuse rather than make an ownerless job
+        return json_error(403, "the request carries no IAM identity")
     try:
-        job, upload = job_service().create(request)
+        job, upload = job_service().create(request, owner)
     except JobError as exc:
         return json_error(exc.status, exc.message)
     body = {
@@ -141,9 +166,22 @@ def create_job(request: JobRequest) -> Response[str]:
 
 @app.get(f"{JOBS_ROUTE}/<job_id>", responses=api_docs.GET_JOB)
 @tracer.capture_method(capture_response=False)
-def get_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict[str, Any]:
-    """Status, timestamps, failure reason, and a short-lived download link when done."""
-    view = job_service().view(job_id)
+def get_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> dict[str, Any]:
+    """Status, timestamps, failure reason, and a short-lived download link when done.
+
+    Only the job's owner sees it: anyone else gets the 404 of a job that does not exist."""
+    owner = _owner()
+    view = job_service().view(job_id, owner) if owner is not None else None
+    if view is None:
+        raise NotFoundError(f"no job {job_id}")
+    return view
+
+
+@app.get("/v1/operator/jobs/<job_id>", responses=api_docs.GET_ANY_JOB)
+@tracer.capture_method(capture_response=False)
+def get_any_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> dict[str, Any]:
+    """Any job, whoever created it (operators: only RolloutOperatorPolicy reaches this route)."""
+    view = job_service().view_any(job_id)
     if view is None:
         raise NotFoundError(f"no job {job_id}")
     return view

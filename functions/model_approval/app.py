@@ -23,10 +23,11 @@ tracer = Tracer()
 metrics = Metrics()
 
 # SageMaker may send one state change several times with different event ids, so the
-# idempotency key is the business key: package ARN + approval status. EventBridge retries
-# for up to 24 h, hence the expiry.
+# idempotency key is the business key: package ARN + approval status + the time the registry
+# recorded the change (a package approved, rejected, then approved again is a new approval).
+# EventBridge retries for up to 24 h, hence the expiry.
 IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="detail.[ModelPackageArn, ModelApprovalStatus]",
+    event_key_jmespath="detail.[ModelPackageArn, ModelApprovalStatus, LastModifiedTime]",
     expires_after_seconds=24 * 3600,
     raise_on_no_idempotency_key=True,
 )
@@ -36,16 +37,19 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = parse(event=event, model=ModelPackageEvent).detail
     logger.append_keys(model_package_arn=change.ModelPackageArn, group=change.ModelPackageGroupName)
     service = rollout_service()
-    if change.ModelApprovalStatus == "Approved":
-        rollout = service.approve(change.ModelPackageGroupName, change.ModelPackageArn)
+    rollouts = []
+    if not change.approval_changed:
+        # An edit of the package (description, metadata, lifecycle stage) is not an approval:
+        # an old approved version must never roll out again because someone edited it.
+        logger.info("package updated, approval unchanged; ignored", extra={"fields": change.UpdatedModelPackageFields})
+    elif change.ModelApprovalStatus == "Approved":
+        approved = service.approve(change.ModelPackageGroupName, change.ModelPackageArn, change.LastModifiedTime)
+        rollouts = [approved] if approved else []
     elif change.ModelApprovalStatus == "Rejected":
-        rollout = service.reject(change.ModelPackageArn)
+        rollouts = service.reject(change.ModelPackageArn)
     else:
         logger.info("approval status needs no action", extra={"status": change.ModelApprovalStatus})
-        rollout = None
-    if rollout is None:
-        return {"rollout_id": None, "phase": None}
-    return {"rollout_id": rollout.rollout_id, "phase": rollout.phase.value}
+    return {"rollouts": [{"rollout_id": r.rollout_id, "phase": r.phase.value} for r in rollouts]}
 
 
 @cache

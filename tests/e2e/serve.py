@@ -13,13 +13,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sandbox.gateway import CLIENT, OPERATOR, Principal
+
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {
-    **os.environ,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+# Credentials AWS clients pick up before the ones given here: none may leak into a test.
+_CREDENTIAL_CHAIN = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE")
+_BASE = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_CHAIN}
+# The served sandbox's own credentials (its functions' calls to the moto server).
+ENV = {**_BASE, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def signing_as(principal: Principal) -> dict[str, str]:
+    """The environment of a client that signs its API requests as ``principal``."""
+    return {**_BASE, **principal.environment, "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+CLIENT_ENV = signing_as(CLIENT)  # the inference client's caller policy
+OPERATOR_ENV = signing_as(OPERATOR)  # the rollout operator's
 
 
 @contextmanager

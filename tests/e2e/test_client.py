@@ -1,4 +1,5 @@
-"""The Python client and the CLI against the sandbox served over HTTP (python -m sandbox serve)."""
+"""The Python client and the CLI against the sandbox served over HTTP (python -m sandbox serve),
+signing as the inference client (InferenceClientPolicy)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import urllib3
 
 from rollout_client import ApiError, RolloutClient
 
-from .serve import ENV, ROOT, served
+from .serve import CLIENT_ENV, ROOT, served
 
 LIMIT = 1000  # a small real-time limit, so "large" payloads stay small in the test
 
@@ -27,7 +28,8 @@ def api() -> Iterator[str]:
 @pytest.fixture
 def client(api: str, monkeypatch: pytest.MonkeyPatch) -> RolloutClient:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        monkeypatch.setenv(key, ENV[key])
+        monkeypatch.setenv(key, CLIENT_ENV[key])
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     # A job stuck on the sandbox fails the test with its status, instead of polling for an hour.
     return RolloutClient(api, region="us-east-1", realtime_limit=LIMIT, max_poll_interval=1, poll_timeout=180)
 
@@ -91,7 +93,7 @@ def test_cli_invokes_small_and_large_files(api: str, tmp_path: Path):
     sync = subprocess.run(
         [*base, str(small), "--content-type", "text/csv", "--json"],
         cwd=ROOT,
-        env=ENV,
+        env=CLIENT_ENV,
         capture_output=True,
         text=True,
         check=False,
@@ -102,7 +104,7 @@ def test_cli_invokes_small_and_large_files(api: str, tmp_path: Path):
     job = subprocess.run(
         [*base, str(large), "--content-type", "text/csv", "-o", str(out)],
         cwd=ROOT,
-        env=ENV,
+        env=CLIENT_ENV,
         capture_output=True,
         text=True,
         check=False,
@@ -111,6 +113,37 @@ def test_cli_invokes_small_and_large_files(api: str, tmp_path: Path):
     assert "upload" in job.stderr and "download" in job.stderr  # the progress bars
     assert json.loads(out.read_bytes())["input_bytes"] == 2400
     bad = subprocess.run(
-        [*base, str(tmp_path / "missing.csv")], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False
+        [*base, str(tmp_path / "missing.csv")], cwd=ROOT, env=CLIENT_ENV, capture_output=True, text=True, check=False
     )
     assert bad.returncode == 2
+
+
+def test_the_client_declares_the_size_so_a_record_too_large_for_batch_is_refused_before_uploading(
+    client: RolloutClient, tmp_path: Path
+):
+    """split_type None in batch: the whole file is one record and must fit MaxPayloadInMB (6 MB
+    in the served target). The client sends the file's size, so the API refuses at once (422)
+    instead of S3 refusing the upload (or SageMaker failing the transform job)."""
+    source = tmp_path / "one-record.bin"
+    with source.open("wb") as fh:
+        fh.truncate(6_000_001)
+    with pytest.raises(ApiError) as refused:
+        client.invoke("churn-endpoint", source, "application/octet-stream", mode="batch")
+    assert refused.value.status == 422
+    assert "MaxPayloadInMB" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (413, {"message": "too large"}, True),
+        (502, {"message": "answer too large", "code": "ResponseTooLarge"}, True),
+        (502, {"message": "SageMaker answered InternalFailure", "code": "InternalFailure"}, False),
+        (504, {"message": "did not answer", "code": "ModelTimeout"}, False),  # it may still be running
+        (429, {"message": "throttling"}, False),
+    ],
+)
+def test_which_real_time_answers_take_the_job_route(status: int, body: dict[str, str], expected: bool):
+    from rollout_client.client import takes_the_job_route
+
+    assert takes_the_job_route(ApiError(status, body["message"], body)) is expected

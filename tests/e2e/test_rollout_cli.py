@@ -1,4 +1,5 @@
-"""The rollout CLI against the sandbox served over HTTP: every command, and status --watch."""
+"""The rollout CLI against the sandbox served over HTTP: every command, and status --watch,
+signing as the rollout operator (RolloutOperatorPolicy)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .serve import ENV, ROOT, served
+from .serve import OPERATOR_ENV, ROOT, served
 
 
 @pytest.fixture(scope="module", name="served")
@@ -24,7 +25,7 @@ def cli(served: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rollout_client", "--api", served["api"], "rollout", *args],
         cwd=ROOT,
-        env={**ENV, "COLUMNS": "200"},
+        env={**OPERATOR_ENV, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         check=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rollout_core import machine, naming
+from rollout_core import decisions, errors, machine, naming
 from rollout_core.models import (
     CreateEndpointConfig,
     DeleteEndpointConfig,
@@ -47,7 +47,7 @@ def test_a_failed_request_deletes_what_it_created_for_the_candidate():
     for first in (False, True):
         rollout = _provisioning(first)
         action = CreateEndpointConfig(config_name=rollout.desired_config, variants=[])
-        failed = machine.on_action_error(rollout, action, "ResourceLimitExceeded", "limit", START)
+        failed = errors.on_action_error(rollout, action, "ResourceLimitExceeded", "limit", START)
         assert failed.phase is Phase.FAILED
         kinds = {(type(a), getattr(a, "model_name", getattr(a, "config_name", None))) for a in failed.finishing}
         assert (DeleteModel, rollout.candidate.model_name) in kinds
@@ -66,9 +66,13 @@ def test_an_endpoint_changed_at_the_instant_of_the_request_is_not_the_request_fa
         weights={BASE.variant_name: 1.0},
         last_modified=rollout.requested_at,
     )
-    assert machine._outcome(rollout, view) == "not-sent"
+    assert decisions.request_outcome(rollout, view) == "not-sent"
     later = view.model_copy(update={"last_modified": rollout.requested_at + timedelta(seconds=1)})
-    assert machine._outcome(rollout, later) == "failed"
+    # Settled elsewhere after the request with no FailureReason: not evidence of a failure (an
+    # autoscaling change may have moved LastModifiedTime); asked again, counted.
+    assert decisions.request_outcome(rollout, later) == "changed"
+    failed = later.model_copy(update={"failure_reason": "Image could not be pulled"})
+    assert decisions.request_outcome(rollout, failed) == "failed"
     decided, actions = machine.decide(rollout, Observations(endpoint=view), START + timedelta(minutes=1))
     assert decided.phase is Phase.PROVISIONING
     assert any(isinstance(a, UpdateEndpoint) for a in actions)
@@ -88,6 +92,6 @@ def test_an_approval_that_arrives_after_the_rejection_rolls_nothing_out():
         sandbox.deliver(rejected)  # overtakes the approval
         (delivery,) = sandbox.deliver(approved)
         assert delivery.error is None
-        assert delivery.result == {"rollout_id": None, "phase": None}
+        assert delivery.result == {"rollouts": []}
         assert rollouts() == []
         assert sandbox.endpoint_status(TARGET.endpoint_name) is None

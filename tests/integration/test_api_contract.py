@@ -23,6 +23,7 @@ CSV = {"Content-Type": "text/csv"}
 INVOKE = "/v1/endpoints/{endpoint}/invocations"
 JOBS = "/v1/jobs"
 JOB = "/v1/jobs/{job_id}"
+ANY_JOB = "/v1/operator/jobs/{job_id}"
 ROLLOUTS = "/v1/rollouts"
 ROLLOUT = "/v1/rollouts/{rollout_id}"
 STEER = "/v1/rollouts/{rollout_id}/{action}"
@@ -103,6 +104,9 @@ def test_the_inference_api_declares_what_it_answers(serving_stack: Sandbox):
     c.send(200, "GET", JOB, f"{JOBS}/{job['job_id']}")
     c.send(404, "GET", JOB, f"{JOBS}/{'0' * 32}")
     c.send(422, "GET", JOB, f"{JOBS}/not-a-job")
+    c.send(200, "GET", ANY_JOB, f"/v1/operator/jobs/{job['job_id']}")
+    c.send(404, "GET", ANY_JOB, f"/v1/operator/jobs/{'0' * 32}")
+    c.send(422, "GET", ANY_JOB, "/v1/operator/jobs/not-a-job")
 
     spec = c.send(200, "GET", "/v1/openapi.json", "/v1/openapi.json")
     del c.seen[("get", "/v1/openapi.json")]  # the document itself is not in the document

@@ -193,7 +193,12 @@ def test_openapi_document_lists_every_route(serving_stack: Sandbox):
     response = serving_stack.api("GET", "/v1/openapi.json")
     assert response["statusCode"] == 200
     spec = json_of(response)
-    assert set(spec["paths"]) == {"/v1/endpoints/{endpoint}/invocations", "/v1/jobs", "/v1/jobs/{job_id}"}
+    assert set(spec["paths"]) == {
+        "/v1/endpoints/{endpoint}/invocations",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/operator/jobs/{job_id}",
+    }
     assert "JobRequest" in spec["components"]["schemas"]
 
 

@@ -88,8 +88,11 @@ def test_upload_is_presigned_short_lived_and_size_limited(serving_stack: Sandbox
     assert {"Content-Type": "application/json"} in conditions
     assert {"key": f"inputs/{job['job_id']}/input"} in conditions
     assert job["upload"]["expires_in"] == 900
-    _, batch = create(serving_stack, target="churn-model", mode="batch", content_type="text/csv")
+    _, batch = create(serving_stack, target="churn-model", mode="batch", content_type="text/csv", split_type="Line")
     assert ["content-length-range", 1, 5 * 1024**3] in policy(batch["upload"])["conditions"]
+    # One whole-object record (split_type None) must fit MaxPayloadInMB (tests/integration/test_job_limits.py).
+    _, whole = create(serving_stack, target="churn-model", mode="batch", content_type="text/csv")
+    assert ["content-length-range", 1, 6 * 1_000_000] in policy(whole["upload"])["conditions"]
 
 
 @pytest.mark.parametrize(

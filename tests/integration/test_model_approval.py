@@ -54,6 +54,8 @@ def test_sample_rejection_aborts_the_live_rollout(stack: Sandbox):
     stack.deliver(approved_event(arns[2], load_event("model_package_approved.json")))
     stack.advance(360)
     assert rollout_for(arns[2]).phase is Phase.BAKING
+    # The registry changes first; SageMaker then announces it.
+    stack.client("sagemaker").update_model_package(ModelPackageArn=arns[2], ModelApprovalStatus="Rejected")
 
     deliveries = stack.deliver(load_event("model_package_rejected.json"))
 
@@ -71,7 +73,7 @@ def test_rejection_of_a_package_with_no_live_rollout_changes_nothing(stack: Sand
     register(stack, 3)
     deliveries = stack.deliver(load_event("model_package_rejected.json"))
     assert deliveries[0].error is None
-    assert deliveries[0].result == {"rollout_id": None, "phase": None}
+    assert deliveries[0].result == {"rollouts": []}
     assert rollouts() == []
 
 
@@ -80,7 +82,7 @@ def test_group_without_a_target_is_ignored(stack: Sandbox):
     event["detail"] = {**event["detail"], "ModelPackageGroupName": "fraud-model"}
     deliveries = stack.deliver(event)
     assert deliveries[0].error is None
-    assert deliveries[0].result == {"rollout_id": None, "phase": None}
+    assert deliveries[0].result == {"rollouts": []}
     assert rollouts() == []
     assert stack.endpoint_status("churn-endpoint") is None
 

@@ -8,21 +8,44 @@ resource ARN, the request's condition keys, and the authorisation-only actions a
 An operation with no mapping here raises ``Unmapped``, so a new call cannot slip by unchecked.
 
 ``Evaluator`` resolves a translated template's policies (intrinsics resolved against the
-sandbox's parameters and the physical names the functions' environment carries) and answers
-``allows(statements, access)`` with IAM's own rules for the features used (wildcards in actions
-and resources; String, Arn, Bool and Null condition operators with their negated and IfExists
-forms, an absent key as IAM treats it: ``condition_holds``).
+sandbox's parameters and the physical names the functions' environment carries). The policy
+evaluation itself, ``allows(statements, access)`` with IAM's own rules for the features used
+(wildcards; String, Arn, Bool and Null condition operators with their negated and IfExists
+forms; an absent key as IAM treats it: ``condition_holds``), lives in sandbox/iam_policy.py
+(the sandbox's API Gateway evaluates caller policies with it) and is re-exported here.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from sandbox.calls import Call
+from sandbox.iam_policy import (  # the evaluation itself lives in the sandbox (its API Gateway uses it)
+    Access,
+    Statement,
+    action_matches,
+    allows,
+    condition_holds,
+    conditions_hold,
+    resource_matches,
+    statements_of,
+)
+
+__all__ = [
+    "Access",
+    "Evaluator",
+    "Statement",
+    "Unmapped",
+    "accesses",
+    "action_matches",
+    "allows",
+    "condition_holds",
+    "conditions_hold",
+    "environment_names",
+    "resource_matches",
+]
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -31,17 +54,6 @@ PARTITION = "aws"
 
 class Unmapped(Exception):
     """A call this module does not know the IAM authorisation of."""
-
-
-@dataclass(frozen=True)
-class Access:
-    action: str  # e.g. "sagemaker:CreateModel"
-    resource: str  # an ARN, or "*" for actions without resource types
-    conditions: tuple[tuple[str, str], ...] = ()  # request context keys this call carries
-    implied: bool = False  # authorisation-only: checked when another call is made
-
-    def key(self, name: str) -> str | None:
-        return next((v for k, v in self.conditions if k.lower() == name.lower()), None)
 
 
 def _arn(service: str, resource: str, region: str = REGION, account: str = ACCOUNT) -> str:
@@ -107,6 +119,8 @@ _NO_RESOURCE_TYPES = {
 def _sagemaker_call(call: Call, p: dict[str, Any]) -> list[Access]:
     if ("sagemaker", call.operation) in _NO_RESOURCE_TYPES:
         return [Access(call.action, "*")]
+    if call.operation in ("ListTags", "AddTags", "DeleteTags"):
+        return [Access(call.action, str(p["ResourceArn"]))]
     if call.operation not in _SAGEMAKER_RESOURCE:
         raise Unmapped(call.action)
     kind, param = _SAGEMAKER_RESOURCE[call.operation]
@@ -162,11 +176,13 @@ def _ssm(call: Call, p: dict[str, Any]) -> list[Access]:
 def _cloudwatch(call: Call, p: dict[str, Any]) -> list[Access]:
     if ("cloudwatch", call.operation) in _NO_RESOURCE_TYPES:
         return [Access(call.action, "*")]
-    if call.operation == "DescribeAlarms":
+    if call.operation in ("DescribeAlarms", "DeleteAlarms"):
         names = p.get("AlarmNames") or []
         if not names:
             return [Access(call.action, _arn("cloudwatch", "alarm:*"))]
         return [Access(call.action, _arn("cloudwatch", f"alarm:{n}")) for n in names]
+    if call.operation == "PutMetricAlarm":
+        return [Access(call.action, _arn("cloudwatch", f"alarm:{p['AlarmName']}"))]
     raise Unmapped(call.action)
 
 
@@ -185,7 +201,18 @@ def _autoscaling(call: Call, p: dict[str, Any]) -> list[Access]:
             ("application-autoscaling:service-namespace", str(p["ServiceNamespace"])),
             ("application-autoscaling:scalable-dimension", str(p["ScalableDimension"])),
         )
-        return [Access(call.action, _arn("application-autoscaling", "scalable-target/assigned-by-aws"), conditions)]
+        out = [Access(call.action, _arn("application-autoscaling", "scalable-target/assigned-by-aws"), conditions)]
+        tracking = call.operation == "DeleteScalingPolicy" or (
+            call.operation == "PutScalingPolicy" and p.get("PolicyType") == "TargetTrackingScaling"
+        )
+        if tracking:
+            # "Permissions required for API actions on target services and CloudWatch" (Application
+            # Auto Scaling user guide): a target tracking policy's alarms are created and deleted
+            # with the caller's permissions (a DeleteScalingPolicy may name one: assumed it does).
+            alarm = _arn("cloudwatch", f"alarm:TargetTracking-{p['ResourceId']}-AlarmHigh-assigned-by-aws")
+            verbs = ("PutMetricAlarm", "DescribeAlarms") if call.operation == "PutScalingPolicy" else ("DeleteAlarms",)
+            out += [Access(f"cloudwatch:{verb}", alarm, implied=True) for verb in verbs]
+        return out
     raise Unmapped(call.action)
 
 
@@ -241,119 +268,6 @@ _MAPPERS = {
     "events": _events,
     "sqs": _sqs,
 }
-
-
-# --- policies ------------------------------------------------------------------------------------
-
-
-def _listify(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _wild(pattern: str, value: str, case: bool) -> bool:
-    """IAM wildcard match: * and ? anywhere (no other globbing)."""
-    escaped = pattern.replace("[", "[[]")
-    return fnmatch.fnmatchcase(value, escaped) if case else fnmatch.fnmatchcase(value.lower(), escaped.lower())
-
-
-def action_matches(pattern: str, action: str) -> bool:
-    return _wild(pattern, action, case=False)
-
-
-def resource_matches(pattern: str, resource: str) -> bool:
-    if pattern == "*":
-        return True
-    if resource == "*":  # an action without resource types needs Resource "*"
-        return False
-    return _wild(pattern, resource, case=True)
-
-
-def _arn_like(pattern: str, arn: str) -> bool:
-    """ArnEquals / ArnLike: each of the six colon-delimited parts is matched on its own, and
-    each may hold * and ? (IAM JSON policy elements: Condition operators, ARN)."""
-    wanted, got = pattern.split(":", 5), arn.split(":", 5)
-    return len(wanted) == len(got) == 6 and all(_wild(w, g, case=True) for w, g in zip(wanted, got, strict=True))
-
-
-# The operators that match; each has a negated twin (below) that is true when none matches.
-_OPERATORS = {
-    "StringEquals": lambda want, got: got == want,
-    "StringEqualsIgnoreCase": lambda want, got: got.lower() == want.lower(),
-    "StringLike": lambda want, got: _wild(want, got, case=True),
-    "ArnEquals": _arn_like,
-    "ArnLike": _arn_like,
-    "Bool": lambda want, got: got.lower() == str(want).lower(),
-}
-_NEGATED = {
-    "StringNotEquals": "StringEquals",
-    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-    "StringNotLike": "StringLike",
-    "ArnNotEquals": "ArnEquals",
-    "ArnNotLike": "ArnLike",
-}
-
-
-def condition_holds(operator: str, key: str, wanted: Any, access: Access) -> bool:
-    """One key under one operator, as "IAM JSON policy elements: Condition operators" has it:
-
-    - several values for a key are ORed: the key matches if it matches any of them; a negated
-      operator (StringNotEquals, ArnNotLike, ...) holds when it matches none of them;
-    - a key absent from the request context matches nothing: the condition is false, and true
-      for a negated operator;
-    - ...IfExists: an absent key makes the condition true; a present one is checked as usual;
-    - Null: "true" holds when the key is absent, "false" when it is present.
-    """
-    got = access.key(key)
-    if operator == "Null":
-        return (got is None) == (str(wanted).lower() == "true")
-    if_exists = operator.endswith("IfExists")
-    op = operator.removesuffix("IfExists")
-    negated = op in _NEGATED
-    positive = _NEGATED.get(op, op)
-    if positive not in _OPERATORS:
-        raise ValueError(f"condition operator {operator} is not understood by this test")
-    if got is None:
-        return if_exists or negated
-    matched = any(_OPERATORS[positive](str(w), got) for w in _listify(wanted))
-    return not matched if negated else matched
-
-
-def conditions_hold(condition: dict[str, Any] | None, access: Access) -> bool:
-    """Every operator, and every key under it, must hold (they are ANDed)."""
-    return all(
-        condition_holds(operator, key, wanted, access)
-        for operator, tests in (condition or {}).items()
-        for key, wanted in tests.items()
-    )
-
-
-@dataclass(frozen=True)
-class Statement:
-    source: str  # which policy: "RolloutPolicy", "ModelApprovalFunctionRole/DynamoDBCrudPolicy", ...
-    sid: str
-    effect: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    condition: Any
-
-    def grants(self, access: Access) -> bool:
-        return (
-            self.effect == "Allow"
-            and any(action_matches(a, access.action) for a in self.actions)
-            and any(resource_matches(r, access.resource) for r in self.resources)
-            and conditions_hold(self.condition, access)
-        )
-
-
-def allows(statements: list[Statement], access: Access) -> bool:
-    denied = any(
-        s.effect == "Deny"
-        and any(action_matches(a, access.action) for a in s.actions)
-        and any(resource_matches(r, access.resource) for r in s.resources)
-        and conditions_hold(s.condition, access)
-        for s in statements
-    )
-    return not denied and any(s.grants(access) for s in statements)
 
 
 # --- the translated template, resolved for one deployment -------------------------------------------
@@ -495,21 +409,7 @@ class Evaluator:
         return self._document(logical_id, self.resources[logical_id]["Properties"]["PolicyDocument"])
 
     def _document(self, source: str, document: dict[str, Any]) -> list[Statement]:
-        out = []
-        for n, st in enumerate(_listify(self.resolve(document)["Statement"])):
-            if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
-                raise ValueError(f"{source}: NotAction/NotResource are not understood by this test")
-            out.append(
-                Statement(
-                    source=source,
-                    sid=str(st.get("Sid", f"#{n}")),
-                    effect=st["Effect"],
-                    actions=tuple(str(a) for a in _listify(st["Action"])),
-                    resources=tuple(str(r) for r in _listify(st.get("Resource", "*"))),
-                    condition=st.get("Condition"),
-                )
-            )
-        return out
+        return statements_of(source, self.resolve(document))
 
     def holders(self, source: str) -> list[str]:
         """The functions whose roles carry the customer managed policy ``source``."""

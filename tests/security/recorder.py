@@ -50,6 +50,8 @@ class Recorder(BaseListener):
     children_dir: Path | None = None  # where forked processes save what they recorded
     forked: bool = False  # this process is a fork of the session's (it records its own calls only)
     children_merged: int = 0
+    # (function, state, command or route) paths the tests drove on purpose (test_operator_paths.py)
+    paths: set[tuple[str, str, str]] = field(default_factory=set)
 
     # --- listening -----------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class Recorder(BaseListener):
                 [[list(map(list, ctx[0])), list(map(list, ctx[1]))], [_access(a) for a in found]]
                 for ctx, found in self.role_accesses.items()
             ],
+            "paths": sorted(self.paths),
         }
         path.write_text(json.dumps(data))
 
@@ -119,6 +122,7 @@ class Recorder(BaseListener):
         for (params, env), found in data.get("role_accesses", []):
             ctx = (tuple(tuple(p) for p in params), tuple(tuple(e) for e in env))
             self.role_accesses[ctx].update(Access(a[0], a[1], tuple(tuple(c) for c in a[2]), a[3]) for a in found)
+        self.paths.update((fn, state, what) for fn, state, what in data.get("paths", []))
 
     # --- forked processes ------------------------------------------------------------------
 
@@ -127,6 +131,7 @@ class Recorder(BaseListener):
         self.accesses, self.calls = defaultdict(set), defaultdict(int)
         self.unmapped, self.retries = defaultdict(set), defaultdict(set)
         self.role_accesses = defaultdict(set)
+        self.paths = set()
         self.forked = True
 
     def on_exit(self) -> None:

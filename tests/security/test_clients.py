@@ -68,6 +68,15 @@ def test_factory_clients_carry_it(monkeypatch):
     assert client.meta.config.retries == getattr(clients.RETRY_CONFIG, "retries", None)
 
 
+def test_the_real_time_client_makes_one_attempt_within_api_gateways_wait(monkeypatch):
+    """InvokeEndpoint is not idempotent: one attempt, and a read timeout under API Gateway's 29 s
+    (tests/integration/test_front_door_limits.py drives a read timeout through it)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = clients.realtime_runtime_client()
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert client.meta.config.connect_timeout + client.meta.config.read_timeout < clients.API_GATEWAY_TIMEOUT_SECONDS
+
+
 def test_no_product_code_makes_a_client_without_it():
     assert PRODUCT
     found = [p for path in PRODUCT for p in problems_in(path)]

@@ -132,6 +132,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorder:
         merged.calls[fn] += n
     for ctx, found in RECORDER.role_accesses.items():
         merged.role_accesses[ctx].update(found)
+    merged.paths |= RECORDER.paths
     return merged
 
 
@@ -156,6 +157,19 @@ def _evaluators(translated: dict[str, Any], recorded: Recorder) -> dict[tuple[st
 def test_every_function_was_exercised(recorded: Recorder):
     missing = [fn for fn in _functions() if not recorded.calls.get(fn)]
     assert not missing, f"no test invoked {missing} through the sandbox: their AWS calls cannot be checked"
+
+
+def test_every_operator_command_and_job_route_was_driven_in_every_state(recorded: Recorder):
+    """tests/integration/test_operator_paths.py drives each one, so its calls are checked below."""
+    from tests.integration.test_operator_paths import EXPECTED_PATHS
+
+    driven = recorded.paths & EXPECTED_PATHS
+    by_function = {fn: sum(1 for f, _, _ in driven if f == fn) for fn in sorted({f for f, _, _ in driven})}
+    summary.lines.append(
+        f"IAM: {len(driven)} (function, phase or job state, command or route) paths driven: "
+        + ", ".join(f"{fn} {n}" for fn, n in by_function.items())
+    )
+    assert driven == EXPECTED_PATHS, sorted(EXPECTED_PATHS - driven)
 
 
 def test_every_recorded_call_has_a_known_iam_authorisation(recorded: Recorder):

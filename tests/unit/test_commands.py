@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from rollout_core import machine
-from rollout_core.machine import CommandRefused
+from rollout_core import commands, machine
+from rollout_core.commands import CommandRefused
 from rollout_core.models import AlarmState, Phase
 
 from .test_machine import run, start
@@ -20,7 +20,7 @@ def baking_at_10(world: World):
 
 def test_pause_holds_the_weights_until_resume_then_bakes_again():
     world = World()
-    rollout = machine.command(baking_at_10(world), "pause", world.now)
+    rollout = commands.command(baking_at_10(world), "pause", world.now)
     for _ in range(20):
         world.now += timedelta(seconds=120)
         world.complete()
@@ -30,7 +30,7 @@ def test_pause_holds_the_weights_until_resume_then_bakes_again():
     view = world.view()
     assert view is not None
     assert view.percentages[rollout.candidate.variant_name] == 10
-    rollout = machine.command(rollout, "resume", world.now)
+    rollout = commands.command(rollout, "resume", world.now)
     resumed_at = world.now
     world.now += timedelta(seconds=299)
     assert step(world, rollout).phase is Phase.BAKING, "the step bakes again in full after a resume"
@@ -40,7 +40,7 @@ def test_pause_holds_the_weights_until_resume_then_bakes_again():
 
 def test_a_paused_rollout_still_rolls_back_on_an_alarm():
     world = World()
-    rollout = machine.command(baking_at_10(world), "pause", world.now)
+    rollout = commands.command(baking_at_10(world), "pause", world.now)
     world.alarms["churn-5xx"] = AlarmState.ALARM
     rollout = run(world, rollout)
     assert rollout.phase is Phase.ROLLED_BACK
@@ -49,7 +49,7 @@ def test_a_paused_rollout_still_rolls_back_on_an_alarm():
 
 def test_promote_skips_the_remaining_steps_but_not_the_final_bake():
     world = World()
-    rollout = machine.command(baking_at_10(world), "promote", world.now)
+    rollout = commands.command(baking_at_10(world), "promote", world.now)
     rollout = step(world, rollout)
     assert rollout.phase is Phase.SHIFTING
     assert rollout.current_step_percent == 100
@@ -63,14 +63,14 @@ def test_promote_skips_the_remaining_steps_but_not_the_final_bake():
 
 def test_promote_then_success():
     world = World()
-    rollout = run(world, machine.command(baking_at_10(world), "promote", world.now))
+    rollout = run(world, commands.command(baking_at_10(world), "promote", world.now))
     assert rollout.phase is Phase.SUCCEEDED
     assert world.serving_models() == {rollout.candidate.model_name: 100}
 
 
 def test_abort_goes_back_to_the_baseline():
     world = World()
-    rollout = run(world, machine.command(baking_at_10(world), "abort", world.now))
+    rollout = run(world, commands.command(baking_at_10(world), "abort", world.now))
     assert rollout.phase is Phase.ABORTED
     assert world.serving_models() == {BASELINE.model_name: 100}
 
@@ -96,18 +96,18 @@ def test_commands_that_do_not_apply_are_refused_with_the_reason(setup, action, m
     if setup == "succeeded":
         rollout = run(world, rollout)
     elif setup == "paused":
-        rollout = machine.command(rollout, "pause", world.now)
+        rollout = commands.command(rollout, "pause", world.now)
     elif setup == "rolling_back":
-        rollout = machine.command(rollout, "abort", world.now)
+        rollout = commands.command(rollout, "abort", world.now)
     with pytest.raises(CommandRefused, match=message):
-        machine.command(rollout, action, world.now)
+        commands.command(rollout, action, world.now)
 
 
 def test_first_deployment_cannot_be_promoted():
     world = World.empty()
     rollout = step(world, start(world))
     with pytest.raises(CommandRefused, match="first deployment"):
-        machine.command(rollout, "promote", world.now)
+        commands.command(rollout, "promote", world.now)
 
 
 def test_milestones_of_a_happy_path():

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from rollout_core import machine, naming
+from rollout_core import errors, machine, naming
 from rollout_core.models import AlarmState, Phase, RolloutPlan, Target
 
 from .world import BASELINE, PACKAGE, World, step, target
@@ -208,7 +208,7 @@ def test_resource_limit_exceeded_fails_with_baseline_serving():
     rollout, actions = machine.decide(rollout, world.observe(rollout), world.now)
     world.apply(actions[0])
     world.apply(actions[1])
-    rollout = machine.on_action_error(rollout, actions[2], "ResourceLimitExceeded", "no ml.m5.large left", world.now)
+    rollout = errors.on_action_error(rollout, actions[2], "ResourceLimitExceeded", "no ml.m5.large left", world.now)
     assert rollout.phase is Phase.FAILED
     assert "ResourceLimitExceeded" in rollout.reason
     assert world.serving_models() == {BASELINE.model_name: 100}
@@ -218,7 +218,7 @@ def test_updating_endpoint_refusal_is_transient():
     world = World()
     rollout = start(world)
     rollout, actions = machine.decide(rollout, world.observe(rollout), world.now)
-    retried = machine.on_action_error(
+    retried = errors.on_action_error(
         rollout, actions[-1], "ValidationException", "Cannot update in-progress endpoint", world.now
     )
     assert retried.phase is Phase.PROVISIONING

@@ -8,7 +8,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rollout_core import machine
+from rollout_core import commands, machine
 from rollout_core.models import AlarmState, Phase, Rollout
 
 from .world import BASELINE, PACKAGE, World, step, target
@@ -44,6 +44,9 @@ def check_invariants(world: World, before, after, obs_alarms) -> None:
         or after.phase in TERMINAL | {Phase.ROLLING_BACK}
         or (before.fast_forward and after.step_index == last)
     )
+    # A paused rollout holds its weights: no step forward (an alarm may still roll it back).
+    if before.paused and after.paused:
+        assert after.step_index == before.step_index
     # Never move forward while a guard alarm is in ALARM (first deployments have no baseline).
     firing = any(obs_alarms.get(a) is AlarmState.ALARM for a in ALARMS)
     if firing and not before.first_deployment and before.phase is not Phase.PROMOTING:
@@ -101,8 +104,8 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
         elif kind == "stop":
             rollout = machine.stop(rollout, op[1], "operator", world.now)
         elif kind == "command":
-            with contextlib.suppress(machine.CommandRefused):  # refused: nothing changes
-                rollout = machine.command(rollout, op[1], world.now)
+            with contextlib.suppress(commands.CommandRefused):  # refused: nothing changes
+                rollout = commands.command(rollout, op[1], world.now)
         rollout = stored(before, rollout)
         old = before
 
@@ -112,6 +115,8 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
     for _ in range(500):
         if rollout.settled:
             break
+        if rollout.paused:  # a paused rollout waits for its operator (paused time never runs out)
+            rollout = commands.command(rollout, "resume", world.now)
         alarms = dict(world.alarms)
         before = rollout
         rollout = step(world, rollout)

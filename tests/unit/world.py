@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rollout_core import machine
+from rollout_core import decisions, errors, history, machine
 from rollout_core.models import (
     Action,
     AlarmState,
@@ -25,6 +25,7 @@ from rollout_core.models import (
     Phase,
     Rollout,
     Target,
+    UpdateCapacity,
     UpdateEndpoint,
     UpdateWeights,
     VariantSpec,
@@ -45,20 +46,23 @@ class World:
     status: str = "InService"
     config: str = "original"
     weights: dict[str, float] = field(default_factory=lambda: {BASELINE.variant_name: 1.0})
+    instances: dict[str, int] = field(default_factory=lambda: {BASELINE.variant_name: BASELINE.instance_count})
     last_modified: datetime = T0 - timedelta(days=1)
     failure_reason: str | None = None
     configs: dict[str, list[tuple[VariantSpec, int]]] = field(default_factory=lambda: {"original": [(BASELINE, 100)]})
     models: set[str] = field(default_factory=lambda: {BASELINE.model_name})
     alarms: dict[str, AlarmState] = field(default_factory=dict)
+    alarm_since: dict[str, datetime] = field(default_factory=dict)  # StateUpdatedTimestamp per alarm
     pending: tuple[str, object, bool] | None = None  # (kind, payload, fails) done at the next complete()
     fail_next: bool = False
-    errors_next: list[str] = field(default_factory=list)  # error codes raised by the next calls
+    fail_status: str = "InService"  # where a failed update leaves the endpoint (a create: Failed)
+    errors_next: list[str | tuple[str, str]] = field(default_factory=list)  # code or (code, message) of the next calls
     calls: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # milestones announced, in order
 
     @classmethod
     def empty(cls) -> World:
-        return cls(exists=False, configs={}, models=set(), weights={}, config="")
+        return cls(exists=False, configs={}, models=set(), weights={}, config="", instances={})
 
     def view(self) -> EndpointView | None:
         if not self.exists:
@@ -69,6 +73,7 @@ class World:
             weights=dict(self.weights),
             last_modified=self.last_modified,
             failure_reason=self.failure_reason,
+            instances=dict(self.instances),
         )
 
     def observe(self, rollout: Rollout) -> Observations:
@@ -76,17 +81,21 @@ class World:
         serving = None
         if rollout.phase is Phase.PENDING and ep is not None and ep.status == "InService":
             top = max(self.weights, key=lambda v: self.weights[v])
-            serving = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
-        return Observations(endpoint=ep, alarms=dict(self.alarms), serving_variant=serving)
+            spec = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
+            serving = spec.model_copy(update={"instance_count": self.instances.get(top, spec.instance_count)})
+        return Observations(
+            endpoint=ep, alarms=dict(self.alarms), alarm_since=dict(self.alarm_since), serving_variant=serving
+        )
 
     # --- actions --------------------------------------------------------------------------
 
     def apply(self, action: Action) -> None:
         self.calls.append(action.kind)
         if self.errors_next:
-            raise_code = self.errors_next.pop(0)
-            err = TransientError(raise_code)
-            err.code = raise_code
+            item = self.errors_next.pop(0)
+            code, message = item if isinstance(item, tuple) else (item, item)
+            err = TransientError(message)
+            err.code = code
             raise err
         if isinstance(action, CreateModel):
             self.models.add(action.model_name)
@@ -107,6 +116,11 @@ class World:
             assert set(action.weights) <= set(self.weights)
             self.status = "Updating"
             self._start("weights", dict(action.weights))
+        elif isinstance(action, UpdateCapacity):
+            self._require_in_service()
+            assert action.variant_name in self.weights
+            self.status = "Updating"
+            self._start("capacity", {action.variant_name: action.instance_count})
         elif isinstance(action, DeleteEndpoint):
             self.exists, self.pending = False, None
         elif isinstance(action, DeleteEndpointConfig):
@@ -133,13 +147,17 @@ class World:
         self.last_modified = self.now
         if fail:
             self.failure_reason = "simulated failure"
-            self.status = "Failed" if kind == "create" else "InService"
+            self.status = "Failed" if kind == "create" else self.fail_status
             return
         self.failure_reason = None
         self.status = "InService"
         if kind in ("create", "config"):
             self.config = str(payload)
             self.weights = {spec.variant_name: float(w) for spec, w in self.configs[self.config]}
+            self.instances = {spec.variant_name: spec.instance_count for spec, _ in self.configs[self.config]}
+        elif kind == "capacity":
+            assert isinstance(payload, dict)
+            self.instances.update(payload)
         else:
             assert isinstance(payload, dict)
             self.weights.update({k: float(v) for k, v in payload.items()})
@@ -153,8 +171,22 @@ class World:
         return {by_variant[v]: p for v, p in ep.percentages.items() if p > 0}
 
 
+def _declared(before: Rollout, after: Rollout) -> Rollout:
+    """Every change of phase a test sees must be one machine.TRANSITIONS (and the docs) declare."""
+    if after.phase is not before.phase:
+        allowed = set(machine.TRANSITIONS.get(before.phase, frozenset()))
+        if Phase.ROLLING_BACK in allowed:  # a rollback can start and end within one decision
+            allowed |= machine.TRANSITIONS[Phase.ROLLING_BACK]
+        assert after.phase in allowed, (before.phase, after.phase)
+    return after
+
+
 def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
     """One decision and its actions, as the shell does it (errors folded back in)."""
+    return _declared(rollout, _step(world, rollout, crash=crash))
+
+
+def _step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
     decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
     if crash:
         return decided  # the process died after saving, before any action
@@ -162,10 +194,10 @@ def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
         try:
             world.apply(action)
         except TransientError as exc:
-            return machine.on_action_error(decided, action, exc.code, str(exc), world.now)
+            return errors.on_action_error(decided, action, exc.code, str(exc), world.now)
     world.notes += [n.milestone for n in decided.outbox]  # the shell publishes, then clears
-    decided = machine.announced(decided)
-    return machine.finished(decided, world.now) if decided.finishing else decided
+    decided = history.announced(decided)
+    return decisions.finished(decided, world.now) if decided.finishing else decided
 
 
 def target(steps: list[int] | None = None, bake: int = 300, alarms: list[str] | None = None, **plan: object) -> Target:

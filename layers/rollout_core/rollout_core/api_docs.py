@@ -138,6 +138,11 @@ CREATE_JOB: dict[int, OpenAPIResponse] = {
 }
 GET_JOB: dict[int, OpenAPIResponse] = {
     200: answer("the job, with a presigned download once it succeeded", JobView),
+    404: error("no such job, or a job another caller created"),
+    422: INVALID,
+}
+GET_ANY_JOB: dict[int, OpenAPIResponse] = {
+    200: answer("the job, whoever created it, with a presigned download once it succeeded", JobView),
     404: error("no such job"),
     422: INVALID,
 }

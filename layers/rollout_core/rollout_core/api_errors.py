@@ -10,13 +10,23 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+from .aws.clients import REALTIME_READ_TIMEOUT_SECONDS
 
 JSON = "application/json"
+JOBS_ROUTE = "/v1/jobs"
+# A synchronous Lambda answer holds at most 6 MB ("Lambda quotas": invocation payload, request
+# and response). The model's body travels base64-encoded inside it (4 bytes per 3), beside the
+# status and headers (64 KiB kept for them): 4,669,440 bytes of raw body at most.
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024
+REALTIME_RESPONSE_LIMIT_BYTES = (LAMBDA_RESPONSE_BYTES - 64 * 1024) // 4 * 3
 
 
-def runtime_error_response(exc: ClientError, endpoint: str) -> tuple[int, dict[str, Any]]:
+def runtime_error_response(exc: ClientError | BotoCoreError, endpoint: str) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON body fields) for an InvokeEndpoint error."""
+    if isinstance(exc, BotoCoreError):
+        return _no_answer(exc, endpoint)
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     message = str(error.get("Message", ""))
@@ -41,6 +51,41 @@ def runtime_error_response(exc: ClientError, endpoint: str) -> tuple[int, dict[s
     if code in ("ModelNotReadyException", "ServiceUnavailable"):
         return 503, {"message": f"endpoint {endpoint} cannot take requests now: {message}", "code": code}
     return 502, {"message": f"SageMaker answered {code}: {message}", "code": code}
+
+
+def _no_answer(exc: BotoCoreError, endpoint: str) -> tuple[int, dict[str, Any]]:
+    """No answer from SageMaker at all (the real-time client makes one attempt: clients.py)."""
+    if isinstance(exc, ReadTimeoutError):
+        seconds = REALTIME_READ_TIMEOUT_SECONDS
+        return 504, {
+            "message": (
+                f"endpoint {endpoint} did not answer within {seconds} s (API Gateway waits at most 29 s). "
+                "The request was not sent again; the model may still finish it. For slow models, "
+                f"POST {JOBS_ROUTE} with mode async: each request may run for up to an hour."
+            ),
+            "code": "ModelTimeout",
+            "timeout_seconds": seconds,
+            "jobs_route": JOBS_ROUTE,
+        }
+    if isinstance(exc, ConnectionError):  # connect timeout, endpoint unreachable: nothing was sent
+        return 503, {"message": f"could not reach SageMaker to invoke {endpoint}; retry", "code": type(exc).__name__}
+    return 502, {"message": f"could not call SageMaker: {exc}", "code": type(exc).__name__}
+
+
+def response_too_large(endpoint: str, size: int) -> tuple[int, dict[str, Any]]:
+    """A model answer the real-time route cannot return: a JSON 502 naming the job route, instead
+    of the bare 502 API Gateway would give for the failed invocation (docs/decisions.md)."""
+    return 502, {
+        "message": (
+            f"endpoint {endpoint} answered {size} bytes; the real-time route returns at most "
+            f"{REALTIME_RESPONSE_LIMIT_BYTES} (Lambda's 6 MB response, base64). POST {JOBS_ROUTE} "
+            "with mode async: the result is written to S3 whatever its size."
+        ),
+        "code": "ResponseTooLarge",
+        "response_bytes": size,
+        "limit_bytes": REALTIME_RESPONSE_LIMIT_BYTES,
+        "jobs_route": JOBS_ROUTE,
+    }
 
 
 def json_error(status: int, message: str, **extra: Any) -> Response[str]:

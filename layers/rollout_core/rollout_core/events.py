@@ -7,11 +7,19 @@ declared; the rest is accepted and ignored.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+
+def _epoch_ms_or_iso(value: Any) -> Any:
+    """SageMaker event times: ISO strings in the documented examples, epoch milliseconds in
+    captured real events (numbers, or numeric strings). pydantic parses the ISO form."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
+        return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+    return value
 
 
 class ModelPackageStateChange(BaseModel):
@@ -19,6 +27,19 @@ class ModelPackageStateChange(BaseModel):
     ModelPackageArn: str
     ModelPackageVersion: int | None = None
     ModelApprovalStatus: Literal["Approved", "Rejected", "PendingManualApproval"]
+    # SageMaker sends this event for every update of a package (metadata, description,
+    # lifecycle stage...); newer events name what changed ("Events that Amazon SageMaker AI
+    # sends to Amazon EventBridge": ModelApprovalStatus, ApprovalDescription, ModelLifeCycle,
+    # CustomerMetadataProperties, InferenceSpecification, sourceUri).
+    UpdatedModelPackageFields: list[str] | None = None
+    LastModifiedTime: AwareDatetime | None = None  # when the registry recorded this change
+
+    _times = field_validator("LastModifiedTime", mode="before")(_epoch_ms_or_iso)
+
+    @property
+    def approval_changed(self) -> bool:
+        """The approval status is what changed (an event without the field list may be one)."""
+        return self.UpdatedModelPackageFields is None or "ModelApprovalStatus" in self.UpdatedModelPackageFields
 
 
 class ModelPackageEvent(EventBridgeModel):
@@ -80,6 +101,22 @@ class AsyncInferenceNotification(BaseModel):
     failureReason: str | None = None
     requestParameters: dict[str, Any] = Field(default_factory=dict)
     responseParameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class AsyncTestNotification(BaseModel):
+    """Not a result: SageMaker publishes it to an async endpoint's success and error topics after
+    CreateEndpoint, UpdateEndpoint and every UpdateEndpointWeightsAndCapacities, to check that it
+    may ("Create Endpoint", SageMaker asynchronous inference guide). Sample:
+    events/sns_async_test_notification.json."""
+
+    eventName: Literal["TestNotification"]
+    eventSource: Literal["aws:sagemaker"] = "aws:sagemaker"
+    eventVersion: str = "1.0"
+
+
+# What arrives on the async topics; pydantic picks the model that validates (a result carries
+# invocationStatus, a test notification its eventName).
+AsyncNotification = AsyncTestNotification | AsyncInferenceNotification
 
 
 class TransformJobStateChange(BaseModel):

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # SageMaker resource name pattern (models, endpoints, endpoint configs, variants).
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
+# The largest target: one SSM Standard-tier parameter value (4 KB).
+TARGET_MAX_BYTES = 4096
 
 
 class InsufficientData(StrEnum):
@@ -93,8 +95,23 @@ class Target(BaseModel):
     guard_alarms: list[str] = Field(default_factory=list, max_length=100)
     retain_models: int = Field(default=3, ge=1, le=50)
     inference: InferenceSettings = InferenceSettings()
+    # Candidate instances needed per baseline instance for the same traffic: 1.0 when both run
+    # the same instance type; e.g. 0.5 when the candidate's type serves twice as much.
+    capacity_ratio: float = Field(default=1.0, gt=0, le=10)
 
     _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
+
+    @model_validator(mode="after")
+    def _fits_a_standard_parameter(self) -> Target:
+        # A target is one SSM parameter: "Standard parameters have a value limit of 4 KB"
+        # (PutParameter API reference). The template's parameters keep its own within that.
+        size = len(self.model_dump_json().encode())
+        if size > TARGET_MAX_BYTES:
+            raise ValueError(
+                f"the target is {size} bytes as JSON; an SSM Standard-tier parameter holds at most "
+                f"{TARGET_MAX_BYTES}: use fewer or shorter guard alarm names"
+            )
+        return self
 
 
 class Phase(StrEnum):
@@ -129,6 +146,9 @@ class VariantSpec(BaseModel):
     model_name: str = Field(pattern=NAME_PATTERN)
     instance_type: str
     instance_count: int = Field(ge=1)
+    # Every other ProductionVariant field of CreateEndpointConfig, as the variant's config had
+    # them (VolumeSizeInGB, ContainerStartupHealthCheckTimeoutInSeconds, RoutingConfig, ...).
+    settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class AutoscalingSnapshot(BaseModel):
@@ -136,9 +156,24 @@ class AutoscalingSnapshot(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    variant_name: str = ""  # the variant it was read from (its name in custom metric dimensions)
     min_capacity: int
     max_capacity: int
     policies: list[dict[str, Any]] = Field(default_factory=list)
+    # The CloudWatch alarms that drive each step-scaling policy (policy name -> PutMetricAlarm
+    # fields); step scaling acts only through alarms whose actions name the policy's ARN.
+    alarms: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+
+class BaselineConfig(BaseModel):
+    """The serving endpoint config's own fields, carried into every config a rollout makes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Config-level fields of CreateEndpointConfig as DescribeEndpointConfig returned them
+    # (DataCaptureConfig, KmsKeyId, VpcConfig, EnableNetworkIsolation, ...).
+    settings: dict[str, Any] = Field(default_factory=dict)
+    tags: list[dict[str, str]] = Field(default_factory=list)  # the config's tags (ListTags)
 
 
 class EndpointView(BaseModel):
@@ -151,6 +186,7 @@ class EndpointView(BaseModel):
     weights: dict[str, float]  # variant name -> CurrentWeight (relative, as SageMaker keeps it)
     last_modified: datetime
     failure_reason: str | None = None
+    instances: dict[str, int] = Field(default_factory=dict)  # variant name -> CurrentInstanceCount
 
     @property
     def percentages(self) -> dict[str, int]:
@@ -169,9 +205,12 @@ class Observations(BaseModel):
     endpoint: EndpointView | None  # None: the endpoint does not exist
     alarms: dict[str, AlarmState] = Field(default_factory=dict)
     alarm_reasons: dict[str, str] = Field(default_factory=dict)  # CloudWatch StateReason per alarm
+    alarm_since: dict[str, datetime] = Field(default_factory=dict)  # when each alarm entered its state
     # Only gathered for a PENDING rollout:
     serving_variant: VariantSpec | None = None  # the variant of the current config taking traffic
     autoscaling: AutoscalingSnapshot | None = None  # of that variant
+    baseline_config: BaselineConfig | None = None  # the rest of the serving config, to carry over
+    unsupported: str | None = None  # why this tool cannot roll out onto the endpoint as it is
     predecessor_live: bool = False  # a superseded rollout on the endpoint is still winding down
 
     def summary(self) -> dict[str, Any]:
@@ -210,6 +249,7 @@ class CreateEndpointConfig(BaseModel):
     kind: Literal["CreateEndpointConfig"] = "CreateEndpointConfig"
     config_name: str
     variants: list[tuple[VariantSpec, int]]  # spec and initial weight (percent)
+    baseline_config: BaselineConfig = BaselineConfig()  # config-level fields and tags carried over
 
 
 class CreateEndpoint(BaseModel):
@@ -228,6 +268,15 @@ class UpdateWeights(BaseModel):
     kind: Literal["UpdateWeights"] = "UpdateWeights"
     endpoint_name: str
     weights: dict[str, int]
+
+
+class UpdateCapacity(BaseModel):
+    """UpdateEndpointWeightsAndCapacities with DesiredInstanceCount for one variant (before its weight)."""
+
+    kind: Literal["UpdateCapacity"] = "UpdateCapacity"
+    endpoint_name: str
+    variant_name: str
+    instance_count: int
 
 
 class DeleteEndpoint(BaseModel):
@@ -289,6 +338,7 @@ Action = Annotated[
     | CreateEndpoint
     | UpdateEndpoint
     | UpdateWeights
+    | UpdateCapacity
     | DeleteEndpoint
     | DeleteEndpointConfig
     | DeleteModel
@@ -318,6 +368,7 @@ class Rollout(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: int = 2  # of this document as stored (documents.py reads older and newer ones)
     rollout_id: str
     endpoint_name: str
     model_package_arn: str
@@ -330,18 +381,32 @@ class Rollout(BaseModel):
     candidate: VariantSpec
     desired_config: str | None = None  # the endpoint config this rollout wants served now
     desired_weights: dict[str, int] = Field(default_factory=dict)
-    requested_at: datetime | None = None  # when the pending endpoint update was requested
-    attempts: int = 0  # requests of the current endpoint update so far
+    # When the pending endpoint change was sent; None: not sent, or refused (not accepted).
+    requested_at: datetime | None = None
+    retry_after: datetime | None = None  # a refused request is sent again no sooner than this
+    attempts: int = 0  # requests of the current endpoint change that did not take effect
+    failure_seen: str | None = None  # the endpoint's FailureReason when the change was sent
+    # Config name -> since when a model/config it needs, just created, is not visible yet.
+    missing_since: dict[str, datetime] = Field(default_factory=dict)
+    stuck_since: datetime | None = None  # the endpoint cannot take the way back (Failed, ...), since
+    baseline_config: BaselineConfig = BaselineConfig()  # the serving config's fields, carried over
+    full_capacity: int | None = None  # most baseline instances seen serving (its count at 100 %)
+    desired_instances: dict[str, int] = Field(default_factory=dict)  # capacity asked for, per variant
     step_started_at: datetime | None = None
     autoscaling: AutoscalingSnapshot | None = None
     autoscaling_suspended: bool = False
     predecessor_id: str | None = None
+    approved_at: datetime | None = None  # when the registry recorded the approval it rolls out
     reason: str = ""
     # Clean-up and hand-over actions of a finished rollout, kept until they are carried out
     # so that a crash right after the final write cannot orphan anything.
     finishing: list[Action] = Field(default_factory=list)
     outbox: list[Notification] = Field(default_factory=list)  # milestones not yet announced
     paused: bool = False  # an operator holds the rollout at its current weights
+    paused_at: datetime | None = None  # since when it is paused
+    paused_seconds: float = 0  # time paused before, not counted toward max_duration_seconds
+    undone_errors: int = 0  # errors on the way back or in clean-up so far (bounded: errors.py)
+    needs_attention: str | None = None  # what is left to do by hand, when the tool gave up
     fast_forward: bool = False  # an operator asked to skip to 100 % (the final bake still runs)
     rollback_started_at: datetime | None = None
     created_at: datetime

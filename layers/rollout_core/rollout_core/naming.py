@@ -48,3 +48,13 @@ def rollback_config(endpoint_name: str, rid: str) -> str:
 def async_config(async_endpoint_name: str, rid: str) -> str:
     """The async endpoint's config holding the promoted model."""
     return f"{config_prefix(async_endpoint_name)}{rid}"
+
+
+def scaling_alarm_prefix(endpoint_name: str) -> str:
+    """The CloudWatch alarms this tool puts on a variant for its step scaling policies."""
+    return f"{endpoint_name}-scaling-"
+
+
+def scaling_alarm(endpoint_name: str, variant: str, policy_name: str, index: int) -> str:
+    """One of them (CloudWatch alarm names take up to 255 characters)."""
+    return f"{scaling_alarm_prefix(endpoint_name)}{variant}-{index}-{policy_name}"[:255]

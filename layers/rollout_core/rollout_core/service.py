@@ -10,8 +10,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from . import clock, machine, naming
-from .aws.alarms import AlarmGateway
+from . import clock, commands, decisions, errors, history, machine, naming
+from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
 from .aws.notify import Notifier
@@ -40,8 +40,15 @@ class RolloutService:
 
     # --- approvals ----------------------------------------------------------------------
 
-    def approve(self, model_package_group: str, model_package_arn: str) -> Rollout | None:
-        """Start a rollout of an approved package (superseding the endpoint's live one)."""
+    def approve(
+        self, model_package_group: str, model_package_arn: str, approved_at: datetime | None = None
+    ) -> Rollout | None:
+        """Start a rollout of an approved package (superseding the endpoint's live one).
+
+        ``approved_at`` is when the registry recorded this approval (the event's
+        LastModifiedTime). Duplicates of one approval map to one rollout; a package approved
+        again after its rollout (e.g. rejected, then approved) rolls out again.
+        """
         target = self.targets.get(model_package_group)
         if target is None:
             logger.info("no target for model package group; ignored", extra={"group": model_package_group})
@@ -51,10 +58,21 @@ class RolloutService:
             # rejection must not roll out a rejected package.
             logger.info("model package was rejected since; approval ignored", extra={"package": model_package_arn})
             return None
-        return self.start(target, model_package_arn)
+        salt = ""
+        first = self.store.get(naming.rollout_id(model_package_arn))
+        if first is not None and approved_at is not None and approved_at > (first.approved_at or first.created_at):
+            # Approved again after the approval its first rollout was made for: a new approval,
+            # not a duplicate (duplicates carry the same time), so a rollout of its own.
+            salt = f"approved-{approved_at.isoformat()}"
+        return self.start(target, model_package_arn, salt=salt, approved_at=approved_at)
 
     def start(
-        self, target: Target, model_package_arn: str, salt: str = "", reason: str = "model package approved"
+        self,
+        target: Target,
+        model_package_arn: str,
+        salt: str = "",
+        reason: str = "model package approved",
+        approved_at: datetime | None = None,
     ) -> Rollout | None:
         """Record a rollout of ``model_package_arn`` on the target and take the endpoint.
 
@@ -63,7 +81,9 @@ class RolloutService:
         """
         for _ in range(CREATE_RETRIES):
             now = self.now()
-            candidate = machine.new_rollout(target, model_package_arn, now, salt=salt, reason=reason)
+            candidate = machine.new_rollout(
+                target, model_package_arn, now, salt=salt, reason=reason, approved_at=approved_at
+            )
             existing = self.store.get(candidate.rollout_id)
             if existing is not None:
                 logger.info("rollout already recorded", extra={"rollout_id": existing.rollout_id})
@@ -74,7 +94,13 @@ class RolloutService:
             if owner is not None and owner.live:
                 superseded = machine.stop(owner, Phase.SUPERSEDED, f"superseded by {model_package_arn}", now)
                 candidate = machine.new_rollout(
-                    target, model_package_arn, now, salt=salt, reason=reason, predecessor_id=owner.rollout_id
+                    target,
+                    model_package_arn,
+                    now,
+                    salt=salt,
+                    reason=reason,
+                    predecessor_id=owner.rollout_id,
+                    approved_at=approved_at,
                 )
             try:
                 created = self.store.create(
@@ -98,7 +124,7 @@ class RolloutService:
             rollout = self.store.get(rollout_id)
             if rollout is None:
                 raise KeyError(rollout_id)
-            changed = machine.command(rollout, action, self.now(), who)
+            changed = commands.command(rollout, action, self.now(), who)
             try:
                 self.store.save(changed)
             except ConflictError:
@@ -107,13 +133,17 @@ class RolloutService:
             return self.advance(rollout_id) or changed
         raise ConflictError(f"could not apply {action} to rollout {rollout_id}")
 
-    def reject(self, model_package_arn: str) -> Rollout | None:
-        """Abort the live rollout whose candidate is ``model_package_arn``, if any."""
-        rollout = self.store.get(naming.rollout_id(model_package_arn))
-        if rollout is None or not rollout.live:
+    def reject(self, model_package_arn: str) -> list[Rollout]:
+        """Abort every live rollout of ``model_package_arn`` (approvals and manual starts alike)."""
+        if self.sagemaker.approval_status(model_package_arn) != "Rejected":
+            # A rejection delivered after the package was approved again is out of date.
+            logger.info("model package is no longer rejected; rejection ignored", extra={"package": model_package_arn})
+            return []
+        live = [r for r in self.store.live() if r.live and r.model_package_arn == model_package_arn]
+        if not live:
             logger.info("rejected package has no live rollout", extra={"package": model_package_arn})
-            return rollout
-        return self.stop(rollout.rollout_id, Phase.ABORTED, f"model package rejected: {model_package_arn}")
+        stopped = [self.stop(r.rollout_id, Phase.ABORTED, f"model package rejected: {model_package_arn}") for r in live]
+        return [r for r in stopped if r is not None]
 
     def stop(self, rollout_id: str, outcome: Phase, reason: str) -> Rollout | None:
         for _ in range(CREATE_RETRIES):
@@ -148,7 +178,7 @@ class RolloutService:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:
             rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms]
-        alarm_states, reasons = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
+        readings = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
         results = []
         decided_endpoints: set[str] = set()
         for loaded in rollouts:
@@ -159,29 +189,35 @@ class RolloutService:
                 # conditional save below fail, so nothing is done on a stale rollout.
                 rollout = self.store.get(loaded.rollout_id) or loaded
             decided_endpoints.add(rollout.endpoint_name)
-            states, why = dict(alarm_states), dict(reasons)
+            seen = AlarmReadings(dict(readings.states), dict(readings.reasons), dict(readings.since))
             for name, (at, reason) in (fired or {}).items():
                 if at >= rollout.created_at:
-                    states[name], why[name] = AlarmState.ALARM, reason
-            results.append(self._advance_loaded(rollout, states, why))
+                    seen.states[name], seen.reasons[name], seen.since[name] = AlarmState.ALARM, reason, at
+            try:
+                results.append(self._advance_loaded(rollout, seen))
+            except Exception:
+                # One rollout's trouble (AccessDenied on its endpoint, an unexpected shape, an
+                # error that outlived the client's retries) must not hold back the others: the
+                # next tick decides it again.
+                logger.exception("could not decide a rollout; next tick retries", extra=self._keys(rollout))
+                self._count("RolloutDecisionErrors")
+                results.append(rollout)
         return results
 
     def advance(self, rollout_id: str) -> Rollout | None:
         rollout = self.store.get(rollout_id)
         if rollout is None:
             return None
-        return self._advance_loaded(rollout, None, None)
+        return self._advance_loaded(rollout, None)
 
-    def _advance_loaded(
-        self, rollout: Rollout, alarm_states: dict[str, AlarmState] | None, alarm_reasons: dict[str, str] | None
-    ) -> Rollout:
+    def _advance_loaded(self, rollout: Rollout, readings: AlarmReadings | None) -> Rollout:
         if rollout.settled:
             return rollout
         if rollout.phase is Phase.PENDING and rollout.predecessor_id:
             predecessor = self.store.get(rollout.predecessor_id)
             if predecessor is not None and predecessor.live:
                 return rollout  # its turn comes when the predecessor finishes
-        obs = self.observe(rollout, alarm_states, alarm_reasons)
+        obs = self.observe(rollout, readings)
         decided, actions = machine.decide(rollout, obs, self.now())
         if decided == rollout and not actions:
             # Nothing to decide, but a command may have queued a milestone to announce.
@@ -206,11 +242,14 @@ class RolloutService:
             except (ClientError, RetryLater) as exc:
                 code, message = error_code(exc) if isinstance(exc, ClientError) else (RetryLater.code, str(exc))
                 logger.warning("action failed", extra={**self._keys(saved), "action": action.kind, "code": code})
-                saved = self.store.save(machine.on_action_error(saved, action, code, message, self.now()))
+                saved = self.store.save(errors.on_action_error(saved, action, code, message, self.now()))
                 break
         else:
             saved = self._announce_and_finish(saved)
         self._timings(rollout, saved)
+        if saved.needs_attention and not rollout.needs_attention:
+            self._count("RolloutsNeedAttention")
+            logger.error("gave up: left to do by hand", extra={**self._keys(saved), "left": saved.needs_attention})
         if saved.phase != rollout.phase:
             self._on_phase_change(rollout, saved)
         return saved
@@ -221,13 +260,13 @@ class RolloutService:
         if saved.outbox and self.notifier is not None:
             try:
                 self.notifier.publish(saved.outbox)
-                done = machine.announced(done)
+                done = history.announced(done)
             except Exception:  # kept on the rollout: the next decision publishes again
                 logger.exception("notification failed; will retry", extra=self._keys(saved))
         elif saved.outbox:
-            done = machine.announced(done)  # no notifier configured: nothing to announce to
+            done = history.announced(done)  # no notifier configured: nothing to announce to
         if done.finishing:
-            done = machine.finished(done, self.now())
+            done = decisions.finished(done, self.now())
         if done == saved:
             return saved
         try:
@@ -270,27 +309,33 @@ class RolloutService:
             if owner and owner != after.rollout_id:
                 self.advance(owner)
 
-    def observe(
-        self,
-        rollout: Rollout,
-        alarm_states: dict[str, AlarmState] | None = None,
-        alarm_reasons: dict[str, str] | None = None,
-    ) -> Observations:
+    def observe(self, rollout: Rollout, readings: AlarmReadings | None = None) -> Observations:
         described = self.sagemaker.describe_endpoint(rollout.endpoint_name)
         endpoint = None if described is None else self.sagemaker.view(described)
         if rollout.phase is Phase.PENDING:
-            serving = autoscaling = None
-            if described is not None and endpoint is not None and endpoint.status == "InService":
-                serving = self.sagemaker.serving_variant(described)
-                if serving is not None:
-                    autoscaling = self.autoscaling.snapshot(rollout.endpoint_name, serving.variant_name)
-            return Observations(endpoint=endpoint, serving_variant=serving, autoscaling=autoscaling)
+            if described is None or endpoint is None or endpoint.status != "InService":
+                return Observations(endpoint=endpoint)
+            baseline = self.sagemaker.baseline(described)
+            autoscaling = None
+            if baseline.variant is not None:
+                autoscaling = self.autoscaling.snapshot(rollout.endpoint_name, baseline.variant.variant_name)
+            return Observations(
+                endpoint=endpoint,
+                serving_variant=baseline.variant,
+                baseline_config=baseline.config,
+                unsupported=baseline.unsupported,
+                autoscaling=autoscaling,
+            )
         names: Iterable[str] = rollout.target.guard_alarms
-        if alarm_states is None:
-            alarm_states, alarm_reasons = self.alarms.read(names) if rollout.target.guard_alarms else ({}, {})
-        alarms = {n: alarm_states[n] for n in names if n in alarm_states}
-        reasons = {n: (alarm_reasons or {}).get(n, "") for n in alarms}
-        return Observations(endpoint=endpoint, alarms=alarms, alarm_reasons=reasons)
+        if readings is None:
+            readings = self.alarms.read(names) if rollout.target.guard_alarms else AlarmReadings()
+        alarms = {n: readings.states[n] for n in names if n in readings.states}
+        return Observations(
+            endpoint=endpoint,
+            alarms=alarms,
+            alarm_reasons={n: readings.reasons.get(n, "") for n in alarms},
+            alarm_since={n: readings.since[n] for n in alarms if n in readings.since},
+        )
 
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:

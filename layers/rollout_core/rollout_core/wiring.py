@@ -8,7 +8,7 @@ from typing import Any
 
 from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
-from .aws.clients import client
+from .aws.clients import client, realtime_runtime_client
 from .aws.job_store import JobStore
 from .aws.notify import Notifier
 from .aws.runtime import RuntimeGateway
@@ -58,7 +58,7 @@ def rollout_service() -> RolloutService:
             aws_client("sagemaker"), os.environ["SAGEMAKER_EXECUTION_ROLE_ARN"], async_settings()
         ),
         alarms=AlarmGateway(aws_client("cloudwatch")),
-        autoscaling=AutoscalingGateway(aws_client("application-autoscaling")),
+        autoscaling=AutoscalingGateway(aws_client("application-autoscaling"), aws_client("cloudwatch")),
         targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         notifier=notifier(),
     )
@@ -71,11 +71,12 @@ def job_service() -> JobService:
     sagemaker = aws_client("sagemaker")
     dynamodb = aws_client("dynamodb")
     return JobService(
-        jobs=JobStore(dynamodb, table),
+        jobs=JobStore(dynamodb, table, int(os.environ.get("JOB_RETENTION_DAYS", "7"))),
         rollouts=RolloutStore(dynamodb, table),
         targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         sagemaker=SageMakerGateway(sagemaker, os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN", "")),
-        runtime=runtime_gateway(),
+        # InvokeEndpointAsync (job dispatcher) keeps the shared client's retries.
+        runtime=RuntimeGateway(aws_client("sagemaker-runtime")),
         transform=TransformGateway(sagemaker),
         storage=Storage(aws_client("s3")),
         bucket=os.environ["JOBS_BUCKET"],
@@ -85,7 +86,8 @@ def job_service() -> JobService:
 
 @cache
 def runtime_gateway() -> RuntimeGateway:
-    return RuntimeGateway(aws_client("sagemaker-runtime"))
+    """The real-time route's InvokeEndpoint: one attempt, read timeout under API Gateway's."""
+    return RuntimeGateway(realtime_runtime_client())
 
 
 @cache

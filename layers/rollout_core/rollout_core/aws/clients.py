@@ -19,11 +19,35 @@ RETRY_CONFIG = Config(
 # Presigned POST/GET for SSE-KMS objects need Signature Version 4.
 S3_CONFIG = RETRY_CONFIG.merge(Config(signature_version="s3v4"))
 
+# API Gateway stops waiting for a REST integration after 29 s ("Amazon API Gateway quotas":
+# integration timeout, 50 ms - 29 s by default) and answers the caller 504 itself.
+API_GATEWAY_TIMEOUT_SECONDS = 29
 
-def client(service: str, session: boto3.session.Session | None = None) -> Any:
-    """A client for ``service`` with the project's retry configuration."""
-    config = S3_CONFIG if service == "s3" else RETRY_CONFIG
-    return (session or boto3.session.Session()).client(service, config=config)  # type: ignore[call-overload]
+# InvokeEndpoint behind the inference API. One attempt, no retry: InvokeEndpoint is not
+# idempotent, and botocore cannot tell a request SageMaker never saw from one whose answer was
+# lost (standard mode also retries read timeouts and 5XX answers), so a retry could run the
+# model twice, the second time for a caller who already got API Gateway's 504. Every error,
+# throttling included, goes back to the caller as a clear status; the caller knows whether its
+# request may be sent again. The read timeout leaves time within API Gateway's 29 s to answer
+# a JSON 504 (connect 2 s + read 25 s).
+REALTIME_CONNECT_TIMEOUT_SECONDS = 2
+REALTIME_READ_TIMEOUT_SECONDS = 25
+REALTIME_RUNTIME_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=REALTIME_CONNECT_TIMEOUT_SECONDS,
+    read_timeout=REALTIME_READ_TIMEOUT_SECONDS,
+)
+
+
+def client(service: str, session: boto3.session.Session | None = None, config: Config | None = None) -> Any:
+    """A client for ``service`` with the project's retry configuration (or ``config``)."""
+    chosen = config or (S3_CONFIG if service == "s3" else RETRY_CONFIG)
+    return (session or boto3.session.Session()).client(service, config=chosen)  # type: ignore[call-overload]
+
+
+def realtime_runtime_client(session: boto3.session.Session | None = None) -> Any:
+    """sagemaker-runtime for InvokeEndpoint on the real-time route (REALTIME_RUNTIME_CONFIG)."""
+    return client("sagemaker-runtime", session, REALTIME_RUNTIME_CONFIG)
 
 
 def error_code(exc: Exception) -> tuple[str, str]:

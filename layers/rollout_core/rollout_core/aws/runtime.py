@@ -34,14 +34,23 @@ class RuntimeGateway:
         )
 
     def invoke_async(
-        self, endpoint_name: str, input_uri: str, content_type: str, accept: str | None, inference_id: str
+        self,
+        endpoint_name: str,
+        input_uri: str,
+        content_type: str,
+        accept: str | None,
+        inference_id: str,
+        expiry: tuple[int, int],
     ) -> tuple[str | None, str | None]:
-        """Queue one request; returns (OutputLocation, FailureLocation)."""
+        """Queue one request that SageMaker drops after ``expiry`` = (InvocationTimeoutSeconds,
+        RequestTTLSeconds); returns (OutputLocation, FailureLocation)."""
         kwargs: dict[str, Any] = {
             "EndpointName": endpoint_name,
             "InputLocation": input_uri,
             "ContentType": content_type,
             "InferenceId": inference_id,
+            "InvocationTimeoutSeconds": expiry[0],
+            "RequestTTLSeconds": expiry[1],
         }
         if accept:
             kwargs["Accept"] = accept

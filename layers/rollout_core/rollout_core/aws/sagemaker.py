@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from .. import naming
 from ..models import (
     Action,
+    BaselineConfig,
     CreateEndpoint,
     CreateEndpointConfig,
     CreateModel,
@@ -19,6 +20,7 @@ from ..models import (
     EndpointView,
     PruneOldModels,
     UpdateAsyncEndpoint,
+    UpdateCapacity,
     UpdateEndpoint,
     UpdateWeights,
     VariantSpec,
@@ -26,6 +28,20 @@ from ..models import (
 from .clients import error_code
 
 TAG_KEY = "sagemaker-rollout:managed"
+# Fields the rollout sets itself in every config it makes (the rest is carried over).
+_CONFIG_OWN_KEYS = frozenset({"EndpointConfigName", "ProductionVariants", "Tags", "ShadowProductionVariants"})
+_VARIANT_SPEC_KEYS = frozenset(
+    {"VariantName", "ModelName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight"}
+)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The serving variant and the rest of its config, or why the endpoint cannot be rolled out."""
+
+    variant: VariantSpec | None = None
+    config: BaselineConfig | None = None
+    unsupported: str | None = None
 
 
 class RetryLater(Exception):
@@ -61,6 +77,11 @@ class SageMakerGateway:
         self._sm = client
         self._role = execution_role_arn
         self._async = async_settings
+        # What CreateEndpointConfig accepts, from the client's own service model (botocore), so
+        # that every field a config has is carried over, including ones added after this code.
+        model = client.meta.service_model
+        self._config_fields = frozenset(model.operation_model("CreateEndpointConfig").input_shape.members)
+        self._variant_fields = frozenset(model.shape_for("ProductionVariant").members)
 
     # --- observing ----------------------------------------------------------------------
 
@@ -81,9 +102,14 @@ class SageMakerGateway:
 
     @staticmethod
     def view(described: dict[str, Any]) -> EndpointView:
+        variants = described.get("ProductionVariants", [])
         weights = {
-            v["VariantName"]: float(v.get("CurrentWeight", v.get("DesiredWeight", 0.0)) or 0.0)
-            for v in described.get("ProductionVariants", [])
+            v["VariantName"]: float(v.get("CurrentWeight", v.get("DesiredWeight", 0.0)) or 0.0) for v in variants
+        }
+        instances = {
+            v["VariantName"]: int(v.get("CurrentInstanceCount", v.get("DesiredInstanceCount", 0)) or 0)
+            for v in variants
+            if "CurrentInstanceCount" in v or "DesiredInstanceCount" in v
         }
         return EndpointView(
             status=described["EndpointStatus"],
@@ -91,6 +117,7 @@ class SageMakerGateway:
             weights=weights,
             last_modified=described["LastModifiedTime"],
             failure_reason=described.get("FailureReason") or None,
+            instances=instances,
         )
 
     def observe(self, endpoint_name: str) -> EndpointView | None:
@@ -98,21 +125,60 @@ class SageMakerGateway:
         return None if described is None else self.view(described)
 
     def serving_variant(self, described: dict[str, Any]) -> VariantSpec | None:
-        """The variant taking the most traffic, with its model and instances."""
+        """The variant taking the most traffic, with its model and instances (batch jobs use its model)."""
         variants = described.get("ProductionVariants", [])
         if not variants:
             return None
         top = max(variants, key=lambda v: float(v.get("CurrentWeight", 0.0) or 0.0))
         config = self._sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
         for spec in config["ProductionVariants"]:
-            if spec["VariantName"] == top["VariantName"] and "InstanceType" in spec:
+            if spec["VariantName"] == top["VariantName"] and "InstanceType" in spec and spec.get("ModelName"):
                 return VariantSpec(
                     variant_name=spec["VariantName"],
                     model_name=spec["ModelName"],
                     instance_type=spec["InstanceType"],
                     instance_count=int(top.get("CurrentInstanceCount") or spec.get("InitialInstanceCount", 1)),
                 )
-        return None  # serverless variants are not rolled out by this tool
+        return None  # serverless variants and inference components are not served by this tool
+
+    def baseline(self, described: dict[str, Any]) -> Baseline:
+        """What serves now, read from the endpoint's current config, and whether it can be
+        rolled out: one instance-based production variant with a model, no shadow variant."""
+        config = dict(self._sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"]))
+        variants = config.get("ProductionVariants", [])
+        name = config["EndpointConfigName"]
+        if config.get("ShadowProductionVariants"):
+            return Baseline(unsupported=f"config {name} has a shadow variant; remove it before a rollout")
+        if len(variants) != 1:
+            return Baseline(
+                unsupported=f"config {name} has {len(variants)} production variants; this tool rolls out "
+                "onto an endpoint served by exactly one"
+            )
+        spec = variants[0]
+        if "ServerlessConfig" in spec or "InstanceType" not in spec:
+            return Baseline(
+                unsupported=f"variant {spec['VariantName']} is serverless; only instance-based variants roll out"
+            )
+        if not spec.get("ModelName"):
+            return Baseline(
+                unsupported=f"variant {spec['VariantName']} has no model: an endpoint of inference components "
+                "cannot be rolled out by this tool"
+            )
+        live: dict[str, Any] = next(
+            (v for v in described.get("ProductionVariants", []) if v["VariantName"] == spec["VariantName"]), {}
+        )
+        variant = VariantSpec(
+            variant_name=spec["VariantName"],
+            model_name=spec["ModelName"],
+            instance_type=spec["InstanceType"],
+            # What serves now: autoscaling may have changed the config's initial count.
+            instance_count=int(live.get("CurrentInstanceCount") or spec.get("InitialInstanceCount", 1)),
+            settings={k: v for k, v in spec.items() if k in self._variant_fields and k not in _VARIANT_SPEC_KEYS},
+        )
+        settings = {k: v for k, v in config.items() if k in self._config_fields and k not in _CONFIG_OWN_KEYS}
+        tags = self._sm.list_tags(ResourceArn=config["EndpointConfigArn"]).get("Tags", [])
+        tags = [t for t in tags if t["Key"] != TAG_KEY and not t["Key"].startswith("aws:")]
+        return Baseline(variant=variant, config=BaselineConfig(settings=settings, tags=tags))
 
     # --- acting -------------------------------------------------------------------------
 
@@ -127,11 +193,13 @@ class SageMakerGateway:
                 Tags=tags,
             )
         elif isinstance(action, CreateEndpointConfig):
+            carried = action.baseline_config
             self._create(
                 self._sm.create_endpoint_config,
                 EndpointConfigName=action.config_name,
                 ProductionVariants=[
                     {
+                        **spec.settings,
                         "VariantName": spec.variant_name,
                         "ModelName": spec.model_name,
                         "InstanceType": spec.instance_type,
@@ -140,7 +208,8 @@ class SageMakerGateway:
                     }
                     for spec, weight in action.variants
                 ],
-                Tags=tags,
+                Tags=[*carried.tags, *tags],
+                **carried.settings,
             )
         elif isinstance(action, CreateEndpoint):
             self._create(
@@ -150,12 +219,26 @@ class SageMakerGateway:
                 Tags=tags,
             )
         elif isinstance(action, UpdateEndpoint):
-            self._sm.update_endpoint(EndpointName=action.endpoint_name, EndpointConfigName=action.config_name)
+            # Variants the endpoint keeps (the baseline while the candidate joins or leaves) keep
+            # their live instance count and weight: without this, UpdateEndpoint sets them from
+            # the config (RetainAllVariantProperties defaults to false), undoing autoscaling.
+            self._sm.update_endpoint(
+                EndpointName=action.endpoint_name,
+                EndpointConfigName=action.config_name,
+                RetainAllVariantProperties=True,
+            )
         elif isinstance(action, UpdateWeights):
             self._sm.update_endpoint_weights_and_capacities(
                 EndpointName=action.endpoint_name,
                 DesiredWeightsAndCapacities=[
                     {"VariantName": name, "DesiredWeight": float(weight)} for name, weight in action.weights.items()
+                ],
+            )
+        elif isinstance(action, UpdateCapacity):
+            self._sm.update_endpoint_weights_and_capacities(
+                EndpointName=action.endpoint_name,
+                DesiredWeightsAndCapacities=[
+                    {"VariantName": action.variant_name, "DesiredInstanceCount": action.instance_count}
                 ],
             )
         elif isinstance(action, DeleteEndpoint):

@@ -1,0 +1,150 @@
+"""What to ask of SageMaker to reach the config a rollout wants: pure builders of actions.
+
+Every config a rollout makes carries the serving (baseline) config's own fields (data
+capture, KMS key, VPC, ...) and its tags, and the baseline variant exactly as it was, so
+going back to the baseline gives the endpoint the config it had before the rollout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import capacity, naming
+from .models import (
+    Action,
+    ApplyAutoscaling,
+    CreateEndpoint,
+    CreateEndpointConfig,
+    CreateModel,
+    DeleteEndpointConfig,
+    DeleteModel,
+    PruneOldModels,
+    Rollout,
+    SuspendAutoscaling,
+    UpdateAsyncEndpoint,
+    UpdateEndpoint,
+    VariantSpec,
+)
+
+# ProductionVariant fields a candidate takes from the baseline variant: how SageMaker starts
+# and reaches the container (same model family, same needs), not what it runs on.
+INHERITED_VARIANT_SETTINGS = (
+    "ModelDataDownloadTimeoutInSeconds",
+    "ContainerStartupHealthCheckTimeoutInSeconds",
+    "EnableSSMAccess",
+    "RoutingConfig",
+    "CoreDumpConfig",
+)
+# Taken only when the candidate runs on the baseline's instance type: what they allow
+# (volume sizes, AMI versions, accelerators) depends on the instance type.
+SAME_TYPE_VARIANT_SETTINGS = ("VolumeSizeInGB", "InferenceAmiVersion", "AcceleratorType")
+
+
+def candidate_settings(candidate: VariantSpec, baseline: VariantSpec) -> dict[str, Any]:
+    """The baseline variant's settings that the candidate inherits."""
+    names: tuple[str, ...] = INHERITED_VARIANT_SETTINGS
+    if candidate.instance_type == baseline.instance_type:
+        names += SAME_TYPE_VARIANT_SETTINGS
+    return {k: v for k, v in baseline.settings.items() if k in names}
+
+
+def for_desired_config(r: Rollout) -> tuple[list[Action], bool]:
+    """The actions that put ``r.desired_config`` on the endpoint (idempotent when repeated),
+    and whether they suspend the baseline's autoscaling first."""
+    name = r.desired_config
+    assert name is not None
+    config = r.baseline_config
+    if name == naming.rollout_config(r.endpoint_name, r.rollout_id):
+        assert r.baseline is not None
+        return [
+            create_model(r),
+            CreateEndpointConfig(
+                config_name=name, variants=[(r.baseline, 100), (r.candidate, 0)], baseline_config=config
+            ),
+            UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
+        ], False
+    if name == naming.final_config(r.endpoint_name, r.rollout_id):
+        if r.first_deployment:
+            return [
+                create_model(r),
+                CreateEndpointConfig(config_name=name, variants=[(r.candidate, 100)], baseline_config=config),
+                CreateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
+            ], False
+        assert r.baseline is not None
+        full = r.full_capacity or r.baseline.instance_count
+        promoted = r.candidate.model_copy(
+            update={"instance_count": capacity.promoted_instances(r.target, full, r.autoscaling)}
+        )
+        actions: list[Action] = [
+            CreateEndpointConfig(config_name=name, variants=[(promoted, 100)], baseline_config=config),
+            UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
+        ]
+        if r.autoscaling is None:
+            return actions, False
+        # AWS: a variant under autoscaling must be deregistered before an update removes it.
+        suspend = SuspendAutoscaling(endpoint_name=r.endpoint_name, variant_name=r.baseline.variant_name)
+        return [suspend, *actions], True
+    # The baseline alone, as it was (with the most instances it was seen running: an
+    # UpdateEndpoint without RetainAllVariantProperties sets the count from the config).
+    assert r.baseline is not None
+    restored = r.baseline.model_copy(update={"instance_count": max(r.baseline.instance_count, r.full_capacity or 0)})
+    return [
+        CreateEndpointConfig(config_name=name, variants=[(restored, 100)], baseline_config=config),
+        UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
+    ], False
+
+
+def after_promotion(r: Rollout) -> list[Action]:
+    """Once the candidate serves alone: the async twin follows, old models are pruned."""
+    settings = r.target.inference
+    actions: list[Action] = []
+    in_use = [r.candidate.model_name, r.desired_config or ""]
+    if settings.async_endpoint_name:
+        config = naming.async_config(settings.async_endpoint_name, r.rollout_id)
+        in_use.append(config)
+        actions.append(
+            UpdateAsyncEndpoint(
+                endpoint_name=settings.async_endpoint_name,
+                config_name=config,
+                model_name=r.candidate.model_name,
+                instance_type=settings.async_instance_type or r.target.instance_type,
+                instance_count=settings.async_instance_count,
+            )
+        )
+    actions.append(
+        PruneOldModels(
+            endpoint_name=r.endpoint_name,
+            keep=r.target.retain_models,
+            in_use=in_use,
+            async_endpoint_name=settings.async_endpoint_name,
+        )
+    )
+    return actions
+
+
+def promoted(r: Rollout) -> list[Action]:
+    """The finishing actions of a promotion: autoscaling follows the candidate, then clean-up."""
+    actions: list[Action] = []
+    if r.autoscaling is not None:
+        actions.append(
+            ApplyAutoscaling(
+                endpoint_name=r.endpoint_name,
+                variant_name=r.candidate.variant_name,
+                snapshot=r.autoscaling,
+            )
+        )
+    actions.append(DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)))
+    return actions + after_promotion(r)
+
+
+def create_model(r: Rollout) -> CreateModel:
+    return CreateModel(model_name=r.candidate.model_name, model_package_arn=r.model_package_arn)
+
+
+def discard_candidate(r: Rollout) -> list[Action]:
+    """Delete what the rollout created for the candidate (never what serves)."""
+    return [
+        DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)),
+        DeleteEndpointConfig(config_name=naming.final_config(r.endpoint_name, r.rollout_id)),
+        DeleteModel(model_name=r.candidate.model_name),
+    ]

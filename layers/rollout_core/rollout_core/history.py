@@ -1,0 +1,77 @@
+"""A rollout's journal: the history of its decisions and the milestones it has to announce.
+
+Pure functions on the Rollout model; the shell saves the rollout, then publishes its outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .models import Action, HistoryEntry, Notification, Observations, Rollout
+
+HISTORY_LIMIT = 200
+
+MILESTONE_TYPES = {
+    "started": "Rollout Started",
+    "step_advanced": "Rollout Step Advanced",
+    "paused": "Rollout Paused",
+    "resumed": "Rollout Resumed",
+    "promote_requested": "Rollout Promote Requested",
+    "succeeded": "Rollout Succeeded",
+    "rolled_back": "Rollout Rolled Back",
+    "failed": "Rollout Failed",
+    "superseded": "Rollout Superseded",
+    "aborted": "Rollout Aborted",
+    "needs_attention": "Rollout Needs Attention",
+}
+
+
+def notify(r: Rollout, milestone: str, text: str) -> Rollout:
+    """Queue a milestone on the rollout; the shell announces it after the state is saved."""
+    detail_type = MILESTONE_TYPES[milestone]
+    note = Notification(
+        milestone=milestone,
+        detail_type=detail_type,
+        subject=f"[sagemaker-rollout] {r.endpoint_name}: {detail_type.removeprefix('Rollout ').lower()}",
+        message=f"{r.endpoint_name} / rollout {r.rollout_id} ({r.model_package_arn}): {text}",
+        detail={
+            "rollout_id": r.rollout_id,
+            "endpoint": r.endpoint_name,
+            "model_package_arn": r.model_package_arn,
+            "phase": r.phase.value,
+            "step_percent": r.current_step_percent,
+            "text": text,
+        },
+        resources=[r.model_package_arn],
+    )
+    return r.model_copy(update={"outbox": [*r.outbox, note]})
+
+
+def announced(rollout: Rollout) -> Rollout:
+    """The outbox has been published."""
+    return rollout.model_copy(update={"outbox": []})
+
+
+def record(
+    r: Rollout, now: datetime, event: str, reason: str, obs: Observations | None, actions: Sequence[Action]
+) -> Rollout:
+    """``r`` with one more history entry (the newest HISTORY_LIMIT are kept)."""
+    entry = HistoryEntry(
+        at=now,
+        phase=r.phase,
+        step=r.step_index,
+        event=event,
+        reason=reason,
+        observations=obs.summary() if obs is not None else {},
+        actions=[describe(a) for a in actions],
+    )
+    history = [*r.history, entry][-HISTORY_LIMIT:]
+    return r.model_copy(update={"history": history, "updated_at": now})
+
+
+def describe(action: Action) -> str:
+    fields: dict[str, Any] = action.model_dump(exclude={"kind", "variants", "snapshot", "baseline_config"})
+    inner = ", ".join(f"{k}={v}" for k, v in fields.items())
+    return f"{action.kind}({inner})"
