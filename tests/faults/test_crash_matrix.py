@@ -311,7 +311,8 @@ def test_only_a_rejected_first_deployment_may_skip_creating_its_endpoint(baselin
     scenario only, and only when no endpoint was ever created."""
     rejected = SCENARIOS["first_deployment_rejected"]
     outcome = Outcome.from_json(baselines[rejected.name].outcome.to_json())
-    assert outcome.endpoint_changes == [["create", TARGET.endpoint_name]]
+    # Fault-free, the rejected first deployment creates its endpoint, then deletes it.
+    assert outcome.endpoint_changes == [["create", TARGET.endpoint_name], ["delete", TARGET.endpoint_name]]
     outcome.injected = Injected("throttling", 10, "sagemaker:CreateModel", "ModelApprovalFunction", [], 4, 400, 3)
     outcome.endpoint_changes = []
     assert never_created(outcome, rejected)
