@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 from moto import mock_aws
 
+from . import payload_limits
 from . import template as tpl
 from .autoscaling_ext import AutoscalingSimulator
 from .envelope import envelope
@@ -292,6 +293,10 @@ class Sandbox:
             queue += self.simulator.drain() + self.jobs.drain()
         return done
 
+    def handler_errors(self) -> list[Delivery]:
+        """The deliveries whose handler raised (EventBridge would retry them, then dead-letter)."""
+        return [d for d in self.deliveries if d.error is not None]
+
     def deliver_endpoint_events(self) -> list[Delivery]:
         """Deliver what SageMaker and S3 announced (endpoint, job and upload events)."""
         done = []
@@ -439,12 +444,15 @@ class Sandbox:
         return None if view is None else view.percentages
 
     def endpoint_status(self, endpoint_name: str) -> str | None:
-        """DescribeEndpoint's status, or None when the endpoint does not exist (any other error raises)."""
+        """The endpoint's status, or None when it does not exist (any other error is raised)."""
         sm = self.client("sagemaker")
         try:
             return str(sm.describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"])
         except sm.exceptions.ClientError as exc:
-            if "could not find" in str(exc).lower():
+            # DescribeEndpoint's answer for a missing endpoint (the product's SageMakerGateway
+            # reads it the same way): ValidationException "Could not find endpoint ...".
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException" and "could not find" in str(error.get("Message")).lower():
                 return None
             raise
 
@@ -537,6 +545,9 @@ class Sandbox:
             "body": None if raw is None else base64.b64encode(raw).decode(),
             "isBase64Encoded": raw is not None,
         }
+        refused = payload_limits.refusal(self.template, raw, event)  # before the function runs
+        if refused is not None:
+            return refused
         route = next((r for r in self.api_routes if r.matches(method, path)), None)
         if route is None:
             # What API Gateway answers for a path or method it does not have (IAM auth).
