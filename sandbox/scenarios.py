@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +17,7 @@ from rollout_core.models import Rollout, Target
 
 from .gateway import CLIENT, OPERATOR
 from .sagemaker_ext import Failure
-from .stack import REGION, START, TABLE, Delivery, Sandbox
+from .stack import START, TABLE, Delivery, Sandbox
 from .template import ROOT
 from .traffic_ext import VariantProfile
 
@@ -346,7 +345,7 @@ class Runner:
     # --- observing ------------------------------------------------------------------------
 
     def _all_rollouts(self) -> list[Rollout]:
-        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb = self.sandbox.client("dynamodb")
         items = ddb.scan(
             TableName=TABLE, FilterExpression="sk = :r", ExpressionAttributeValues={":r": {"S": "ROLLOUT"}}
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from rollout_core.models import Phase
 from sandbox.calls import BaseListener, Call, hooks
 from sandbox.stack import Sandbox
@@ -143,3 +145,20 @@ def test_a_tick_reads_each_live_rollout_once_and_no_settled_one(stack: Sandbox):
     assert sorted(counter.actions) == sorted(
         ["dynamodb:Query", "cloudwatch:DescribeAlarms"] + ["dynamodb:GetItem", "sagemaker:DescribeEndpoint"] * 2
     ), counter.actions
+
+
+def test_a_decision_on_an_old_read_loses_the_conditional_write(stack: Sandbox):
+    """Two deciders read the same rollout; the first write wins, the second is refused and
+    changes nothing (the unit property tests rely on this: their stale decisions are dropped)."""
+    from rollout_core import wiring
+    from rollout_core.aws.store import ConflictError
+
+    _, candidate = baking_at_10(stack)
+    store = wiring.rollout_service().store
+    read = rollout_for(candidate)
+    winner = store.save(read.model_copy(update={"reason": "first decider"}))
+    assert winner.version == read.version + 1
+    with pytest.raises(ConflictError):
+        store.save(read.model_copy(update={"reason": "second decider, on the old read"}))
+    stored = rollout_for(candidate)
+    assert (stored.version, stored.reason) == (winner.version, "first decider")

@@ -49,7 +49,7 @@ from .models import (
     UpdateWeights,
     VariantSpec,
 )
-from .rollback import rolling_back, start_rollback
+from .rollback import rolling_back, start_rollback, unpaused
 
 # Every change of phase decide(), stop() and errors.on_action_error can make. docs/how-rollouts-work.md
 # draws exactly these (tests/unit/test_docs.py), and the tests check every transition they see
@@ -114,7 +114,9 @@ def stop(rollout: Rollout, outcome: Phase, reason: str, now: datetime) -> Rollou
         return record(rollout.model_copy(update={"phase": outcome}), now, "stopped", reason, None, [])
     if outcome is Phase.SUPERSEDED and (rollout.first_deployment or rollout.phase is Phase.PROMOTING):
         return rollout
-    changed = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason})
+    changed = rollout.model_copy(
+        update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, **unpaused(rollout, now)}
+    )
     return record(changed, now, "stop requested", reason, None, [])
 
 
