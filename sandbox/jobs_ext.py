@@ -3,7 +3,11 @@
 - InvokeEndpoint: moto answers any endpoint name with canned data and decodes the body as
   UTF-8 (a binary body crashes it). SageMaker takes any bytes, refuses an
   endpoint that does not exist or is not InService (ValidationError), picks a production
-  variant by weight, and reports a container failure as ModelError.
+  variant by weight, or the one named by ``TargetVariant`` ("overrides the default behavior
+  for the endpoint, which is to distribute the invocation traffic based on the variant
+  weights"; a variant the endpoint does not have is a ValidationError), and reports a
+  container failure as ModelError. Each call counts in the variant's per-minute metrics
+  (``on_invoke``: sandbox/traffic_ext.py).
 - InvokeEndpointAsync: moto writes a canned object into a random bucket. SageMaker reads
   the input from S3, writes the result to the endpoint config's S3OutputPath as <uuid>.out
   (or the error to S3FailurePath) and publishes the documented notification to the
@@ -112,6 +116,9 @@ class JobsSimulator:
         self.work: list[_Work] = []
         self.outbox: list[dict[str, Any]] = []  # EventBridge events and SNS deliveries
         self.model_errors: dict[str, tuple[int, str]] = {}  # endpoint -> (status, message) of every call
+        # (endpoint, variant) -> (status, message): that variant's container fails every request
+        self.failing_variants: dict[tuple[str, str], tuple[int, str]] = {}
+        self.on_invoke: list[Callable[[str, str, int], None]] = []  # (endpoint, variant, status) of each call
         self.fail_next_async: dict[str, str] = {}  # async endpoint -> failure reason
         self.fail_next_transform: str | None = None
         self.invocations: list[dict[str, Any]] = []
@@ -180,28 +187,41 @@ class JobsSimulator:
         if self.errors_next:
             raise self.errors_next.pop(0)
         body, content_type, variant, _ = self._invoke(
-            response.sagemakerruntime_backend, endpoint_name, response.body or b""
+            response.sagemakerruntime_backend,
+            endpoint_name,
+            response.body or b"",
+            response.headers.get("X-Amzn-SageMaker-Target-Variant"),
         )
         headers = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant}
         return 200, headers, body
 
     def _invoke(
-        self, runtime: SageMakerRuntimeBackend, endpoint_name: str, body: bytes | str
+        self, runtime: SageMakerRuntimeBackend, endpoint_name: str, body: bytes | str, target: str | None = None
     ) -> tuple[str, str, str, str]:
         endpoint = self._endpoint(runtime, endpoint_name)
-        self.invocations.append({"endpoint": endpoint_name, "bytes": len(body)})
-        if endpoint_name in self.model_errors:
-            status, message = self.model_errors[endpoint_name]
-            raise ModelError(message, status)
+        self.invocations.append({"endpoint": endpoint_name, "bytes": len(body), "target_variant": target})
         variants = [(v["VariantName"], float(v.get("CurrentWeight", 0.0))) for v in endpoint.production_variants]
-        total = sum(w for _, w in variants) or 1.0
-        point = int(hashlib.sha256(str(body).encode()).hexdigest(), 16) % 10_000 / 10_000 * total
-        chosen = variants[-1][0]
-        for name, weight in variants:
-            if point < weight:
-                chosen = name
-                break
-            point -= weight
+        if target is not None:
+            if target not in {name for name, _ in variants}:
+                raise RuntimeValidationError(
+                    f"The variant {target} specified in TargetVariant is not present in endpoint {endpoint_name}."
+                )
+            chosen = target
+        else:
+            total = sum(w for _, w in variants) or 1.0
+            point = int(hashlib.sha256(str(body).encode()).hexdigest(), 16) % 10_000 / 10_000 * total
+            chosen = variants[-1][0]
+            for name, weight in variants:
+                if point < weight:
+                    chosen = name
+                    break
+                point -= weight
+        failure = self.model_errors.get(endpoint_name) or self.failing_variants.get((endpoint_name, chosen))
+        for hook in self.on_invoke:
+            hook(endpoint_name, chosen, failure[0] if failure else 200)
+        if failure is not None:
+            status, message = failure
+            raise ModelError(message, status)
         prediction = json.dumps({"prediction": predict(body), "variant": chosen})
         return prediction, "application/json", chosen, ""
 

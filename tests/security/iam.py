@@ -52,6 +52,9 @@ ACCOUNT = "123456789012"
 PARTITION = "aws"
 
 
+_NO_VALUE = object()  # Ref AWS::NoValue: the property (or list item) is left out
+
+
 class Unmapped(Exception):
     """A call this module does not know the IAM authorisation of."""
 
@@ -297,12 +300,14 @@ class Evaluator:
 
     # intrinsic functions
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+        if isinstance(value, list):  # a list item that is AWS::NoValue is left out
+            return [r for r in (self.resolve(v) for v in value) if r is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
         if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
+            return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
         ((fn, arg),) = value.items()
         if fn == "Ref":
             return self._ref(arg)

@@ -70,6 +70,7 @@ STAR_OK = {
     "application-autoscaling:DescribeScalableTargets": "no resource types",
     "application-autoscaling:DescribeScalingPolicies": "no resource types",
     "cloudwatch:PutMetricData": "no resource types",
+    "cloudwatch:GetMetricData": "no resource types (the controller's canary analysis, judging.py)",
     "cloudwatch:DescribeAlarms": (
         "alarm ARNs are supported, but CloudWatch returns composite alarms only to callers whose "
         "DescribeAlarms permission is on '*' (template.yaml, ReadGuardAlarms)"

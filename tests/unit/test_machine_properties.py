@@ -66,6 +66,8 @@ def stored(before: Rollout, after: Rollout) -> Rollout:
     steps=st.sampled_from([[100], [50, 100], [10, 25, 50, 100], [1, 2, 5, 10, 20, 40, 60, 80, 100]]),
     ops=st.lists(operation, max_size=60),
 )
+# Found by this test: a paused rollout a stop sent ROLLING_BACK stayed paused (resume refused).
+@example(first=False, steps=[100], ops=[("decide",), ("command", "pause"), ("stop", Phase.ABORTED)])
 # Found by this test: a paused rollout rolled back by an alarm stayed paused (resume refused).
 @example(
     first=False,
@@ -121,7 +123,9 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
     for _ in range(500):
         if rollout.settled:
             break
-        if rollout.paused:  # a paused rollout waits for its operator (paused time never runs out)
+        if rollout.paused and rollout.phase in commands.STEERABLE:
+            # A paused rollout waits for its operator (paused time never runs out). One rolling
+            # back (an alarm, a stop) goes on paused or not, and cannot be resumed.
             rollout = commands.command(rollout, "resume", world.now)
         alarms = dict(world.alarms)
         before = rollout
