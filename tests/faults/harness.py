@@ -72,7 +72,18 @@ from .observe import (
     scaling_state,
     snapshot,
 )
-from .scenarios import ALARM, SCALING, SCALING_POLICY, SETTLE_LIMIT, TARGET, UPDATE_SECONDS, Mailbox, Scenario
+from .scenarios import (
+    ALARM,
+    SCALING,
+    SCALING_POLICY,
+    SETTLE_LIMIT,
+    STEP_ALARM,
+    STEP_POLICY,
+    TARGET,
+    UPDATE_SECONDS,
+    Mailbox,
+    Scenario,
+)
 
 # --- faults ----------------------------------------------------------------------------------
 
@@ -386,6 +397,22 @@ class Run:
         aas = self._client("application-autoscaling")
         aas.register_scalable_target(**target, **SCALING)
         aas.put_scaling_policy(**target, **SCALING_POLICY)
+        step_arn = aas.put_scaling_policy(**target, **STEP_POLICY)["PolicyARN"]
+        self._client("cloudwatch").put_metric_alarm(
+            AlarmName=STEP_ALARM,
+            Namespace="AWS/SageMaker",
+            MetricName="ModelLatency",
+            Dimensions=[
+                {"Name": "EndpointName", "Value": TARGET.endpoint_name},
+                {"Name": "VariantName", "Value": rollout.candidate.variant_name},
+            ],
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=250000.0,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[step_arn],
+        )
 
     def _package(self, label: str) -> str:
         if label not in self.packages:

@@ -16,7 +16,8 @@ from rollout_core.models import Phase, Target
 # --- scenarios -----------------------------------------------------------------------------------
 
 # ("approve", "v2"), ("reject", "v2"), ("alarm", "ALARM"), ("wait", seconds), ("autoscale", "v1"):
-# the variant of v1's rollout is put under Application Auto Scaling (SCALING, SCALING_POLICY).
+# the variant of v1's rollout is put under Application Auto Scaling (SCALING, SCALING_POLICY, and
+# STEP_POLICY with its alarm STEP_ALARM).
 Step = tuple[str, Any]
 
 
@@ -54,6 +55,19 @@ SCALING_POLICY = {
         "ScaleOutCooldown": 60,
     },
 }
+# And a step-scaling policy with the CloudWatch alarm that drives it (its action names the
+# policy's ARN: "Step scaling policies for Application Auto Scaling"), so the carry-over of
+# step scaling (the alarm recreated for the new variant) is faulted at every call too.
+STEP_POLICY = {
+    "PolicyName": "scale-out-on-latency",
+    "PolicyType": "StepScaling",
+    "StepScalingPolicyConfiguration": {
+        "AdjustmentType": "ChangeInCapacity",
+        "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}],
+        "Cooldown": 120,
+    },
+}
+STEP_ALARM = "churn-latency-high"
 UPDATE_SECONDS = 60  # how long SageMaker takes per endpoint change here
 SETTLE_LIMIT = 90  # minutes of simulated time the harness waits at most for every rollout to settle
 

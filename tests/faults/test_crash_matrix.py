@@ -126,18 +126,24 @@ def test_baselines_reach_the_expected_outcomes(baselines: dict[str, Baseline]):
 
 
 def test_the_autoscaling_baseline_carries_scaling_to_the_promoted_variant(baselines: dict[str, Baseline]):
+    """Target tracking and step scaling (with its alarm recreated for the new variant), so the
+    matrix faults every call of both carry-overs."""
     outcome = baselines["autoscaled_to_100"].outcome
     variant = outcome.candidates["v2"]["variant"]
     rid = f"endpoint/{TARGET.endpoint_name}/variant/{variant}"
     assert list(outcome.scaling) == [rid]
     assert outcome.scaling[rid]["min"] == 1 and outcome.scaling[rid]["max"] == 3
-    assert [p[0] for p in outcome.scaling[rid]["policies"]] == ["invocations-per-instance"]
-    order = [a for a in baselines["autoscaled_to_100"].actions if a.startswith("application-autoscaling:")]
-    assert [a.split(":")[1] for a in order if not a.split(":")[1].startswith("Describe")] == [
+    assert [p[0] for p in outcome.scaling[rid]["policies"]] == ["invocations-per-instance", "scale-out-on-latency"]
+    keep = ("application-autoscaling:", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms")
+    order = [a.split(":")[1] for a in baselines["autoscaled_to_100"].actions if a.startswith(keep)]
+    assert [a for a in order if not a.startswith("Describe")] == [
+        "DeleteScalingPolicy",
         "DeleteScalingPolicy",
         "DeregisterScalableTarget",
         "RegisterScalableTarget",
         "PutScalingPolicy",
+        "PutScalingPolicy",
+        "PutMetricAlarm",  # the step policy's alarm, for the promoted variant
     ]
 
 

@@ -83,41 +83,17 @@ def queries(r: Rollout) -> list[MetricQuery]:
     out: list[MetricQuery] = []
     for suffix, variant in (("b", r.baseline.variant_name), ("c", r.candidate.variant_name)):
         sagemaker = {"EndpointName": r.endpoint_name, "VariantName": variant}
+        wanted: list[tuple[str, str, str]] = []  # (id prefix, SageMaker metric, statistic)
         if plan.errors.enabled:
-            out.append(
-                MetricQuery(
-                    id=f"inv_{suffix}", namespace=NAMESPACE, metric_name="Invocations", dimensions=sagemaker, stat="Sum"
-                )
-            )
-            out.append(
-                MetricQuery(
-                    id=f"e5_{suffix}",
-                    namespace=NAMESPACE,
-                    metric_name="Invocation5XXErrors",
-                    dimensions=sagemaker,
-                    stat="Sum",
-                )
-            )
+            wanted += [("inv", "Invocations", "Sum"), ("e5", "Invocation5XXErrors", "Sum")]
             if plan.errors.include_4xx:
-                out.append(
-                    MetricQuery(
-                        id=f"e4_{suffix}",
-                        namespace=NAMESPACE,
-                        metric_name="Invocation4XXErrors",
-                        dimensions=sagemaker,
-                        stat="Sum",
-                    )
-                )
+                wanted.append(("e4", "Invocation4XXErrors", "Sum"))
         if plan.latency.enabled:
-            out.append(
-                MetricQuery(
-                    id=f"lat_{suffix}",
-                    namespace=NAMESPACE,
-                    metric_name="ModelLatency",
-                    dimensions=sagemaker,
-                    stat=plan.latency.statistic,
-                )
-            )
+            wanted.append(("lat", "ModelLatency", plan.latency.statistic))
+        out += [
+            MetricQuery(id=f"{key}_{suffix}", namespace=NAMESPACE, metric_name=metric, dimensions=sagemaker, stat=stat)
+            for key, metric, stat in wanted
+        ]
         for n, check in enumerate(plan.metrics):
             if check.enabled:
                 dims = {

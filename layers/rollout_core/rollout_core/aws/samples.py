@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 
 from .. import clock
 from ..canary_models import RunSmokeTest, SampleResult, SmokeResult
+from ..errors import TRANSIENT_ERRORS
 from .clients import error_code
 from .sagemaker import SageMakerGateway
 from .storage import split_uri
@@ -32,21 +33,13 @@ MAX_SAMPLE_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's request payload limit (6 
 EXCERPT_CHARS = 200
 # AWS errors after which the whole smoke test is tried again later (they say nothing of the
 # candidate): throttling, the service or a dependency unavailable, a model not loaded yet.
-TRY_LATER = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalDependencyException",
-        "ModelNotReadyException",
-        "SlowDown",
-        "InternalError",
-        "RequestTimeout",
-    }
-)
+TRY_LATER = (TRANSIENT_ERRORS - {"RetryLater"}) | {
+    "InternalDependencyException",
+    "ModelNotReadyException",
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
+}
 
 RuntimeFactory = Callable[[float], Any]  # read timeout (s) -> a sagemaker-runtime client
 
