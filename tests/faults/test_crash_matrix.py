@@ -51,7 +51,11 @@ OTHER_KINDS = ("throttling", "limit", CRASH)
 
 
 def kinds_for(action: str, every_k: bool = False) -> tuple[str, ...]:
-    return FAULT_KINDS if every_k or action.split(":", 1)[0] in ACTION_SERVICES else OTHER_KINDS
+    """All five kinds for SageMaker's and autoscaling's *actions*, whose error codes the state
+    machine tells apart; a read's error goes up the same way whatever its code (a retried one,
+    a non-retried one and a crash are its every path), as any other service's call."""
+    service = action.split(":", 1)[0]
+    return FAULT_KINDS if every_k or (service in ACTION_SERVICES and mutating(action)) else OTHER_KINDS
 
 
 def plan_key(where: tuple[Any, ...], action: str) -> tuple[Any, ...]:

@@ -120,8 +120,9 @@ class _ControllerCalls(BaseListener):
 
 
 def test_a_tick_reads_each_live_rollout_once_and_no_settled_one(stack: Sandbox):
-    """2N + 2 AWS calls for N baking rollouts: the live index, one GetItem and one
-    DescribeEndpoint each, one DescribeAlarms. The settled first versions cost nothing."""
+    """3N + 2 AWS calls for N baking rollouts: the live index, one GetItem, one DescribeEndpoint
+    and one GetMetricData each (the canary analysis, every query of a decision in one call),
+    one DescribeAlarms. The settled first versions cost nothing."""
     versions = {}
     for n in (2, 3):
         group = f"churn-model-{n}"
@@ -143,7 +144,8 @@ def test_a_tick_reads_each_live_rollout_once_and_no_settled_one(stack: Sandbox):
         hooks.unsubscribe(counter)
     assert len(deliveries[0].result["rollouts"]) == 2
     assert sorted(counter.actions) == sorted(
-        ["dynamodb:Query", "cloudwatch:DescribeAlarms"] + ["dynamodb:GetItem", "sagemaker:DescribeEndpoint"] * 2
+        ["dynamodb:Query", "cloudwatch:DescribeAlarms"]
+        + ["dynamodb:GetItem", "sagemaker:DescribeEndpoint", "cloudwatch:GetMetricData"] * 2
     ), counter.actions
 
 
