@@ -21,6 +21,8 @@
   TFRecord records), each record gets one prediction from the same model as real-time and
   async inference (sandbox/records.py), and the predictions are assembled by
   TransformOutput.AssembleWith (Line: a newline after every record; None: concatenated).
+  CreateTransformJob with no object under the input prefix is refused at once
+  (ValidationException "No S3 objects found under S3 URL ... given in input data source").
   A record larger than MaxPayloadInMB fails the job ("The value in MaxPayloadInMB must be
   greater than, or equal to, the size of a single record"), as does an object that is not in
   the split format (the docs say nothing of that case: the stricter answer).
@@ -57,6 +59,7 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
 from moto.s3.models import s3_backends
 from moto.s3.responses import S3Response
+from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
@@ -306,6 +309,18 @@ class JobsSimulator:
             )
         if kwargs["model_name"] not in backend._models:
             raise RuntimeValidationError(f'Could not find model "{kwargs["model_name"]}".')
+        uri = kwargs["transform_input"]["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket, prefix = _split(uri)
+        s3 = s3_backends[backend.account_id]["aws"]
+        if bucket not in s3.buckets or not any(k.startswith(prefix) for k in s3.get_bucket(bucket).keys):
+            # SageMaker refuses the create itself (ValidationException; the message as AWS gives
+            # it, e.g. in aws/amazon-sagemaker-examples#2414).
+            raise ValidationError(
+                message=f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure that '
+                f"the bucket exists in the selected region ({backend.region_name}), that objects exist under "
+                f'that S3 prefix, and that the role "{kwargs.get("role_arn", "")}" has "s3:ListBucket" '
+                f'permissions on bucket "{bucket}".'
+            )
         job = self._saved[(SageMakerModelBackend, "create_transform_job")](backend, **kwargs)
         job.transform_job_status = "InProgress"
         self.work.append(

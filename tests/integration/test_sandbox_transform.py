@@ -133,3 +133,24 @@ def test_batch_predictions_are_the_real_time_ones(serving_stack: Sandbox):
         real_time.append(json.loads(body_of(response))["prediction"])
     assert len(batch) == len(rows)
     assert batch == real_time
+
+
+def test_a_transform_job_with_no_input_objects_is_refused(serving_stack: Sandbox):
+    """SageMaker refuses CreateTransformJob itself when nothing is under the input prefix
+    (ValidationException "No S3 objects found under S3 URL ...")."""
+    sm = serving_stack.client("sagemaker")
+    config = sm.describe_endpoint(EndpointName="churn-endpoint")["EndpointConfigName"]
+    model = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]["ModelName"]
+    with pytest.raises(sm.exceptions.ClientError) as refused:
+        sm.create_transform_job(
+            TransformJobName="sr-empty",
+            ModelName=model,
+            TransformInput={
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{JOBS_BUCKET}/inputs/none/"}}
+            },
+            TransformOutput={"S3OutputPath": f"s3://{JOBS_BUCKET}/outputs/batch/none/"},
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "No S3 objects found under S3 URL" in refused.value.response["Error"]["Message"]
+    assert "sr-empty" not in {j["TransformJobName"] for j in sm.list_transform_jobs()["TransformJobSummaries"]}
