@@ -172,16 +172,7 @@ def _errors(check: ErrorsCheck, data: MetricData) -> CheckResult:
         f"{worse * 100:+.2f} points, p={_p(test.p_value)} ({test.method}); "
         f"fails above +{check.tolerance * 100:.2f} points with {check.confidence:.0%} confidence"
     )
-    return result.model_copy(
-        update={
-            "verdict": Verdict.FAIL if failed else Verdict.PASS,
-            "baseline": round(rb * 100, 4),
-            "candidate": round(rc * 100, 4),
-            "difference": round(worse * 100, 4),
-            "p_value": test.p_value,
-            "detail": detail,
-        }
-    )
+    return _judged(result, failed, rb * 100, rc * 100, worse * 100, test.p_value, detail)
 
 
 def _latency(check: LatencyCheck, data: MetricData) -> CheckResult:
@@ -223,18 +214,33 @@ def _compare(
         test = stats.mann_whitney_greater(base, cand)
         change = _relative(mb - mc, mb)
     failed = test.p_value < 1 - check.confidence and change > check.tolerance
+    moved = _relative(mc - mb, mb)
     detail = (
         f"{label} per minute: candidate {_num(mc)}{unit} vs baseline {_num(mb)}{unit} (medians, "
-        f"{_signed_pct(_relative(mc - mb, mb))}), p={_p(test.p_value)} over {len(base)} vs {len(cand)} minutes; "
+        f"{_signed_pct(moved)}), p={_p(test.p_value)} over {len(base)} vs {len(cand)} minutes; "
         f"fails when {worse_when} by more than {check.tolerance:.0%} with {check.confidence:.0%} confidence"
     )
+    difference = moved * 100 if math.isfinite(moved) else None
+    return _judged(result, failed, mb, mc, difference, test.p_value, detail)
+
+
+def _judged(
+    result: CheckResult,
+    failed: bool,
+    baseline: float,
+    candidate: float,
+    difference: float | None,
+    p_value: float,
+    detail: str,
+) -> CheckResult:
+    """A check's verdict with its numbers (rounded to 4 places, as the API shows them)."""
     return result.model_copy(
         update={
             "verdict": Verdict.FAIL if failed else Verdict.PASS,
-            "baseline": round(mb, 4),
-            "candidate": round(mc, 4),
-            "difference": round(_relative(mc - mb, mb) * 100, 4) if math.isfinite(_relative(mc - mb, mb)) else None,
-            "p_value": test.p_value,
+            "baseline": round(baseline, 4),
+            "candidate": round(candidate, 4),
+            "difference": None if difference is None else round(difference, 4),
+            "p_value": p_value,
             "detail": detail,
         }
     )
