@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from functools import cache
 from typing import Any
@@ -82,15 +83,7 @@ def controller_service() -> RolloutService:
             os.environ.get("SAMPLE_PAYLOAD_BUCKET") or None,
         ),
     )
-    return RolloutService(
-        store=service.store,
-        sagemaker=service.sagemaker,
-        alarms=service.alarms,
-        autoscaling=service.autoscaling,
-        targets=service.targets,
-        notifier=service.notifier,
-        judges=judges,
-    )
+    return dataclasses.replace(service, judges=judges)  # the same gateways, plus the judges
 
 
 @cache
