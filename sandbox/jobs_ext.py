@@ -313,8 +313,9 @@ class JobsSimulator:
         bucket, prefix = _split(uri)
         s3 = s3_backends[backend.account_id]["aws"]
         if bucket not in s3.buckets or not any(k.startswith(prefix) for k in s3.get_bucket(bucket).keys):
-            # SageMaker refuses the create itself (ValidationException; the message as AWS gives
-            # it, e.g. in aws/amazon-sagemaker-examples#2414).
+            # SageMaker refuses the create itself with a ValidationException. The CreateTransformJob
+            # API reference does not list this case; the message is AWS's own answer as users
+            # report it (aws/amazon-sagemaker-examples#2414): the stricter behaviour.
             raise ValidationError(
                 message=f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure that '
                 f"the bucket exists in the selected region ({backend.region_name}), that objects exist under "
