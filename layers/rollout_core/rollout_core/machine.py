@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import capacity, changes, naming
+from . import capacity, changes, naming, promotion
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -47,6 +47,7 @@ from .models import (
     Phase,
     Rollout,
     Target,
+    Trigger,
     UpdateCapacity,
     UpdateWeights,
     VariantSpec,
@@ -63,6 +64,7 @@ def new_rollout(
     predecessor_id: str | None = None,
     reason: str = "model package approved",
     approved_at: datetime | None = None,
+    trigger: Trigger = "approval",
 ) -> Rollout:
     """A PENDING rollout of ``model_package_arn`` onto the target's endpoint."""
     rid = naming.rollout_id(model_package_arn, salt)
@@ -84,6 +86,7 @@ def new_rollout(
         reason=reason,
         created_at=now,
         updated_at=now,
+        trigger=trigger,
     )
     rollout = notify(
         rollout, "started", f"rollout of {model_package_arn} onto {target.endpoint_name} started ({reason})"
@@ -102,6 +105,9 @@ def stop(rollout: Rollout, outcome: Phase, reason: str, now: datetime) -> Rollou
         return rollout
     if rollout.phase is Phase.PENDING:
         return record(rollout.model_copy(update={"phase": outcome}), now, "stopped", reason, None, [])
+    if rollout.phase is Phase.WAITING:  # issue 11: nothing on the endpoint; announced (promotion.py)
+        ended = notify(rollout.model_copy(update={"phase": outcome, "reason": reason}), outcome.value.lower(), reason)
+        return record(ended, now, "stopped", reason, None, [])
     if outcome is Phase.SUPERSEDED and (rollout.first_deployment or rollout.phase is Phase.PROMOTING):
         return rollout
     changed = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason})
@@ -112,6 +118,8 @@ def decide(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
     """The next state of ``rollout`` and the actions that get the endpoint there."""
     if rollout.phase.terminal:
         return rollout, list(rollout.finishing)  # repeated until finished() acknowledges them
+    if rollout.phase is Phase.WAITING:
+        return promotion.waiting(rollout, obs, now)  # issue 11: soak and gate (promotion.py)
     if rollout.phase is Phase.PENDING:
         return _pending(rollout, obs, now)
     if rollout.phase is Phase.ROLLING_BACK:
