@@ -1,16 +1,19 @@
 """Command line: ``python -m rollout_client [--api URL] invoke ENDPOINT FILE`` and
-``python -m rollout_client rollout list|status|pause|resume|promote|abort|start``."""
+``python -m rollout_client rollout list|status|pause|resume|promote|abort|approve|start`` and
+``python -m rollout_client versions --group G`` (every environment of $SAGEMAKER_ROLLOUT_APIS)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from . import versions_cli
 from .client import ApiError, RolloutClient, default_api_url
 from .rollout_cli import add_commands, run
 
@@ -40,12 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--output", "-o", type=Path, default=None, help="write the result here (default: stdout)")
     invoke.add_argument("--json", action="store_true", help="print a JSON summary instead of the body")
     add_commands(sub)
+    versions_cli.add_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     err = Console(stderr=True)
+    if args.command == "versions":
+        try:
+            apis = versions_cli.environments(os.environ.get("SAGEMAKER_ROLLOUT_APIS"), args.api)
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            return 2
+        if not apis:
+            err.print("[red]no API URLs: set SAGEMAKER_ROLLOUT_APIS (dev=URL,staging=URL,...) or pass --api[/red]")
+            return 2
+        return versions_cli.run(args, apis, Console(), lambda url: RolloutClient(url, region=args.region))
     if not args.api:
         err.print("[red]no API URL: pass --api or set SAGEMAKER_ROLLOUT_API[/red]")
         return 2

@@ -1,4 +1,4 @@
-"""``rollout`` commands: list, status [--watch], pause, resume, promote, abort, start."""
+"""``rollout`` commands: list, status [--watch], pause, resume, promote, abort, approve, start."""
 
 from __future__ import annotations
 
@@ -29,8 +29,12 @@ def add_commands(sub: Any) -> None:
     status.add_argument("--watch", action="store_true", help="follow it until it finishes")
     status.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes (--watch)")
     status.add_argument("--json", action="store_true")
-    for action in ("pause", "resume", "promote", "abort"):
-        steer = commands.add_parser(action, help=f"{action} a rollout")
+    helps = {
+        "approve": "start a rollout waiting at a manual gate",
+        "abort": "abort a rollout (or decline a waiting one)",
+    }
+    for action in ("pause", "resume", "promote", "abort", "approve"):
+        steer = commands.add_parser(action, help=helps.get(action, f"{action} a rollout"))
         steer.add_argument("rollout_id")
         steer.add_argument("--json", action="store_true")
     start = commands.add_parser("start", help="roll out an approved package by hand (redeploy or roll back)")
