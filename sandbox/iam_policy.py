@@ -14,7 +14,9 @@ IAM's own rules for the features the project's policies use ("Policy evaluation 
   negated operators (``StringNotEquals``, ``ArnNotLike``, ...) where none may ("Conditions with
   multiple context keys or values": logical NOR);
 - a key absent from the request: the condition is false, except for ``...IfExists`` and the
-  negated operators, where it is true ("Condition operators", the note on absent keys).
+  negated operators, where it is true ("Condition operators", the note on absent keys);
+- the set qualifiers ``ForAllValues:`` (true when the key is absent) and ``ForAnyValue:``, on
+  the single-valued keys requests carry here.
 """
 
 from __future__ import annotations
@@ -75,7 +77,15 @@ _NEGATED = {
 
 
 def conditions_hold(condition: dict[str, Any] | None, access: Access) -> bool:
-    for operator, tests in (condition or {}).items():
+    for qualified, tests in (condition or {}).items():
+        # Set operators ("Conditions with multiple context keys or values"): the request's keys
+        # here are single-valued, so ForAllValues holds when the key is absent or its value
+        # matches, and ForAnyValue when it is present and matches.
+        qualifier, _, operator = qualified.rpartition(":")
+        if qualifier not in ("", "ForAllValues", "ForAnyValue"):
+            raise ValueError(f"condition qualifier {qualifier} is not understood by this evaluator")
+        if qualifier == "ForAllValues":
+            operator += "IfExists"
         if_exists = operator.endswith("IfExists")
         op = operator.removesuffix("IfExists")
         negated = op in _NEGATED
