@@ -57,7 +57,7 @@ class Expectation(BaseModel):
     env: str | None = None  # the environment the other keys are about (a chain); default: the first
     # package label -> environment -> its state there, as GET /v1/versions says (serving, waiting, ...)
     versions: dict[str, dict[str, str]] | None = None
-    # {older: v2, newer: v3}: in no environment did the older serve after the newer had
+    # {older: v2, newer: v3}: in no environment did the older serve after the newer took all traffic
     never_after: dict[str, str] | None = None
 
 
@@ -598,7 +598,7 @@ class Runner:
         if want.never_after is not None:
             older, newer = want.never_after["older"], want.never_after["newer"]
             for env, seen in self.served.items():
-                since = next((n for n, w in enumerate(seen) if w.get(newer, 0) > 0), None)
+                since = next((n for n, w in enumerate(seen) if w.get(newer, 0) == 100), None)
                 if since is not None:
                     late = [w for w in seen[since:] if w.get(older, 0) > 0]
                     assert not late, f"{older} served in {env} after {newer} had: {late[0]}"
