@@ -41,7 +41,7 @@ sandbox: $(VENV)/.installed
 ##       fault injection, security: cfn-lint and checkov on the template and its SAM translation, IAM coverage,
 ##       deployed: the layer installed alone for the runtime's Python, every function started on it, its size)
 test: lint typecheck cfn-lint $(SECURITY_VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=12  # the slowest tests, so a run shows where the time budget goes
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -18,17 +18,26 @@ from .client import ApiError, RolloutClient, default_api_url
 from .rollout_cli import add_commands, run
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rollout_client", description="sagemaker-rollout client")
-    parser.add_argument(
-        "--api",
-        default=default_api_url(),
-        help="API base URL (InferenceApiUrl output); default: $SAGEMAKER_ROLLOUT_API",
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (``defaults``: the top level's)."""
+    common = argparse.ArgumentParser(add_help=False)
+    default = default_api_url() if defaults else argparse.SUPPRESS
+    none = None if defaults else argparse.SUPPRESS
+    common.add_argument(
+        "--api", default=default, help="API base URL (InferenceApiUrl output); default: $SAGEMAKER_ROLLOUT_API"
     )
-    parser.add_argument("--region", default=None, help="AWS region of the API (default: the usual AWS config)")
-    parser.add_argument("--realtime-limit", type=int, default=None, help="bytes above which the job route is used")
+    common.add_argument("--region", default=none, help="AWS region (default: the usual AWS config)")
+    common.add_argument("--realtime-limit", type=int, default=none, help="bytes above which the job route is used")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m rollout_client", description="sagemaker-rollout client", parents=[_common(defaults=True)]
+    )
+    common = _common(defaults=False)  # the same options after a command's name
     sub = parser.add_subparsers(dest="command", required=True)
-    invoke = sub.add_parser("invoke", help="get predictions for FILE, whatever its size")
+    invoke = sub.add_parser("invoke", help="get predictions for FILE, whatever its size", parents=[common])
     invoke.add_argument("endpoint")
     invoke.add_argument("file", type=Path)
     invoke.add_argument("--content-type", default="application/octet-stream")
@@ -42,14 +51,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--output", "-o", type=Path, default=None, help="write the result here (default: stdout)")
     invoke.add_argument("--json", action="store_true", help="print a JSON summary instead of the body")
-    add_commands(sub)
-    versions_cli.add_command(sub)
+    add_commands(sub, common)
+    versions_cli.add_command(sub, common)
+    clean = sub.add_parser(
+        "cleanup",
+        help="list (and with --yes delete) the SageMaker resources this tool created for a stack",
+        parents=[common],
+    )
+    clean.add_argument("--stack", required=True, help="the stack's name (its managed prefix is read from it)")
+    clean.add_argument("--yes", action="store_true", help="delete (default: only print what would be deleted)")
+    clean.add_argument("--endpoints", action="store_true", help="delete the endpoints too (they serve traffic!)")
     return parser
+
+
+def _cleanup(args: argparse.Namespace, out: Console) -> int:
+    import boto3
+
+    from . import cleanup
+
+    session = boto3.session.Session(region_name=args.region)
+    sagemaker, cloudwatch = session.client("sagemaker"), session.client("cloudwatch")
+    found = cleanup.plan(sagemaker, cloudwatch, cleanup.stack_prefix(session.client("cloudformation"), args.stack))
+    for line in found.lines(args.endpoints):
+        out.print(line)
+    if not args.yes:
+        out.print("dry run: nothing deleted (add --yes to delete)")
+        return 0
+    cleanup.apply(sagemaker, cloudwatch, found, args.endpoints, cleanup.endpoint_waiter(sagemaker), out.print)
+    out.print("done. The stack's table and jobs bucket are retained: delete them yourself when unneeded.")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     err = Console(stderr=True)
+    if args.command == "cleanup":
+        return _cleanup(args, Console())
     if args.command == "versions":
         try:
             apis = versions_cli.environments(os.environ.get("SAGEMAKER_ROLLOUT_APIS"), args.api)

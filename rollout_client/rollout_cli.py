@@ -16,15 +16,16 @@ from .client import RolloutClient
 TERMINAL = {"SUCCEEDED", "ROLLED_BACK", "FAILED", "ABORTED", "SUPERSEDED"}
 
 
-def add_commands(sub: Any) -> None:
-    rollout = sub.add_parser("rollout", help="see and steer rollouts")
+def add_commands(sub: Any, common: Any) -> None:
+    """``rollout ...``; ``common``: the global options, accepted after every command name too."""
+    rollout = sub.add_parser("rollout", help="see and steer rollouts", parents=[common])
     commands = rollout.add_subparsers(dest="rollout_command", required=True)
-    listing = commands.add_parser("list", help="rollouts, newest first")
+    listing = commands.add_parser("list", help="rollouts (see docs/operations.md for the order)", parents=[common])
     listing.add_argument("--endpoint")
     listing.add_argument("--phase")
     listing.add_argument("--live", action="store_true", help="only rollouts still running")
     listing.add_argument("--json", action="store_true")
-    status = commands.add_parser("status", help="one rollout: weights, step, alarms, history")
+    status = commands.add_parser("status", help="one rollout: weights, step, alarms, history", parents=[common])
     status.add_argument("rollout_id")
     status.add_argument("--watch", action="store_true", help="follow it until it finishes")
     status.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes (--watch)")
@@ -34,10 +35,12 @@ def add_commands(sub: Any) -> None:
         "abort": "abort a rollout (or decline a waiting one)",
     }
     for action in ("pause", "resume", "promote", "abort", "approve"):
-        steer = commands.add_parser(action, help=helps.get(action, f"{action} a rollout"))
+        steer = commands.add_parser(action, help=helps.get(action, f"{action} a rollout"), parents=[common])
         steer.add_argument("rollout_id")
         steer.add_argument("--json", action="store_true")
-    start = commands.add_parser("start", help="roll out an approved package by hand (redeploy or roll back)")
+    start = commands.add_parser(
+        "start", help="roll out an approved package by hand (redeploy or roll back)", parents=[common]
+    )
     start.add_argument("--package", required=True, help="model package ARN (must be Approved)")
     start.add_argument("--target", help="model package group (default: the package's)")
     start.add_argument("--json", action="store_true")
@@ -142,8 +145,13 @@ def status_view(view: dict[str, Any], history: bool = False) -> Group:
     alarms.add_column("reason", overflow="fold")
     for name, alarm in live["alarms"].items():
         color = {"OK": "green", "ALARM": "red"}.get(alarm["state"], "yellow")
-        alarms.add_row(name, f"[{color}]{alarm['state']}[/{color}]", alarm["reason"][:80])
+        state = f"[{color}]{alarm['state']}[/{color}]"
+        if alarm.get("stale"):  # in ALARM since before the rollout started: ignored
+            state = f"[yellow]{alarm['state']} (stale, ignored)[/yellow]"
+        alarms.add_row(name, state, alarm["reason"][:80])
     parts: list[Any] = [head, weights, alarms]
+    if view.get("needs_attention"):
+        parts.append(f"[bold red]needs attention:[/bold red] {view['needs_attention']}")
     if history:
         past = Table(title="history")
         for column in ("at", "phase", "step", "event", "reason"):

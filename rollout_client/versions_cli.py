@@ -20,8 +20,8 @@ from .client import ApiError, RolloutClient
 NEVER = "never reached"
 
 
-def add_command(sub: Any) -> None:
-    versions = sub.add_parser("versions", help="where each version of a group is, per environment")
+def add_command(sub: Any, common: Any) -> None:
+    versions = sub.add_parser("versions", help="where each version of a group is, per environment", parents=[common])
     versions.add_argument("--group", required=True, help="model package group")
     versions.add_argument("--json", action="store_true")
 

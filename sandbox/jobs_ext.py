@@ -38,13 +38,17 @@ from typing import Any
 
 import moto.s3.notifications as s3_notifications
 from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, EmptyResult
 from moto.s3.models import s3_backends
 from moto.s3.responses import S3Response
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from .envelope import envelope
+
+_MISSING = object()  # a patched name moto does not have (removed again on uninstall)
 
 
 class RuntimeValidationError(ServiceException):
@@ -96,6 +100,7 @@ class JobsSimulator:
         self.invocations: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # headers of each InvokeEndpoint request
         self.errors_next: list[ServiceException] = []  # raised by the next InvokeEndpoint calls
+        self.stopped: list[str] = []  # transform jobs stopped with StopTransformJob
         self.test_notifications: list[tuple[str, str]] = []  # (endpoint, topic ARN) of each one sent
         self.async_requests: list[dict[str, Any]] = []  # what each accepted InvokeEndpointAsync asked
         self._saved: dict[tuple[Any, str], Any] = {}
@@ -110,6 +115,7 @@ class JobsSimulator:
             (SageMakerRuntimeResponse, "use_raw_body", True),
             (SageMakerRuntimeResponse, "invoke_endpoint_async", lambda r: sim._invoke_async_response(r)),
             (SageMakerModelBackend, "create_transform_job", lambda b, **kw: sim._create_transform_job(b, **kw)),
+            (SageMakerResponse, "stop_transform_job", lambda r: sim._stop_transform_job(r)),
             (
                 s3_notifications,
                 "_send_event_bridge_message",
@@ -118,13 +124,16 @@ class JobsSimulator:
             (S3Response, "_bucket_response_post", lambda r, request, bucket: sim._post_upload(r, request, bucket)),
         ]
         for owner, name, fn in patches:
-            self._saved[(owner, name)] = getattr(owner, name)
+            self._saved[(owner, name)] = getattr(owner, name, _MISSING)
             setattr(owner, name, fn)
         return self
 
     def uninstall(self) -> None:
         for (owner, name), original in self._saved.items():
-            setattr(owner, name, original)
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
         self._saved.clear()
 
     def drain(self) -> list[dict[str, Any]]:
@@ -272,6 +281,32 @@ class JobsSimulator:
         self._transform_event(backend, job)
         return job
 
+    def _stop_transform_job(self, response: SageMakerResponse) -> ActionResult:
+        """StopTransformJob (moto has none). API reference: the status becomes Stopping, then
+        Stopped once SageMaker has stopped the job, and no output is stored. A job that is not
+        InProgress is refused (the docs are silent: the stricter reading)."""
+        backend: SageMakerModelBackend = response.sagemaker_backend
+        name = str(response._get_param("TransformJobName"))
+        job = backend.transform_jobs.get(name)
+        if job is None:
+            raise RuntimeValidationError(f'Could not find transform job "{name}".')
+        if job.transform_job_status != "InProgress":
+            raise RuntimeValidationError(
+                f"Transform job {name} is {job.transform_job_status}: only an InProgress job can be stopped."
+            )
+        self.work = [w for w in self.work if not (w.kind == "transform" and w.data["name"] == name)]
+        job.transform_job_status = "Stopping"
+        self._transform_event(backend, job)
+        self.work.append(_Work(self.clock() + timedelta(seconds=60), "stop", {"backend": backend, "name": name}))
+        self.stopped.append(name)
+        return EmptyResult()
+
+    def _finish_stop(self, data: dict[str, Any]) -> None:
+        backend: SageMakerModelBackend = data["backend"]
+        job = backend.transform_jobs[data["name"]]
+        job.transform_job_status = "Stopped"
+        self._transform_event(backend, job)
+
     # --- S3 -------------------------------------------------------------------------------
 
     def _post_upload(self, response: S3Response, request: Any, bucket_name: str) -> Any:
@@ -320,6 +355,8 @@ class JobsSimulator:
         for work in due:
             if work.kind == "async":
                 self._finish_async(work.data)
+            elif work.kind == "stop":
+                self._finish_stop(work.data)
             else:
                 self._finish_transform(work.data)
 

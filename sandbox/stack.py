@@ -253,6 +253,7 @@ class Sandbox:
             "TABLE_NAME": self.table,
             "TARGETS_PREFIX": self.targets_prefix,
             "JOBS_BUCKET": self.jobs_bucket,
+            "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
             or self.parameters.get("EndpointName", ""),
@@ -305,7 +306,8 @@ class Sandbox:
     # --- clients --------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """A client of this stack's account (as a test or an operator would make one)."""
+        """A client of this stack's account (as a test or an operator would make one), made once
+        per world (sandbox/world.py: creating a boto3 client costs ~15 ms)."""
         return self.world.client(service, self.account)
 
     # --- delivering events ----------------------------------------------------------------
@@ -455,12 +457,14 @@ class Sandbox:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
         self.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="OK", StateReason="sandbox")
+        self._stamp_alarm(name)
 
     def set_alarm(self, name: str, state: str, reason: str = "sandbox") -> list[Delivery]:
         """Set an alarm's state; CloudWatch announces the change as documented."""
         cw = self.client("cloudwatch")
         previous = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+        self._stamp_alarm(name)
         stamp = self.now.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         detail = {
             "alarmName": name,
@@ -470,6 +474,13 @@ class Sandbox:
         }
         arn = f"arn:aws:cloudwatch:{REGION}:{self.account}:alarm:{name}"
         return self.deliver(self._event("aws.cloudwatch", "CloudWatch Alarm State Change", [arn], detail))
+
+    def _stamp_alarm(self, name: str) -> None:
+        """moto stamps a state change (StateUpdatedTimestamp) with the wall clock: the sandbox's
+        alarms change on the simulated one."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[self.account][REGION].alarms[name].state_updated_timestamp = self.now
 
     def _event(self, source: str, detail_type: str, resources: list[str], detail: dict[str, Any]) -> dict[str, Any]:
         return envelope(source, detail_type, resources, detail, self.now, self.account, REGION)

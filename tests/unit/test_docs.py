@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from rollout_core.history import MILESTONE_TYPES
+from rollout_core.machine import TRANSITIONS
 from sandbox.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,3 +113,11 @@ def test_the_readme_links_every_page_of_the_docs():
     linked = {Path(target).name for target, _ in LINK.findall(README.read_text()) if target.startswith("docs/")}
     pages = {p.name for p in DOCS.glob("*.md")}
     assert pages <= linked, f"docs pages the README does not link: {sorted(pages - linked)}"
+
+
+def test_the_state_diagram_draws_exactly_the_machines_transitions():
+    text = (DOCS / "how-rollouts-work.md").read_text()
+    diagram = text[text.index("stateDiagram-v2") : text.index("```", text.index("stateDiagram-v2"))]
+    drawn = set(re.findall(r"^\s+([A-Z_]+) --> ([A-Z_]+)", diagram, re.M))
+    declared = {(a.value, b.value) for a, targets in TRANSITIONS.items() for b in targets}
+    assert drawn == declared, {"drawn, not in the machine": drawn - declared, "missing": declared - drawn}

@@ -44,6 +44,9 @@ def check_invariants(world: World, before, after, obs_alarms) -> None:
         or after.phase in TERMINAL | {Phase.ROLLING_BACK}
         or (before.fast_forward and after.step_index == last)
     )
+    # A paused rollout holds its weights: no step forward (an alarm may still roll it back).
+    if before.paused and after.paused:
+        assert after.step_index == before.step_index
     # Never move forward while a guard alarm is in ALARM (first deployments have no baseline).
     firing = any(obs_alarms.get(a) is AlarmState.ALARM for a in ALARMS)
     if firing and not before.first_deployment and before.phase is not Phase.PROMOTING:
@@ -99,6 +102,8 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
     for _ in range(500):
         if rollout.settled:
             break
+        if rollout.paused:  # a paused rollout waits for its operator (paused time never runs out)
+            rollout = commands.command(rollout, "resume", world.now)
         alarms = dict(world.alarms)
         before = rollout
         rollout = step(world, rollout)

@@ -52,6 +52,7 @@ class World:
     configs: dict[str, list[tuple[VariantSpec, int]]] = field(default_factory=lambda: {"original": [(BASELINE, 100)]})
     models: set[str] = field(default_factory=lambda: {BASELINE.model_name})
     alarms: dict[str, AlarmState] = field(default_factory=dict)
+    alarm_since: dict[str, datetime] = field(default_factory=dict)  # StateUpdatedTimestamp per alarm
     pending: tuple[str, object, bool] | None = None  # (kind, payload, fails) done at the next complete()
     fail_next: bool = False
     fail_status: str = "InService"  # where a failed update leaves the endpoint (a create: Failed)
@@ -82,7 +83,9 @@ class World:
             top = max(self.weights, key=lambda v: self.weights[v])
             spec = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
             serving = spec.model_copy(update={"instance_count": self.instances.get(top, spec.instance_count)})
-        return Observations(endpoint=ep, alarms=dict(self.alarms), serving_variant=serving)
+        return Observations(
+            endpoint=ep, alarms=dict(self.alarms), alarm_since=dict(self.alarm_since), serving_variant=serving
+        )
 
     # --- actions --------------------------------------------------------------------------
 
@@ -168,8 +171,22 @@ class World:
         return {by_variant[v]: p for v, p in ep.percentages.items() if p > 0}
 
 
+def _declared(before: Rollout, after: Rollout) -> Rollout:
+    """Every change of phase a test sees must be one machine.TRANSITIONS (and the docs) declare."""
+    if after.phase is not before.phase:
+        allowed = set(machine.TRANSITIONS.get(before.phase, frozenset()))
+        if Phase.ROLLING_BACK in allowed:  # a rollback can start and end within one decision
+            allowed |= machine.TRANSITIONS[Phase.ROLLING_BACK]
+        assert after.phase in allowed, (before.phase, after.phase)
+    return after
+
+
 def step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
     """One decision and its actions, as the shell does it (errors folded back in)."""
+    return _declared(rollout, _step(world, rollout, crash=crash))
+
+
+def _step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
     decided, actions = machine.decide(rollout, world.observe(rollout), world.now)
     if crash:
         return decided  # the process died after saving, before any action

@@ -41,13 +41,20 @@ def command(rollout: Rollout, action: str, now: datetime, who: str = "operator")
     if action == "pause":
         if rollout.paused:
             raise CommandRefused(f"rollout {rollout.rollout_id} is already paused")
-        paused = notify(rollout.model_copy(update={"paused": True}), "paused", f"paused by {who}")
+        paused = notify(rollout.model_copy(update={"paused": True, "paused_at": now}), "paused", f"paused by {who}")
         return record(paused, now, "paused", f"paused by {who}: weights held", None, [])
     if action == "resume":
         if not rollout.paused:
             raise CommandRefused(f"rollout {rollout.rollout_id} is not paused")
-        # The current step bakes again in full after a pause.
-        update: dict[str, Any] = {"paused": False, "step_started_at": now if phase is Phase.BAKING else None}
+        # The current step bakes again in full after a pause; the time paused does not count
+        # toward max_duration_seconds.
+        held = (now - rollout.paused_at).total_seconds() if rollout.paused_at else 0
+        update: dict[str, Any] = {
+            "paused": False,
+            "paused_at": None,
+            "paused_seconds": rollout.paused_seconds + held,
+            "step_started_at": now if phase is Phase.BAKING else None,
+        }
         resumed = notify(rollout.model_copy(update=update), "resumed", f"resumed by {who}")
         return record(resumed, now, "resumed", f"resumed by {who}", None, [])
     if action == "promote":
@@ -55,8 +62,16 @@ def command(rollout: Rollout, action: str, now: datetime, who: str = "operator")
             raise CommandRefused("a first deployment has no steps to skip")
         if rollout.fast_forward:
             raise CommandRefused(f"rollout {rollout.rollout_id} is already being promoted")
+        held = (now - rollout.paused_at).total_seconds() if rollout.paused_at else 0
         promoted = notify(
-            rollout.model_copy(update={"fast_forward": True, "paused": False}),
+            rollout.model_copy(
+                update={
+                    "fast_forward": True,
+                    "paused": False,
+                    "paused_at": None,
+                    "paused_seconds": rollout.paused_seconds + held,
+                }
+            ),
             "promote_requested",
             f"promote requested by {who}: straight to 100 %, then the final bake and alarm check",
         )

@@ -65,7 +65,15 @@ def finished(rollout: Rollout, now: datetime) -> Rollout:
 def finish(
     r: Rollout, obs: Observations, now: datetime, phase: Phase, reason: str, actions: Sequence[Action]
 ) -> Decision:
-    update = {"phase": phase, "outcome": None, "reason": reason, "finishing": list(actions), "paused": False}
+    update = {
+        "phase": phase,
+        "outcome": None,
+        "reason": reason,
+        "finishing": list(actions),
+        "paused": False,
+        "paused_at": None,
+        "undone_errors": 0,
+    }
     done = notify(r.model_copy(update=update), phase.value.lower(), f"rollout {phase.value}: {reason}")
     return record_decision(done, obs, now, phase.value.lower(), reason, list(actions))
 

@@ -9,10 +9,11 @@ marked as not sent; anything else ends the rollout with the baseline serving.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from . import changes
 from .decisions import refused
-from .history import record
+from .history import describe, notify, record
 from .models import (
     Action,
     CreateEndpoint,
@@ -30,6 +31,10 @@ from .models import (
     UpdateWeights,
 )
 
+# Errors (not transient ones) on the way back or in clean-up before the tool gives up and asks
+# for hands: the rollout then ends FAILED (on the way back) or keeps its outcome (clean-up),
+# says what is left to do, and announces "Rollout Needs Attention" or "Rollout Failed".
+MAX_UNDONE_ERRORS = 10
 # A model or config just created that SageMaker does not find yet is retried for this long.
 LOOKUP_WINDOW_SECONDS = 300
 # Error codes after which the same request is simply tried again later.
@@ -67,7 +72,9 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
     """
     detail = f"{action.kind} failed: {code}: {message}"
     if rollout.phase.terminal:
-        return record(rollout, now, "will retry", detail, None, [])
+        if _transient(code, message):
+            return record(rollout, now, "will retry", detail, None, [])
+        return _retry_or_give_up(rollout, detail, now)
     if _not_visible_yet(action, code, message):
         key = rollout.desired_config or ""
         since = rollout.missing_since.get(key, now)
@@ -83,8 +90,8 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
     if rollout.phase is Phase.ROLLING_BACK or isinstance(
         action, DeleteEndpointConfig | DeleteModel | PruneOldModels | DeleteEndpoint
     ):
-        # Clean-up and the way back are retried until they succeed.
-        return record(rollout, now, "will retry", detail, None, [])
+        # Clean-up and the way back are retried, a bounded number of times.
+        return _retry_or_give_up(rollout, detail, now)
     if rollout.phase in (Phase.PENDING, Phase.PROVISIONING) and rollout.first_deployment:
         # What the request created for the candidate is deleted (nothing of it serves).
         failed = rollout.model_copy(
@@ -122,3 +129,38 @@ def _transient(code: str, message: str) -> bool:
         return True
     lowered = message.lower()
     return code == "ValidationException" and any(s in lowered for s in ("updating", "in progress", "in-progress"))
+
+
+def _retry_or_give_up(r: Rollout, detail: str, now: datetime) -> Rollout:
+    """Retry the way back or the clean-up, or, after MAX_UNDONE_ERRORS, stop and say what is left."""
+    errors = r.undone_errors + 1
+    if errors < MAX_UNDONE_ERRORS:
+        retrying = r.model_copy(update={"undone_errors": errors})
+        return record(retrying, now, "will retry", f"{detail} (error {errors} of {MAX_UNDONE_ERRORS})", None, [])
+    if r.phase.terminal:
+        left = "; ".join(describe(a) for a in r.finishing) or "nothing"
+        text = f"clean-up gave up after {errors} errors (last: {detail}); left to do by hand: {left}"
+        update: dict[str, Any] = {"finishing": [], "needs_attention": text, "undone_errors": errors}
+        gave_up = notify(r.model_copy(update=update), "needs_attention", text)
+        return record(gave_up, now, "gave up", text, None, [])
+    assert r.baseline is not None or r.first_deployment
+    back = (
+        f"delete endpoint {r.endpoint_name}"
+        if r.first_deployment
+        else f"serve model {r.baseline.model_name if r.baseline else '?'} alone on {r.endpoint_name}"
+    )
+    text = (
+        f"{r.reason}; the way back failed {errors} times (last: {detail}): {back} by hand, then delete "
+        f"model {r.candidate.model_name} and the configs {r.endpoint_name}-c-{r.rollout_id}-*"
+    )
+    update = {
+        "phase": Phase.FAILED,
+        "outcome": None,
+        "reason": text,
+        "finishing": [],
+        "needs_attention": text,
+        "undone_errors": errors,
+        "paused": False,
+    }
+    failed = notify(r.model_copy(update=update), "failed", f"rollout FAILED: {text}")
+    return record(failed, now, "failed", text, None, [])

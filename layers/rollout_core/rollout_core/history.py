@@ -24,6 +24,7 @@ MILESTONE_TYPES = {
     "failed": "Rollout Failed",
     "superseded": "Rollout Superseded",
     "aborted": "Rollout Aborted",
+    "needs_attention": "Rollout Needs Attention",
     # Promotion across environments (promotion.py): recorded at a soak or a manual gate; approved.
     "waiting": "Rollout Waiting",
     "gate_approved": "Rollout Gate Approved",

@@ -205,19 +205,30 @@ class JobService:
         return job  # InProgress / Stopping: nothing to record
 
     def sweep(self) -> list[Job]:
-        """Fail the unfinished jobs whose deadline has passed."""
+        """Fail the unfinished jobs whose deadline has passed (a transform job still running is
+        stopped first: it would go on billing), and announce what a crash left unannounced."""
         failed = []
         now = self.now()
         for job_id in self.jobs.overdue(now):
             job = self.jobs.get(job_id)
-            if job is None or job.status.terminal or job.deadline > now:
+            if job is None:
                 continue
-            reason = (
-                "no upload received before the deadline"
-                if job.status is JobStatus.PENDING_UPLOAD
-                else "still running at its deadline"
-            )
-            done = self._finish(job, JobStatus.FAILED, failure_reason=reason)
+            if job.status.terminal:
+                if job.outbox:
+                    self._publish(job)
+                continue
+            if job.deadline > now:
+                continue
+            changes: dict[str, Any] = {"failure_reason": "no upload received before the deadline"}
+            if job.status is JobStatus.RUNNING:
+                changes["failure_reason"] = "still running at its deadline"
+                if job.mode is JobMode.BATCH and job.sagemaker_name:
+                    self.transform.stop(job.sagemaker_name)
+                    changes = {
+                        "failure_reason": "still running at its deadline: transform job stopped",
+                        "stopped_at": now,
+                    }
+            done = self._finish(job, JobStatus.FAILED, **changes)
             if done is not None:
                 failed.append(done)
         return failed
@@ -231,44 +242,30 @@ class JobService:
         return job
 
     def _finish(self, job: Job, status: JobStatus, **changes: Any) -> Job | None:
+        """The job's outcome and its announcement, in one write; then the announcement is made."""
         if job.status.terminal:
             return job  # a duplicate or late notification
+        finished = job.model_copy(update={"status": status, "updated_at": self.now(), **changes})
         try:
-            done = self.jobs.save(job.model_copy(update={"status": status, "updated_at": self.now(), **changes}))
+            done = self.jobs.save(finished.model_copy(update={"outbox": [_milestone(finished)]}))
         except ConflictError:
             return self.jobs.get(job.job_id)
         self._count("JobsSucceeded" if status is JobStatus.SUCCEEDED else "JobsFailed")
         logger.info("job finished", extra={"job_id": job.job_id, "status": status.value, "reason": done.failure_reason})
-        self._announce(done)
-        return done
+        return self._publish(done)
 
-    def _announce(self, job: Job) -> None:
-        """Job Succeeded / Job Failed, on the notifications topic and the event bus (best effort:
-        the job record is the source of truth and GET /v1/jobs/{id} always answers)."""
-        if self.notifier is None:
-            return
-        outcome = "Succeeded" if job.status is JobStatus.SUCCEEDED else "Failed"
-        text = f"{job.mode.value} job {job.job_id} on {job.endpoint_name}: {job.status.value}"
-        if job.failure_reason:
-            text += f" ({job.failure_reason})"
-        note = Notification(
-            milestone=f"job_{outcome.lower()}",
-            detail_type=f"Job {outcome}",
-            subject=f"[sagemaker-rollout] {job.endpoint_name}: job {outcome.lower()}",
-            message=text,
-            detail={
-                "job_id": job.job_id,
-                "endpoint": job.endpoint_name,
-                "mode": job.mode.value,
-                "status": job.status.value,
-                "failure_reason": job.failure_reason,
-                "output_location": job.output_location,
-            },
-        )
+    def _publish(self, job: Job) -> Job:
+        """Announce the job's outbox, then clear it; on failure it stays for the next sweep."""
+        if self.notifier is not None:
+            try:
+                self.notifier.publish(job.outbox)
+            except Exception:
+                logger.exception("job notification failed; the sweep tries again", extra={"job_id": job.job_id})
+                return job
         try:
-            self.notifier.publish([note])
-        except Exception:
-            logger.exception("job notification failed", extra={"job_id": job.job_id})
+            return self.jobs.save(job.model_copy(update={"outbox": []}))
+        except ConflictError:  # someone else published and cleared it
+            return self.jobs.get(job.job_id) or job
 
     def _fail(self, job: Job, reason: str) -> Job | None:
         return self._finish(job, JobStatus.FAILED, failure_reason=reason)
@@ -278,3 +275,25 @@ class JobService:
         # Metrics() shares one metric set per process (flushed by the handler's log_metrics);
         # made here, not at import, so it reads POWERTOOLS_METRICS_NAMESPACE as set now.
         Metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _milestone(job: Job) -> Notification:
+    """Job Succeeded / Job Failed, for the notifications topic and the event bus."""
+    outcome = "Succeeded" if job.status is JobStatus.SUCCEEDED else "Failed"
+    text = f"{job.mode.value} job {job.job_id} on {job.endpoint_name}: {job.status.value}"
+    if job.failure_reason:
+        text += f" ({job.failure_reason})"
+    return Notification(
+        milestone=f"job_{outcome.lower()}",
+        detail_type=f"Job {outcome}",
+        subject=f"[sagemaker-rollout] {job.endpoint_name}: job {outcome.lower()}",
+        message=text,
+        detail={
+            "job_id": job.job_id,
+            "endpoint": job.endpoint_name,
+            "mode": job.mode.value,
+            "status": job.status.value,
+            "failure_reason": job.failure_reason,
+            "output_location": job.output_location,
+        },
+    )

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .models import NAME_PATTERN, Target
+from .models import NAME_PATTERN, Notification, Target
 
 ASYNC_MAX_BYTES = 1024**3  # SageMaker async inference: up to 1 GB per request
 BATCH_MAX_BYTES = 5 * 1024**3  # one presigned POST upload: at most 5 GB
@@ -83,6 +83,7 @@ class Job(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: int = 2  # of this document as stored (documents.py reads older and newer ones)
     job_id: str
     mode: Literal[JobMode.ASYNC, JobMode.BATCH]
     status: JobStatus = JobStatus.PENDING_UPLOAD
@@ -106,6 +107,10 @@ class Job(BaseModel):
     updated_at: datetime
     deadline: datetime
     version: int = 0
+    # "Job Succeeded"/"Job Failed" queued in the same write that finishes the job, cleared once
+    # published (as rollout milestones are): a crash in between delays it, never loses it.
+    outbox: list[Notification] = Field(default_factory=list)
+    stopped_at: datetime | None = None  # when a transform job past its deadline was stopped
 
     @property
     def input_uri(self) -> str:

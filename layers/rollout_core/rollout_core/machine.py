@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import capacity, changes, naming, promotion
+from . import capacity, changes, guards, naming, promotion
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -38,11 +38,9 @@ from .decisions import (
 from .history import notify, record
 from .models import (
     Action,
-    AlarmState,
     BaselineConfig,
     DeleteEndpoint,
     EndpointView,
-    InsufficientData,
     Observations,
     Phase,
     Rollout,
@@ -53,6 +51,21 @@ from .models import (
     VariantSpec,
 )
 from .rollback import rolling_back, start_rollback
+
+# Every change of phase decide(), stop() and errors.on_action_error can make. docs/how-rollouts-work.md
+# draws exactly these (tests/unit/test_docs.py), and the tests check every transition they see
+# is one of them (tests/unit/world.py).
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    # issue 11 (promotion.py): released, or ended before its turn (cancelled soak, rejected,
+    # declined, replaced at the gate).
+    Phase.WAITING: frozenset({Phase.PENDING, Phase.ABORTED, Phase.SUPERSEDED}),
+    Phase.PENDING: frozenset({Phase.PROVISIONING, Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED}),
+    Phase.PROVISIONING: frozenset({Phase.SHIFTING, Phase.SUCCEEDED, Phase.FAILED, Phase.ROLLING_BACK}),
+    Phase.SHIFTING: frozenset({Phase.BAKING, Phase.FAILED, Phase.ROLLING_BACK}),
+    Phase.BAKING: frozenset({Phase.SHIFTING, Phase.PROMOTING, Phase.FAILED, Phase.ROLLING_BACK}),
+    Phase.PROMOTING: frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ROLLING_BACK}),
+    Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.ABORTED, Phase.SUPERSEDED, Phase.FAILED}),
+}
 
 
 def new_rollout(
@@ -124,7 +137,7 @@ def decide(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
         return _pending(rollout, obs, now)
     if rollout.phase is Phase.ROLLING_BACK:
         return rolling_back(rollout, obs, now)
-    firing = _firing(rollout, obs)
+    firing = guards.firing(rollout, obs)
     if firing and not rollout.first_deployment and rollout.phase is not Phase.PROMOTING:
         reason = "guard alarm in ALARM: " + ", ".join(
             f"{name} ({obs.alarm_reasons[name]})" if obs.alarm_reasons.get(name) else name for name in firing
@@ -198,6 +211,8 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
             return finish(r, obs, now, Phase.SUCCEEDED, "endpoint in service", changes.after_promotion(r))
         if r.fast_forward:
             return _shift(r, obs, now, len(r.target.plan.steps) - 1, "candidate in service; operator promoted")
+        if r.paused:
+            return r, []  # paused: the candidate stays at weight 0
         return _shift(r, obs, now, 0, "candidate in service")
     if ep.status == "UpdateRollbackFailed" and not r.first_deployment:
         return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep))
@@ -219,6 +234,8 @@ def _shifting(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return r, []
     if ep.config_name != r.desired_config:
         return finish(r, obs, now, Phase.FAILED, _changed_outside(ep), [])
+    if r.paused and not _weights_in_place(r, ep):
+        return r, []  # paused: no further weight (or capacity) is sent; the current weights hold
     if r.desired_instances:
         ((variant, wanted),) = r.desired_instances.items()
         if ep.instances.get(variant, 0) >= wanted:
@@ -242,6 +259,8 @@ def _baking(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if ep.config_name != r.desired_config:
         return finish(r, obs, now, Phase.FAILED, _changed_outside(ep), [])
     if not weights_match(ep, r.desired_weights):
+        if r.paused:
+            return r, []  # paused: the weights as they are hold
         shifting = r.model_copy(update={"phase": Phase.SHIFTING})
         return _retry(
             shifting, obs, now, UpdateWeights(endpoint_name=r.endpoint_name, weights=r.desired_weights), "weights"
@@ -252,7 +271,7 @@ def _baking(r: Rollout, obs: Observations, now: datetime) -> Decision:
     started = r.step_started_at or now
     if (now - started).total_seconds() < r.target.plan.bake_seconds:
         return r, []
-    if r.paused or _holding(r, obs):
+    if r.paused or guards.holding(r, obs):
         return r, []
     if r.step_index + 1 < len(r.target.plan.steps):
         return _shift(r, obs, now, r.step_index + 1, "step baked with guard alarms OK")
@@ -332,21 +351,14 @@ def _retry(r: Rollout, obs: Observations, now: datetime, action: Action, what: s
     return record_decision(nxt, obs, now, "retrying", f"{what} differ from the plan", [action])
 
 
-def _firing(r: Rollout, obs: Observations) -> list[str]:
-    return [name for name in r.target.guard_alarms if obs.alarms.get(name) is AlarmState.ALARM]
-
-
-def _holding(r: Rollout, obs: Observations) -> bool:
-    if r.target.plan.insufficient_data is InsufficientData.OK:
-        return False
-    return any(
-        obs.alarms.get(name, AlarmState.INSUFFICIENT_DATA) is AlarmState.INSUFFICIENT_DATA
-        for name in r.target.guard_alarms
-    )
-
-
 def _overdue(r: Rollout, now: datetime) -> bool:
-    return (now - r.created_at).total_seconds() > r.target.plan.max_duration_seconds
+    """Running longer than max_duration_seconds, time spent paused excluded."""
+    paused = r.paused_seconds + ((now - r.paused_at).total_seconds() if r.paused_at else 0)
+    return (now - r.created_at).total_seconds() - paused > r.target.plan.max_duration_seconds
+
+
+def _weights_in_place(r: Rollout, ep: EndpointView) -> bool:
+    return not r.desired_instances and weights_match(ep, r.desired_weights)
 
 
 def _changed_outside(ep: EndpointView) -> str:

@@ -240,6 +240,7 @@ class Observations(BaseModel):
     endpoint: EndpointView | None  # None: the endpoint does not exist
     alarms: dict[str, AlarmState] = Field(default_factory=dict)
     alarm_reasons: dict[str, str] = Field(default_factory=dict)  # CloudWatch StateReason per alarm
+    alarm_since: dict[str, datetime] = Field(default_factory=dict)  # when each alarm entered its state
     # Only gathered for a PENDING rollout:
     serving_variant: VariantSpec | None = None  # the variant of the current config taking traffic
     autoscaling: AutoscalingSnapshot | None = None  # of that variant
@@ -425,6 +426,7 @@ class Rollout(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: int = 2  # of this document as stored (documents.py reads older and newer ones)
     rollout_id: str
     endpoint_name: str
     model_package_arn: str
@@ -459,6 +461,10 @@ class Rollout(BaseModel):
     finishing: list[Action] = Field(default_factory=list)
     outbox: list[Notification] = Field(default_factory=list)  # milestones not yet announced
     paused: bool = False  # an operator holds the rollout at its current weights
+    paused_at: datetime | None = None  # since when it is paused
+    paused_seconds: float = 0  # time paused before, not counted toward max_duration_seconds
+    undone_errors: int = 0  # errors on the way back or in clean-up so far (bounded: errors.py)
+    needs_attention: str | None = None  # what is left to do by hand, when the tool gave up
     fast_forward: bool = False  # an operator asked to skip to 100 % (the final bake still runs)
     rollback_started_at: datetime | None = None
     created_at: datetime

@@ -10,12 +10,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import versions
-from .aws.alarms import AlarmGateway
+from . import guards, versions
+from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.clients import error_code
 from .aws.sagemaker import SageMakerGateway
 from .commands import CommandRefused
-from .models import Phase, Rollout
+from .models import Observations, Phase, Rollout
 from .service import RolloutService
 
 
@@ -38,6 +38,7 @@ def summary(rollout: Rollout) -> dict[str, Any]:
         "steps": rollout.target.plan.steps,
         "paused": rollout.paused,
         "reason": rollout.reason,
+        "needs_attention": rollout.needs_attention,
         "baseline_variant": rollout.baseline.variant_name if rollout.baseline else None,
         "candidate_variant": rollout.candidate.variant_name,
         "created_at": rollout.created_at.isoformat(),
@@ -94,7 +95,10 @@ class Operations:
         """The rollout with its full history, and a live look at the endpoint and alarms."""
         rollout = self.get(rollout_id)
         endpoint = self.sagemaker.observe(rollout.endpoint_name)
-        states, reasons = self.alarms.read(rollout.target.guard_alarms) if rollout.target.guard_alarms else ({}, {})
+        readings = self.alarms.read(rollout.target.guard_alarms) if rollout.target.guard_alarms else AlarmReadings()
+        states, reasons = readings.states, readings.reasons
+        observed = Observations(endpoint=None, alarms=states, alarm_since=readings.since)
+        stale = set(guards.stale(rollout, observed)) if rollout.live else set()
         next_step_at = None
         if rollout.phase is Phase.BAKING and rollout.step_started_at and not rollout.paused:
             next_step_at = rollout.step_started_at + timedelta(seconds=rollout.target.plan.bake_seconds)
@@ -107,6 +111,8 @@ class Operations:
                     name: {
                         "state": states[name].value if name in states else "MISSING",
                         "reason": reasons.get(name, ""),
+                        # In ALARM since before the rollout started: ignored until it changes state.
+                        "stale": name in stale,
                     }
                     for name in rollout.target.guard_alarms
                 },

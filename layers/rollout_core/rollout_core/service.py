@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from . import clock, commands, decisions, errors, history, machine, naming, promotion, promotion_service
-from .aws.alarms import AlarmGateway
+from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
 from .aws.notify import Notifier
@@ -190,7 +190,7 @@ class RolloutService:
         if alarm_name is not None:
             # issue 11: a WAITING rollout soaks under its upstream's guard alarms (promotion.py).
             rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms or promotion.watches(r, alarm_name)]
-        alarm_states, reasons = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
+        readings = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
         results = []
         decided_endpoints: set[str] = set()
         for loaded in rollouts:
@@ -201,12 +201,12 @@ class RolloutService:
                 # conditional save below fail, so nothing is done on a stale rollout.
                 rollout = self.store.get(loaded.rollout_id) or loaded
             decided_endpoints.add(rollout.endpoint_name)
-            states, why = dict(alarm_states), dict(reasons)
+            seen = AlarmReadings(dict(readings.states), dict(readings.reasons), dict(readings.since))
             for name, (at, reason) in (fired or {}).items():
                 if at >= promotion_service.alarm_since(rollout):
-                    states[name], why[name] = AlarmState.ALARM, reason
+                    seen.states[name], seen.reasons[name], seen.since[name] = AlarmState.ALARM, reason, at
             try:
-                results.append(self._advance_loaded(rollout, states, why))
+                results.append(self._advance_loaded(rollout, seen))
             except Exception:
                 # One rollout's trouble (AccessDenied on its endpoint, an unexpected shape, an
                 # error that outlived the client's retries) must not hold back the others: the
@@ -220,20 +220,19 @@ class RolloutService:
         rollout = self.store.get(rollout_id)
         if rollout is None:
             return None
-        return self._advance_loaded(rollout, None, None)
+        return self._advance_loaded(rollout, None)
 
-    def _advance_loaded(
-        self, rollout: Rollout, alarm_states: dict[str, AlarmState] | None, alarm_reasons: dict[str, str] | None
-    ) -> Rollout:
+    def _advance_loaded(self, rollout: Rollout, readings: AlarmReadings | None) -> Rollout:
         if rollout.settled:
             return rollout
         if rollout.phase is Phase.WAITING:  # issue 11: soak and gate; no AWS reads (promotion_service.py)
-            return promotion_service.advance_waiting(self, rollout, alarm_states, alarm_reasons)
+            states, reasons = (readings.states, readings.reasons) if readings else (None, None)
+            return promotion_service.advance_waiting(self, rollout, states, reasons)
         if rollout.phase is Phase.PENDING and rollout.predecessor_id:
             predecessor = self.store.get(rollout.predecessor_id)
             if predecessor is not None and predecessor.live:
                 return rollout  # its turn comes when the predecessor finishes
-        obs = self.observe(rollout, alarm_states, alarm_reasons)
+        obs = self.observe(rollout, readings)
         decided, actions = machine.decide(rollout, obs, self.now())
         if decided == rollout and not actions:
             # Nothing to decide, but a command may have queued a milestone to announce.
@@ -263,6 +262,9 @@ class RolloutService:
         else:
             saved = self._announce_and_finish(saved)
         self._timings(rollout, saved)
+        if saved.needs_attention and not rollout.needs_attention:
+            self._count("RolloutsNeedAttention")
+            logger.error("gave up: left to do by hand", extra={**self._keys(saved), "left": saved.needs_attention})
         if saved.phase != rollout.phase:
             self._on_phase_change(rollout, saved)
         return saved
@@ -322,12 +324,7 @@ class RolloutService:
             if owner and owner != after.rollout_id:
                 self.advance(owner)
 
-    def observe(
-        self,
-        rollout: Rollout,
-        alarm_states: dict[str, AlarmState] | None = None,
-        alarm_reasons: dict[str, str] | None = None,
-    ) -> Observations:
+    def observe(self, rollout: Rollout, readings: AlarmReadings | None = None) -> Observations:
         described = self.sagemaker.describe_endpoint(rollout.endpoint_name)
         endpoint = None if described is None else self.sagemaker.view(described)
         if rollout.phase is Phase.PENDING:
@@ -345,11 +342,15 @@ class RolloutService:
                 autoscaling=autoscaling,
             )
         names: Iterable[str] = rollout.target.guard_alarms
-        if alarm_states is None:
-            alarm_states, alarm_reasons = self.alarms.read(names) if rollout.target.guard_alarms else ({}, {})
-        alarms = {n: alarm_states[n] for n in names if n in alarm_states}
-        reasons = {n: (alarm_reasons or {}).get(n, "") for n in alarms}
-        return Observations(endpoint=endpoint, alarms=alarms, alarm_reasons=reasons)
+        if readings is None:
+            readings = self.alarms.read(names) if rollout.target.guard_alarms else AlarmReadings()
+        alarms = {n: readings.states[n] for n in names if n in readings.states}
+        return Observations(
+            endpoint=endpoint,
+            alarms=alarms,
+            alarm_reasons={n: readings.reasons.get(n, "") for n in alarms},
+            alarm_since={n: readings.since[n] for n in alarms if n in readings.since},
+        )
 
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:

@@ -81,7 +81,7 @@ def job_service() -> JobService:
     sagemaker = aws_client("sagemaker")
     dynamodb = aws_client("dynamodb")
     return JobService(
-        jobs=JobStore(dynamodb, table),
+        jobs=JobStore(dynamodb, table, int(os.environ.get("JOB_RETENTION_DAYS", "7"))),
         rollouts=RolloutStore(dynamodb, table),
         targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         sagemaker=SageMakerGateway(sagemaker, os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN", "")),

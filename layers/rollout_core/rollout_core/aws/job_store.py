@@ -7,11 +7,12 @@ deadline), so the sweep reads only overdue jobs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..documents import load_job
 from ..jobs import Job
 from .clients import error_code
 from .store import LIVE_INDEX, ConflictError
@@ -24,13 +25,17 @@ def _key(job_id: str) -> dict[str, Any]:
 
 
 class JobStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    """``retention_days``: a job record expires (DynamoDB TTL on ``expiration``) that long after
+    its deadline, as its input and output do from the bucket: its links are dead by then."""
+
+    def __init__(self, client: Any, table_name: str, retention_days: int = 7) -> None:
         self._ddb = client
         self._table = table_name
+        self._retention = timedelta(days=retention_days)
 
     def get(self, job_id: str) -> Job | None:
         item = self._ddb.get_item(TableName=self._table, Key=_key(job_id), ConsistentRead=True).get("Item")
-        return None if item is None else Job.model_validate_json(item["body"]["S"])
+        return None if item is None else load_job(item["body"]["S"])
 
     def _item(self, job: Job) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -39,10 +44,15 @@ class JobStore:
             "status": {"S": job.status.value},
             "version": {"N": str(job.version)},
             "body": {"S": job.model_dump_json()},
+            "expiration": {"N": str(int((job.deadline + self._retention).timestamp()))},
         }
         if not job.status.terminal:
             item["live_pk"] = {"S": JOB_LIVE_KEY}
             item["live_sk"] = {"S": f"{job.deadline.isoformat()}#{job.job_id}"}
+        elif job.outbox:
+            # Finished, its announcement not yet made: due for the sweep at once.
+            item["live_pk"] = {"S": JOB_LIVE_KEY}
+            item["live_sk"] = {"S": f"{job.created_at.isoformat()}#{job.job_id}"}
         return item
 
     def create(self, job: Job) -> Job:
@@ -69,7 +79,8 @@ class JobStore:
         return nxt
 
     def overdue(self, now: datetime) -> Iterator[str]:
-        """Ids of unfinished jobs whose deadline has passed."""
+        """Ids of unfinished jobs whose deadline has passed, and of finished ones with an
+        announcement still to make."""
         paginator = self._ddb.get_paginator("query")
         for page in paginator.paginate(
             TableName=self._table,

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..documents import load_rollout
 from ..models import Rollout
 from .clients import error_code
 
@@ -45,7 +46,7 @@ class RolloutStore:
 
     def get(self, rollout_id: str) -> Rollout | None:
         item = self._ddb.get_item(TableName=self._table, Key=_rollout_key(rollout_id), ConsistentRead=True).get("Item")
-        return None if item is None else Rollout.model_validate_json(item["body"]["S"])
+        return None if item is None else load_rollout(item["body"]["S"])
 
     def lock_owner(self, endpoint_name: str, slot: str = "LOCK") -> str | None:
         """The rollout holding the endpoint's LOCK (or, with ``slot=GATE``, its gate)."""
@@ -113,7 +114,7 @@ class RolloutStore:
         if token:
             kwargs["ExclusiveStartKey"] = token
         response = self._ddb.scan(**kwargs)
-        items = [Rollout.model_validate_json(i["body"]["S"]) for i in response["Items"]]
+        items = [load_rollout(i["body"]["S"]) for i in response["Items"]]
         return items, response.get("LastEvaluatedKey")
 
     def live_ids(self) -> Iterator[str]:

@@ -49,3 +49,16 @@ class TransformGateway:
             if not (code in ("ResourceInUse", "ValidationException") and "already exist" in message.lower()):
                 raise
         return name
+
+    def stop(self, name: str) -> None:
+        """StopTransformJob: a job past its deadline stops billing (Stopping, then Stopped). One
+        that has just ended on its own is left as it is."""
+        try:
+            self._sm.stop_transform_job(TransformJobName=name)
+        except ClientError as exc:
+            code, message = error_code(exc)
+            if not (
+                code == "ValidationException"
+                and ("stopped" in message.lower() or "completed" in message.lower() or "failed" in message.lower())
+            ):
+                raise
