@@ -53,8 +53,11 @@ class Chain:
         update_seconds: float = 120,
         deliver_each: int = 1,
         lookup_seconds: float = 0,
+        rps: float = 20.0,
     ) -> None:
-        self.world = World(update_seconds=update_seconds, deliver_each=deliver_each, lookup_seconds=lookup_seconds)
+        self.world = World(
+            update_seconds=update_seconds, deliver_each=deliver_each, lookup_seconds=lookup_seconds, rps=rps
+        )
         self.environments = {env.name: env for env in environments}
         self.registry_account = registry_account
         self.stacks = {

@@ -25,8 +25,15 @@ from .gateway import CLIENT, OPERATOR, VIEWER, Principal
 from .sagemaker_ext import Failure
 from .stack import START, Delivery, Sandbox
 from .template import ROOT
+from .traffic_ext import VariantProfile
 
 BUILTIN = Path(__file__).resolve().parent / "scenarios"
+SAMPLE_BUCKET = "sandbox-sample-payloads"  # SamplePayloadBucket of scenarios with ``samples: true``
+SAMPLES = {f"rows-{n}.csv": f"{n},0.5,{n * 7}\n".encode() for n in (1, 2, 3)}
+# History events of judging the candidate, shown in the timeline (smoke.py, analysis.py).
+JUDGING_EVENTS = frozenset(
+    {"smoke test", "smoke test passed", "smoke test failed", "smoke test skipped", "analysis", "holding"}
+)
 DURATION = re.compile(r"^(\d+)\s*([smh])$")
 UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -54,6 +61,11 @@ class Expectation(BaseModel):
     history_contains: str | None = None  # a reason in the rollout's history contains this
     # SageMaker's async test notifications delivered so far (distinct SNS messages)
     test_notifications: int | None = None
+    reason_matches: str | None = None  # a regular expression the rollout's reason matches
+    analysis: str | None = None  # the rollout's latest canary analysis verdict: PASS, FAIL, INCONCLUSIVE
+    user_requests: dict[str, int] | None = None  # package label -> users' requests its variant got, exactly
+    # package label -> InvokeEndpoint calls that named its variant in TargetVariant (the smoke test)
+    targeted_requests: dict[str, int] | None = None
     env: str | None = None  # the environment the other keys are about (a chain); default: the first
     # package label -> environment -> its state there, as GET /v1/versions says (serving, waiting, ...)
     versions: dict[str, dict[str, str]] | None = None
@@ -82,6 +94,11 @@ class Scenario(BaseModel):
     # How long a model/config SageMaker has just created stays invisible to the calls that use
     # it (CreateEndpoint API reference: eventually consistent read). 0: visible at once.
     lookup_delay_seconds: float = 0
+    # Users' traffic: {rps: 20, v2: {error_rate: 0.03, latency_ms: 140}} (per package label, the
+    # fields of sandbox.traffic_ext.VariantProfile); every endpoint gets 20 rps of 100 ms, no error,
+    # when the scenario says nothing.
+    traffic: dict[str, Any] = Field(default_factory=dict)
+    samples: bool = False  # every package registered carries sample payloads (SamplePayloadUrl)
     # A chain: one stack per environment, in order (each named after it: endpoint
     # churn-endpoint-<env>, alarm sagemaker-rollout-churn-<env>-5xx).
     environments: dict[str, EnvironmentSpec] = Field(default_factory=dict)
@@ -148,6 +165,9 @@ class Runner:
         self.last_response: dict[str, Any] = {}
         self._seen: dict[tuple[str, str], tuple[str, int]] = {}
         self.served: dict[str, list[dict[str, int]]] = {env: [] for env in names}  # weights seen, in order
+        self.traffic = dict(scenario.traffic)
+        self._labels: dict[tuple[str, str], str] = {}  # (endpoint, variant) -> package label (cached)
+        self._judged: set[tuple[str, str, str, str, str]] = set()  # judging history entries shown
 
     # --- running --------------------------------------------------------------------------
 
@@ -155,6 +175,7 @@ class Runner:
         with self._world() as world:
             self.stacks: dict[str, Sandbox] = world.stacks if isinstance(world, Chain) else {"": world}
             self.sandbox = self.stacks[self.default]
+            self.sandbox.traffic.profile = self._profile
             if not self.chained:
                 self.sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
                 for alarm in self.target.guard_alarms:
@@ -176,14 +197,22 @@ class Runner:
 
     def _world(self) -> Chain | Sandbox:
         update, lookup = self.scenario.endpoint_update_seconds, self.scenario.lookup_delay_seconds
+        rps = float(self.traffic.get("rps", 20))
         if not self.chained:
             parameters = {
                 "EndpointName": self.target.endpoint_name,
                 "ModelPackageGroupName": self.target.model_package_group,
             }
+            if self.scenario.samples:
+                parameters["SamplePayloadBucket"] = SAMPLE_BUCKET
             return Sandbox(
-                update_seconds=update, parameters=parameters, deliver_each=self.deliver_each, lookup_seconds=lookup
+                update_seconds=update,
+                parameters=parameters,
+                deliver_each=self.deliver_each,
+                lookup_seconds=lookup,
+                rps=rps,
             )
+        assert not self.scenario.samples, "sample payloads are not simulated for a chain"
         separate = self.scenario.accounts == "separate"
         accounts = separate_accounts(list(self.targets)) if separate else {}
         environments = [
@@ -196,6 +225,7 @@ class Runner:
             update_seconds=update,
             deliver_each=self.deliver_each,
             lookup_seconds=lookup,
+            rps=rps,
         )
 
     def _addressed(self, arg: Any) -> tuple[str, str]:
@@ -246,6 +276,7 @@ class Runner:
         end = sandbox.now + timedelta(seconds=seconds(arg))
         while sandbox.now < end:
             sandbox.now = min(end, sandbox.now + timedelta(seconds=60))
+            sandbox.publish_traffic()
             sandbox.simulator.advance()
             sandbox.jobs.advance()
             self._deliveries(sandbox.deliver_endpoint_events())
@@ -281,6 +312,28 @@ class Runner:
         not an approval (UpdatedModelPackageFields names what changed)."""
         self._line("registry", f"{arg} description edited")
         self._deliveries(self.sandbox.edit_package(self._package(str(arg)), "reviewed again"))
+
+    def _step_traffic(self, arg: dict[str, Any]) -> None:
+        """Users' traffic changes from now on (merged over what the scenario said)."""
+        self.traffic.update(arg)
+        self.sandbox.traffic.rps = float(self.traffic.get("rps", 20))
+        self._line("traffic", ", ".join(f"{k}={v}" for k, v in arg.items()))
+
+    def _step_fail_container(self, arg: dict[str, Any]) -> None:
+        """The package's container answers every request with an error (its status and message)."""
+        from rollout_core import naming
+
+        variant = naming.variant_name(naming.rollout_id(self._package(str(arg["package"]))))
+        status, message = int(arg.get("status", 500)), str(arg.get("message", "the container failed"))
+        self.sandbox.jobs.failing_variants[(self.target.endpoint_name, variant)] = (status, message)
+        self._line("sagemaker", f"{arg['package']}'s container will answer {status}: {message}")
+
+    def _profile(self, endpoint: str, variant: str) -> VariantProfile:
+        if (endpoint, variant) not in self._labels:
+            env = next((e for e, t in self.targets.items() if t.endpoint_name == endpoint), self.default)
+            self._labels[(endpoint, variant)] = self._label(variant, env).rstrip("*")
+        spec = self.traffic.get(self._labels[(endpoint, variant)])
+        return VariantProfile(**spec) if isinstance(spec, dict) else VariantProfile()
 
     def _step_fail_next_async(self, arg: Any) -> None:
         self.sandbox.jobs.fail_next_async[str(self.target.inference.async_endpoint_name)] = str(arg)
@@ -378,7 +431,8 @@ class Runner:
 
     def _package(self, label: str) -> str:
         if label not in self.packages:
-            self.packages[label] = self.sandbox.register_package(self.target.model_package_group)
+            samples = SAMPLES if self.scenario.samples else None
+            self.packages[label] = self.sandbox.register_package(self.target.model_package_group, samples)
         return self.packages[label]
 
     # --- observing ------------------------------------------------------------------------
@@ -464,6 +518,11 @@ class Runner:
         lines = []
         for env in self.stacks:
             for rollout in self._all_rollouts(env):
+                for entry in rollout.history:  # the smoke test and the canary analysis's verdicts
+                    mark = (env, rollout.rollout_id, entry.at.isoformat(), entry.event, entry.reason)
+                    if entry.event in JUDGING_EVENTS and mark not in self._judged:
+                        self._judged.add(mark)
+                        lines.append((env, f"{self._label(rollout.rollout_id, env)} {entry.event}: {entry.reason}"))
                 key = (rollout.phase.value, rollout.step_index)
                 if self._seen.get((env, rollout.rollout_id)) == key:
                     continue
@@ -515,7 +574,15 @@ class Runner:
     def _expect_rollout(self, want: Expectation) -> None:
         """Expectations on the package ``want.rollout``'s latest rollout."""
         if want.rollout is None:
-            for needs in ("phase", "reason_contains", "rollouts", "history_contains", "paused"):
+            for needs in (
+                "phase",
+                "reason_contains",
+                "rollouts",
+                "history_contains",
+                "paused",
+                "reason_matches",
+                "analysis",
+            ):
                 assert getattr(want, needs) is None, f"{needs} needs rollout"
             return
         rollout = self._rollout(want.rollout, self._env)
@@ -533,6 +600,11 @@ class Runner:
             assert any(want.history_contains in r for r in reasons), f"no history reason has {want.history_contains!r}"
         if want.paused is not None:
             assert rollout.paused == want.paused, f"paused={rollout.paused}"
+        if want.reason_matches is not None:
+            assert re.search(want.reason_matches, rollout.reason), f"reason {rollout.reason!r} does not match"
+        if want.analysis is not None:
+            verdict = rollout.analysis.verdict.value if rollout.analysis else None
+            assert verdict == want.analysis, f"latest analysis {verdict}, expected {want.analysis}"
 
     def _expect_endpoint(self, want: Expectation) -> None:
         """Expectations on the endpoint, the store and what was announced."""
@@ -552,6 +624,26 @@ class Runner:
         if want.notified is not None:
             self._notifications()
             assert want.notified in self.announced, f"{want.notified!r} not announced (saw {self.announced})"
+        targeted: dict[tuple[str, str], int] = {}
+        for call in self.sandbox.jobs.invocations:
+            if call.get("target_variant"):
+                key = (call["endpoint"], call["target_variant"])
+                targeted[key] = targeted.get(key, 0) + 1
+        for wanted, seen in (
+            (want.user_requests, self.sandbox.traffic.user_requests),
+            (want.targeted_requests, targeted),
+        ):
+            if wanted is not None:
+                got: dict[str, int] = {}
+                for (on, variant), count in seen.items():
+                    if on != endpoint:  # another environment's endpoint (a chain)
+                        continue
+                    label = self._label(variant, env).rstrip("*")
+                    got[label] = got.get(label, 0) + count
+                for label, count in wanted.items():
+                    assert got.get(label, 0) == count, (
+                        f"{label}'s variant got {got.get(label, 0)} requests, expected {count}"
+                    )
         if want.live_rollouts is not None:
             live = [r for r in self._all_rollouts(env) if r.live]
             assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"

@@ -23,12 +23,15 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import payload_limits
 from . import template as tpl
 from .autoscaling_ext import AutoscalingSimulator
+from .cloudwatch_ext import MetricStore
 from .envelope import envelope
 from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
 from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
+from .traffic_ext import TrafficSimulator
 from .world import ACCOUNT, REGION, START, World
 
 TABLE = "sagemaker-rollout-sandbox"
@@ -115,6 +118,20 @@ class Delivery:
     stack: str = "sandbox"  # the environment of the stack that ran it
 
 
+def sample_archive(files: dict[str, bytes]) -> bytes:
+    """A .tar.gz holding ``files`` (name -> content), as a model package's sample payloads."""
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
 def _load_handler(logical_id: str) -> ModuleType:
     path = tpl.ROOT / "functions" / FUNCTIONS[logical_id] / "app.py"
     spec = importlib.util.spec_from_file_location(f"functions_{FUNCTIONS[logical_id]}_app", path)
@@ -145,6 +162,7 @@ class Sandbox:
         environment: str | None = None,
         account: str = ACCOUNT,
         registry_account: str | None = None,
+        rps: float = 20.0,
     ) -> None:
         self._owns_world = world is None
         self.world = world or World(
@@ -153,6 +171,7 @@ class Sandbox:
             server_url=server_url,
             work_seconds=work_seconds,
             lookup_seconds=lookup_seconds,
+            rps=rps,
         )
         self.environment = environment or "sandbox"
         self.account = account
@@ -176,6 +195,7 @@ class Sandbox:
         if environment is not None:
             self.parameters.setdefault("Environment", environment)
         self.gateway = Gateway(self.template, self.parameters, account=account)  # the API's IAM authorization
+        self.sample_archives = 0  # sample payload archives put so far
         self.handlers: dict[str, Handler] = {}
         self.modules: dict[str, ModuleType] = {}  # each function's app module, as loaded
         self.role_arn = ""
@@ -221,6 +241,22 @@ class Sandbox:
     def server_url(self) -> str | None:
         return self.world.server_url
 
+    @property
+    def metrics(self) -> MetricStore:
+        return self.world.metrics
+
+    @property
+    def traffic(self) -> TrafficSimulator:
+        return self.world.traffic
+
+    @property
+    def stopwatch(self) -> float:
+        return self.world.stopwatch
+
+    def publish_traffic(self) -> None:
+        """Users' requests of the minutes gone by, as per-variant metrics (before endpoints move on)."""
+        self.world.publish_traffic()
+
     # --- lifecycle ------------------------------------------------------------------------
 
     def __enter__(self) -> Sandbox:
@@ -235,6 +271,8 @@ class Sandbox:
         }
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.jobs_bucket)
+        if self.parameters.get("SamplePayloadBucket"):  # the users' bucket of sample payloads
+            s3.create_bucket(Bucket=self.parameters["SamplePayloadBucket"])
         s3.put_bucket_notification_configuration(
             Bucket=self.jobs_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
@@ -253,6 +291,8 @@ class Sandbox:
             "TABLE_NAME": self.table,
             "TARGETS_PREFIX": self.targets_prefix,
             "JOBS_BUCKET": self.jobs_bucket,
+            # As the template sets it for the rollout controller (SamplePayloadBucket).
+            "SAMPLE_PAYLOAD_BUCKET": self.parameters.get("SamplePayloadBucket", ""),
             "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
@@ -354,6 +394,10 @@ class Sandbox:
                 done.append(delivery)
         return done
 
+    def handler_errors(self) -> list[Delivery]:
+        """The deliveries whose handler raised (EventBridge would retry them, then dead-letter)."""
+        return [d for d in self.deliveries if d.error is not None]
+
     def deliver_endpoint_events(self) -> list[Delivery]:
         """Deliver what SageMaker, S3 and the functions announced (endpoint, job, upload events,
         our milestones)."""
@@ -370,13 +414,26 @@ class Sandbox:
 
     # --- the model registry and alarms ----------------------------------------------------
 
-    def register_package(self, group: str) -> str:
-        """Register a new model package version in ``group`` (PendingManualApproval)."""
+    def register_package(self, group: str, samples: dict[str, bytes] | None = None) -> str:
+        """Register a new model package version in ``group`` (PendingManualApproval).
+
+        ``samples``: file name -> payload, put as the package's SamplePayloadUrl: "a single gzip
+        compressed tar archive (.tar.gz suffix)" (DescribeModelPackage API reference), in the
+        SamplePayloadBucket the sandbox was given."""
         sm = self.world.client("sagemaker", self.registry_account)
         with contextlib.suppress(sm.exceptions.ClientError):  # the group exists already
             sm.create_model_package_group(ModelPackageGroupName=group)
+        extra: dict[str, Any] = {}
+        if samples is not None:
+            bucket = self.parameters.get("SamplePayloadBucket")
+            assert bucket, "sample payloads need the SamplePayloadBucket parameter"
+            self.sample_archives += 1
+            key = f"{group}/samples-{self.sample_archives}.tar.gz"
+            self.client("s3").put_object(Bucket=bucket, Key=key, Body=sample_archive(samples))
+            extra["SamplePayloadUrl"] = f"s3://{bucket}/{key}"
         owner = self.registry_account
         arn: str = sm.create_model_package(
+            **extra,
             ModelPackageGroupName=group,
             InferenceSpecification={
                 "Containers": [
@@ -501,12 +558,15 @@ class Sandbox:
         return None if view is None else view.percentages
 
     def endpoint_status(self, endpoint_name: str) -> str | None:
-        """DescribeEndpoint's status, or None when the endpoint does not exist (any other error raises)."""
+        """The endpoint's status, or None when it does not exist (any other error is raised)."""
         sm = self.client("sagemaker")
         try:
             return str(sm.describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"])
         except sm.exceptions.ClientError as exc:
-            if "could not find" in str(exc).lower():
+            # DescribeEndpoint's answer for a missing endpoint (the product's SageMakerGateway
+            # reads it the same way): ValidationException "Could not find endpoint ...".
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException" and "could not find" in str(error.get("Message")).lower():
                 return None
             raise
 
@@ -599,6 +659,9 @@ class Sandbox:
             "body": None if raw is None else base64.b64encode(raw).decode(),
             "isBase64Encoded": raw is not None,
         }
+        refused = payload_limits.refusal(self.template, raw, event)  # before the function runs
+        if refused is not None:
+            return refused
         route = next((r for r in self.api_routes if r.matches(method, path)), None)
         if route is None:
             # What API Gateway answers for a path or method it does not have (IAM auth).

@@ -14,7 +14,9 @@ One ``World`` holds one or more stacks (sandbox/stack.py), each in an AWS accoun
 - Our own events (source ``sagemaker-rollout``) are put by the functions through the real
   PutEvents; an SQS queue on a rule of each account's bus (a *tap*) reads them back, then they
   are delivered like any other event.
-- The SageMaker, Application Auto Scaling and S3/job simulators and the clock are shared.
+- The SageMaker, Application Auto Scaling and S3/job simulators, CloudWatch's metric data
+  (sandbox/cloudwatch_ext.py), users' traffic on every account's real-time endpoints
+  (sandbox/traffic_ext.py), the clock and the stopwatch are shared.
 
 Deliveries are synchronous and in order: what a handler causes (endpoint state changes, our
 milestones) is delivered before ``deliver`` returns.
@@ -33,9 +35,11 @@ import boto3
 from moto import mock_aws
 
 from .autoscaling_ext import AutoscalingSimulator
+from .cloudwatch_ext import MetricStore
 from .iam_policy import Access, Statement, explicitly_allows, explicitly_denies
 from .jobs_ext import JobsSimulator
 from .sagemaker_ext import EndpointSimulator
+from .traffic_ext import TrafficSimulator
 
 if TYPE_CHECKING:
     from .stack import Delivery, Sandbox
@@ -69,6 +73,7 @@ class World:
     server_url: str | None = None  # a moto server (python -m sandbox serve); None: in-process mock
     work_seconds: float = 60
     lookup_seconds: float = 0
+    rps: float = 20.0  # users' requests a second on every real-time endpoint (0: none)
     now: datetime = START
     stacks: list[Sandbox] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
@@ -86,6 +91,20 @@ class World:
         self.autoscaling = AutoscalingSimulator()
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=self.work_seconds)
         self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
+        # CloudWatch's metric data (percentiles included), and users' traffic on the real-time
+        # endpoints with the per-variant metrics SageMaker publishes for it (``rps``; 0: none).
+        self.metrics = MetricStore()
+        self.traffic = TrafficSimulator(
+            self.metrics,
+            clock=lambda: self.now,
+            rps=self.rps,
+            failing=lambda endpoint, variant: (self.jobs.failing_variants.get((endpoint, variant)) or (None,))[0],
+        )
+        # What a call to a model takes, on the sandbox's stopwatch (rollout_core.clock.monotonic):
+        # each InvokeEndpoint moves it on by the simulated latency, so timings are reproducible.
+        self.stopwatch = 0.0
+        self.jobs.on_invoke.append(self._invoked)
+        self.metrics.before_read.append(self.publish_traffic)  # the clock may have jumped
         self._mock = mock_aws()
         self._saved_env: dict[str, str | None] = {}
         self._keys: dict[str, tuple[str, str]] = {}
@@ -118,7 +137,9 @@ class World:
         self.simulator.install()
         self.autoscaling.install()
         self.jobs.install()
+        self.metrics.install()
         clock.set_source(lambda: self.now)
+        clock.set_timer(lambda: self.stopwatch)
         self.started = True
 
     def stop(self) -> None:
@@ -127,7 +148,9 @@ class World:
         from .stack import new_execution_environment
 
         clock.set_source(None)
+        clock.set_timer(None)
         new_execution_environment()
+        self.metrics.uninstall()
         self._clients.clear()
         self.jobs.uninstall()
         self.autoscaling.uninstall()
@@ -281,6 +304,19 @@ class World:
             )
         return None
 
+    # --- users' traffic ------------------------------------------------------------------
+
+    def _invoked(self, endpoint: str, variant: str, status: int) -> None:
+        self.stopwatch += self.traffic.record(endpoint, variant, status)
+
+    def publish_traffic(self) -> None:
+        """Users' requests of the minutes gone by on every stack's account, as per-variant
+        metrics (before endpoints move on)."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        accounts = dict.fromkeys(stack.account for stack in self.stacks) or {ACCOUNT: None}
+        self.traffic.advance(*(sagemaker_backends[account][REGION] for account in accounts))
+
     # --- time -------------------------------------------------------------------------------
 
     def advance(self, seconds: float, tick_every: float = 60, each: Callable[[], None] | None = None) -> None:
@@ -288,6 +324,7 @@ class World:
         end = self.now + timedelta(seconds=seconds)
         while self.now < end:
             self.now = min(end, self.now + timedelta(seconds=tick_every))
+            self.publish_traffic()
             self.simulator.advance()
             self.jobs.advance()
             self.deliver_pending()
