@@ -32,8 +32,10 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Installed, the console script is sagemaker-rollout (rollout_client/pyproject.toml).
+    prog = "sagemaker-rollout" if Path(sys.argv[0]).name == "sagemaker-rollout" else "python -m rollout_client"
     parser = argparse.ArgumentParser(
-        prog="python -m rollout_client", description="sagemaker-rollout client", parents=[_common(defaults=True)]
+        prog=prog, description="sagemaker-rollout client", parents=[_common(defaults=True)]
     )
     common = _common(defaults=False)  # the same options after a command's name
     sub = parser.add_subparsers(dest="command", required=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -119,10 +121,55 @@ def _watch(args: argparse.Namespace, client: RolloutClient, out: Console) -> dic
     return view
 
 
-def list_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="rollouts")
-    for column in ("id", "endpoint", "package", "phase", "step", "updated", "reason"):
-        table.add_column(column, overflow="fold")
+# --- what people read: times in their own zone, steps as percentages -------------------------
+
+
+def short_time(iso: str, now: datetime | None = None) -> str:
+    """An API time (full ISO 8601, UTC) in the reader's local zone: "14:05:09" today, else
+    "Nov 20 14:05". --json keeps the API's full ISO times."""
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    today = (now or datetime.now(at.tzinfo)).astimezone().date()
+    return at.strftime("%H:%M:%S") if at.date() == today else at.strftime("%b %d %H:%M")
+
+
+def plan_text(steps: list[int]) -> str:
+    """The plan's traffic steps: "10% → 50% → 100%"."""
+    return " → ".join(f"{s}%" for s in steps)
+
+
+def step_text(row: dict[str, Any]) -> str:
+    """Where a rollout is, in percent of traffic on the candidate: "first deployment" (all traffic
+    at once), "next 50%" (nothing shifted yet), "50% → 100%" (at 50 %, 100 % next), "100%"."""
+    if row.get("first_deployment"):
+        return "first deployment"
+    steps, percent, phase = row["steps"], row["step_percent"], row["phase"]
+    if phase == "SUCCEEDED":
+        return "100%"
+    if phase in TERMINAL:
+        return f"stopped at {percent}%" if percent else "0%"
+    if phase == "ROLLING_BACK":
+        return f"back from {percent}%"
+    if percent == 0:  # no traffic shifted yet: queued, provisioning, waiting
+        return f"next {steps[0]}%" if steps else "0%"
+    later = [s for s in steps if s > percent]
+    return f"{percent}% → {later[0]}%" if later else f"{percent}%"
+
+
+def history_step(index: int, steps: list[int]) -> str:
+    """A history entry's step index as the candidate's traffic then (-1: before the first shift)."""
+    return f"{steps[index]}%" if 0 <= index < len(steps) else "0%"
+
+
+def list_table(rows: list[dict[str, Any]], now: datetime | None = None) -> Table:
+    """Fits 80 columns: ids, steps and times never wrap; the reason folds."""
+    table = Table(title="rollouts", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("endpoint", overflow="fold")
+    table.add_column("package", overflow="fold")
+    table.add_column("phase", overflow="fold")
+    table.add_column("step", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=1, min_width=12)
     for row in rows:
         phase = row["phase"] + (" (paused)" if row["paused"] else "")
         table.add_row(
@@ -130,26 +177,30 @@ def list_table(rows: list[dict[str, Any]]) -> Table:
             row["endpoint"],
             row["model_package_arn"].rsplit("/", 2)[-2] + "/" + row["model_package_arn"].rsplit("/", 1)[-1],
             phase,
-            f"{row['step_percent']}%",
-            row["updated_at"][:19],
+            step_text(row),
+            short_time(row["updated_at"], now),
             row["reason"][:60],
         )
     return table
 
 
-def status_view(view: dict[str, Any], history: bool = False) -> Group:
+def status_view(view: dict[str, Any], history: bool = False, now: datetime | None = None) -> Group:
     live = view["live"]
-    head = Table.grid(padding=(0, 2))
-    head.add_row("rollout", view["rollout_id"], "endpoint", view["endpoint"])
+    head = Table.grid(padding=(0, 2))  # label, value: ids and times never wrap at 80 columns
+    head.add_column(no_wrap=True)
+    head.add_column(overflow="fold")
     phase = view["phase"] + (" (paused)" if view["paused"] else "")
-    head.add_row("phase", phase, "step", f"{view['step_percent']}% of {view['steps']}")
+    head.add_row("rollout", f"{view['rollout_id']} on {view['endpoint']}")
+    head.add_row("phase", phase)
+    head.add_row("step", f"{step_text(view)} (plan {plan_text(view['steps'])})")
     next_step = live.get("seconds_to_next_step")
     head.add_row(
-        "endpoint", str(live["endpoint_status"]), "next step in", "-" if next_step is None else f"{next_step}s"
+        "endpoint", str(live["endpoint_status"]) + ("" if next_step is None else f", next step in {next_step}s")
     )
-    head.add_row("package", view["model_package_arn"], "reason", view["reason"])
+    head.add_row("package", view["model_package_arn"])
+    head.add_row("reason", view["reason"])
     if view.get("smoke_test"):
-        head.add_row("smoke test", smoke_line(view["smoke_test"]), "", "")
+        head.add_row("smoke test", smoke_line(view["smoke_test"]))
     weights = Table(title="traffic")
     weights.add_column("variant")
     weights.add_column("role")
@@ -179,20 +230,27 @@ def status_view(view: dict[str, Any], history: bool = False) -> Group:
     if view.get("needs_attention"):
         parts.append(f"[bold red]needs attention:[/bold red] {view['needs_attention']}")
     if history:
-        past = Table(title="history")
-        for column in ("at", "phase", "step", "event", "reason"):
-            past.add_column(column, overflow="fold")
+        past = Table(title="history", box=box.SIMPLE_HEAD, pad_edge=False)
+        past.add_column("at", no_wrap=True)
+        past.add_column("phase", overflow="fold")
+        past.add_column("step", no_wrap=True)
+        past.add_column("event", overflow="fold")
+        past.add_column("reason", overflow="fold", ratio=1, min_width=12)
         for entry in view["history"]:
-            past.add_row(entry["at"][:19], entry["phase"], str(entry["step"]), entry["event"], entry["reason"][:80])
+            past.add_row(
+                short_time(entry["at"], now),
+                entry["phase"],
+                history_step(entry["step"], view["steps"]),
+                entry["event"],
+                entry["reason"][:80],
+            )
         parts.append(past)
     return Group(*parts)
 
 
 def summary_line(row: dict[str, Any], what: str) -> str:
     paused = " (paused)" if row.get("paused") else ""
-    return (
-        f"{what}: rollout {row['rollout_id']} on {row['endpoint']} is {row['phase']}{paused} at {row['step_percent']}%"
-    )
+    return f"{what}: rollout {row['rollout_id']} on {row['endpoint']} is {row['phase']}{paused} ({step_text(row)})"
 
 
 # --- judging the candidate (issue 12): the smoke test and the latest canary analysis ---------

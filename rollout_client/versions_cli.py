@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from .client import ApiError, RolloutClient
+from .rollout_cli import short_time
 
 NEVER = "never reached"
 
@@ -64,7 +66,7 @@ def merge(views: dict[str, dict[str, Any] | str]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda r: (r["version"] or 0, r["model_package_arn"]), reverse=True)
 
 
-def table(rows: list[dict[str, Any]], names: list[str], group: str) -> Table:
+def table(rows: list[dict[str, Any]], names: list[str], group: str, now: datetime | None = None) -> Table:
     shown = Table(title=f"versions of {group}")
     shown.add_column("version", no_wrap=True)
     for env in names:
@@ -76,7 +78,8 @@ def table(rows: list[dict[str, Any]], names: list[str], group: str) -> Table:
             detail = where.get("detail") or ""
             waiting = where.get("waiting") or {}
             if where["state"] == "waiting" and waiting:
-                detail = f"{'soaking' if waiting['for'] == 'soak' else 'at the gate'} since {waiting['since'][:16]}"
+                where_now = "soaking" if waiting["for"] == "soak" else "at the gate"
+                detail = f"{where_now} since {short_time(waiting['since'], now)}"
             cells.append(where["state"] + (f"\n{detail[:60]}" if detail else ""))
         shown.add_row(str(row["version"] or row["model_package_arn"]), *cells)
     return shown
