@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, client: RolloutClient, out: Console) -> int:
     command = args.rollout_command
     if command == "list":
         rows = client.rollouts(endpoint=args.endpoint, phase=args.phase, live=args.live)
-        out.print_json(json.dumps(rows)) if args.json else out.print(list_table(rows))
+        out.print_json(json.dumps(rows)) if args.json else out.print(list_table(rows, width=out.width))
         return 0
     if command == "status":
         return status(args, client, out)
@@ -160,27 +160,30 @@ def history_step(index: int, steps: list[int]) -> str:
     return f"{steps[index]}%" if 0 <= index < len(steps) else "0%"
 
 
-def list_table(rows: list[dict[str, Any]], now: datetime | None = None) -> Table:
-    """Fits 80 columns: ids, steps and times never wrap; the reason folds."""
-    table = Table(title="rollouts", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("id", no_wrap=True)
-    table.add_column("endpoint", overflow="fold")
-    table.add_column("package", overflow="fold")
-    table.add_column("phase", overflow="fold")
-    table.add_column("step", no_wrap=True)
-    table.add_column("updated", no_wrap=True)
-    table.add_column("reason", overflow="fold", ratio=1, min_width=12)
-    for row in rows:
-        phase = row["phase"] + (" (paused)" if row["paused"] else "")
-        table.add_row(
+def list_table(rows: list[dict[str, Any]], now: datetime | None = None, width: int = 80) -> Table:
+    """One line per rollout in ``width`` columns: ids, packages, phases, steps and times whole; the
+    reason takes what is left and is cut short with an ellipsis (in full: ``rollout status ID``).
+    The endpoint is the package group's target's, so the package names it."""
+    cells = [
+        [
             row["rollout_id"],
-            row["endpoint"],
             row["model_package_arn"].rsplit("/", 2)[-2] + "/" + row["model_package_arn"].rsplit("/", 1)[-1],
-            phase,
+            row["phase"] + (" (paused)" if row["paused"] else ""),
             step_text(row),
             short_time(row["updated_at"], now),
-            row["reason"][:60],
-        )
+        ]
+        for row in rows
+    ]
+    columns = ("id", "package", "phase", "step", "updated")
+    widths = [max([len(name), *(len(c[i]) for c in cells)]) for i, name in enumerate(columns)]
+    room = max(12, width - sum(widths) - 2 * len(columns))  # two spaces between columns
+    table = Table(title="rollouts", box=None, pad_edge=False, padding=(0, 1))
+    for name, column_width in zip(columns, widths, strict=True):
+        table.add_column(name, no_wrap=True, min_width=column_width)
+    table.add_column("reason", no_wrap=True, max_width=room)
+    for row, row_cells in zip(rows, cells, strict=True):
+        reason = row["reason"] if len(row["reason"]) <= room else row["reason"][: room - 1] + "…"
+        table.add_row(*row_cells, reason)
     return table
 
 
