@@ -86,13 +86,15 @@ class TrafficSimulator:
         profile = self.profile(endpoint, variant)
         return (self._add(entry, profile, rng, status) + profile.overhead_ms * 1000) / 1e6
 
-    def advance(self, backend: SageMakerModelBackend) -> None:
-        """Publish every whole minute up to now: users' requests on the endpoints as they are."""
+    def advance(self, *backends: SageMakerModelBackend) -> None:
+        """Publish every whole minute up to now: users' requests on the endpoints as they are
+        (of every account's backend given: the stacks of a world)."""
         now = _floor(self.clock())
         if self._next is None:
             self._next = now
         while self._next < now:
-            self._users(backend, self._next)
+            for backend in backends:
+                self._users(backend, self._next)
             self._publish(self._next)
             self._next += timedelta(minutes=1)
 

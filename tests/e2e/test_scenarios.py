@@ -35,6 +35,9 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "slower_then_erroring_candidates_rolled_back",  # the latency check, then the critical errors check
         "quiet_endpoint_not_enough_traffic",
         "smoke_test_fails_then_equal_candidate_passes",
+        "chain_dev_staging_prod",  # issue 11: environments in a chain
+        "chain_rollback_and_rejection",
+        "chain_two_versions_in_a_row",
     ):
         assert any(story in n for n in names), story
 

@@ -87,6 +87,18 @@ class InferenceSettings(BaseModel):
         return None if value == "" else value
 
 
+class Gate(StrEnum):
+    """Who starts a rollout that reached its environment: by itself, or an operator."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+REGISTRY = "registry"
+AFTER = "after:"
+SOURCE_PATTERN = r"^(registry|after:[a-z0-9](-*[a-z0-9]){0,62})$"
+
+
 class Target(BaseModel):
     """Where approvals of one model package group roll out, and how."""
 
@@ -103,8 +115,30 @@ class Target(BaseModel):
     # Candidate instances needed per baseline instance for the same traffic: 1.0 when both run
     # the same instance type; e.g. 0.5 when the candidate's type serves twice as much.
     capacity_ratio: float = Field(default=1.0, gt=0, le=10)
+    # Where this target's rollouts come from, and what they wait for (rollout_core/promotion.py):
+    # "registry" (Model Registry approvals) or "after:<environment>" (that environment's stack
+    # announcing Rollout Succeeded for a package of this group).
+    source: str = Field(default=REGISTRY, pattern=SOURCE_PATTERN)
+    soak_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)  # served 100 % upstream this long first
+    gate: Gate = Gate.AUTO  # manual: an operator approves the start (POST /v1/rollouts/{id}/approve)
 
     _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
+
+    @model_validator(mode="after")
+    def _soak_needs_an_upstream(self) -> Target:
+        if self.soak_seconds and self.upstream is None:
+            raise ValueError("soak_seconds needs an upstream environment (source: after:<environment>)")
+        return self
+
+    @property
+    def upstream(self) -> str | None:
+        """The environment this target follows, or None when it follows the Model Registry."""
+        return self.source.removeprefix(AFTER) if self.source.startswith(AFTER) else None
+
+    @property
+    def waits(self) -> bool:
+        """Its rollouts are recorded WAITING first (a soak, a manual gate, or an upstream to follow)."""
+        return self.upstream is not None or self.gate is Gate.MANUAL
 
     @model_validator(mode="after")
     def _fits_a_standard_parameter(self) -> Target:
@@ -132,6 +166,7 @@ class Phase(StrEnum):
     FAILED = "FAILED"
     ABORTED = "ABORTED"
     SUPERSEDED = "SUPERSEDED"
+    WAITING = "WAITING"  # recorded, soaking upstream or at a manual gate (rollout_core/promotion.py)
 
     @property
     def terminal(self) -> bool:
@@ -373,6 +408,29 @@ class HistoryEntry(BaseModel):
     actions: list[str] = Field(default_factory=list)
 
 
+Trigger = Literal["approval", "promotion", "manual"]
+
+
+class Promotion(BaseModel):
+    """A rollout recorded WAITING: where it comes from and what it waits for (promotion.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upstream: str | None = None  # the environment it follows; None: a registry approval at a manual gate
+    upstream_rollout_id: str | None = None
+    upstream_account: str | None = None
+    # When the package reached 100 % upstream (its Rollout Succeeded), or was approved.
+    reached_at: datetime
+    # The upstream's guard alarms: one going to ALARM during the soak cancels it.
+    upstream_alarms: list[str] = Field(default_factory=list)
+    soak_until: datetime | None = None  # None: no soak
+    soaked_at: datetime | None = None  # when the soak ended with nothing wrong upstream
+    gate: Gate = Gate.AUTO
+    approved_by: str | None = None  # the operator who approved a manual gate (IAM identity)
+    approved_at: datetime | None = None
+    released_at: datetime | None = None  # when it left WAITING for the endpoint
+
+
 class Rollout(BaseModel):
     """One model package version going onto one endpoint. Stored as one DynamoDB item."""
 
@@ -423,6 +481,10 @@ class Rollout(BaseModel):
     updated_at: datetime
     version: int = 0
     history: list[HistoryEntry] = Field(default_factory=list)
+    # What started it: a registry approval, an upstream environment's success, or an operator
+    # (downstream environments follow only the first two).
+    trigger: Trigger = "approval"
+    promotion: Promotion | None = None  # where a WAITING rollout comes from and what it waits for
     # Judging the candidate (issue 12: smoke.py, analysis.py)
     smoke_test: SmokeTestRecord | None = None  # the smoke test before the first shift
     analysis: AnalysisReport | None = None  # the latest canary analysis of a bake

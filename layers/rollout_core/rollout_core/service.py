@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from . import clock, commands, decisions, errors, history, machine, naming
+from . import clock, commands, decisions, errors, history, machine, naming, promotion, promotion_service
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
@@ -20,7 +20,7 @@ from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
 from .canary_models import RunSmokeTest, SmokeResult
 from .judging import Judges
-from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling, Target
+from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling, Target, Trigger
 
 logger = Logger(child=True)
 
@@ -56,6 +56,9 @@ class RolloutService:
         if target is None:
             logger.info("no target for model package group; ignored", extra={"group": model_package_group})
             return None
+        if target.upstream is not None:  # issue 11: it follows another environment, not the registry
+            logger.info("target follows an upstream environment; approval ignored", extra={"source": target.source})
+            return None
         if self.sagemaker.approval_status(model_package_arn) == "Rejected":
             # Events can arrive out of order: an approval delivered after the package's
             # rejection must not roll out a rejected package.
@@ -67,6 +70,12 @@ class RolloutService:
             # Approved again after the approval its first rollout was made for: a new approval,
             # not a duplicate (duplicates carry the same time), so a rollout of its own.
             salt = f"approved-{approved_at.isoformat()}"
+        if target.waits:  # issue 11: a manual gate first (promotion_service.py)
+            reached = approved_at or self.now()
+            reason = "model package approved"
+            return promotion_service.arrive(
+                self, target, model_package_arn, reached_at=reached, salt=salt, trigger="approval", reason=reason
+            )
         return self.start(target, model_package_arn, salt=salt, approved_at=approved_at)
 
     def start(
@@ -76,6 +85,7 @@ class RolloutService:
         salt: str = "",
         reason: str = "model package approved",
         approved_at: datetime | None = None,
+        trigger: Trigger = "approval",
     ) -> Rollout | None:
         """Record a rollout of ``model_package_arn`` on the target and take the endpoint.
 
@@ -85,7 +95,7 @@ class RolloutService:
         for _ in range(CREATE_RETRIES):
             now = self.now()
             candidate = machine.new_rollout(
-                target, model_package_arn, now, salt=salt, reason=reason, approved_at=approved_at
+                target, model_package_arn, now, salt=salt, reason=reason, approved_at=approved_at, trigger=trigger
             )
             existing = self.store.get(candidate.rollout_id)
             if existing is not None:
@@ -104,6 +114,7 @@ class RolloutService:
                     reason=reason,
                     predecessor_id=owner.rollout_id,
                     approved_at=approved_at,
+                    trigger=trigger,
                 )
             try:
                 created = self.store.create(
@@ -180,7 +191,8 @@ class RolloutService:
         if endpoint_name is not None:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:
-            rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms]
+            # issue 11: a WAITING rollout soaks under its upstream's guard alarms (promotion.py).
+            rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms or promotion.watches(r, alarm_name)]
         readings = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
         results = []
         decided_endpoints: set[str] = set()
@@ -194,7 +206,7 @@ class RolloutService:
             decided_endpoints.add(rollout.endpoint_name)
             seen = AlarmReadings(dict(readings.states), dict(readings.reasons), dict(readings.since))
             for name, (at, reason) in (fired or {}).items():
-                if at >= rollout.created_at:
+                if at >= promotion_service.alarm_since(rollout):
                     seen.states[name], seen.reasons[name], seen.since[name] = AlarmState.ALARM, reason, at
             try:
                 results.append(self._advance_loaded(rollout, seen))
@@ -216,6 +228,9 @@ class RolloutService:
     def _advance_loaded(self, rollout: Rollout, readings: AlarmReadings | None) -> Rollout:
         if rollout.settled:
             return rollout
+        if rollout.phase is Phase.WAITING:  # issue 11: soak and gate; no AWS reads (promotion_service.py)
+            states, reasons = (readings.states, readings.reasons) if readings else (None, None)
+            return promotion_service.advance_waiting(self, rollout, states, reasons)
         if rollout.phase is Phase.PENDING and rollout.predecessor_id:
             predecessor = self.store.get(rollout.predecessor_id)
             if predecessor is not None and predecessor.live:
