@@ -20,12 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout_core.models import Rollout, Target
 
+from . import peek
 from .chain import REGISTRY_ACCOUNT, Chain, Environment, separate_accounts
 from .gateway import CLIENT, OPERATOR, VIEWER, Principal
 from .sagemaker_ext import Failure
 from .stack import START, Delivery, Sandbox
 from .template import ROOT
 from .traffic_ext import VariantProfile
+from .world import REGION
 
 BUILTIN = Path(__file__).resolve().parent / "scenarios"
 SAMPLE_BUCKET = "sandbox-sample-payloads"  # SamplePayloadBucket of scenarios with ``samples: true``
@@ -168,6 +170,7 @@ class Runner:
         self.traffic = dict(scenario.traffic)
         self._labels: dict[tuple[str, str], str] = {}  # (endpoint, variant) -> package label (cached)
         self._judged: set[tuple[str, str, str, str, str]] = set()  # judging history entries shown
+        self._documents: dict[str, Rollout] = {}  # stored rollout document -> parsed (see _parsed)
 
     # --- running --------------------------------------------------------------------------
 
@@ -437,12 +440,16 @@ class Runner:
 
     # --- observing ------------------------------------------------------------------------
 
+    def _parsed(self, body: str) -> Rollout:
+        """A stored rollout document, parsed once (the runner reads the store after every delivery)."""
+        if body not in self._documents:
+            self._documents[body] = Rollout.model_validate_json(body)
+        return self._documents[body]
+
     def _all_rollouts(self, env: str | None = None) -> list[Rollout]:
         stack = self.stacks[self.default if env is None else env]
-        items = stack.client("dynamodb").scan(
-            TableName=stack.table, FilterExpression="sk = :r", ExpressionAttributeValues={":r": {"S": "ROLLOUT"}}
-        )
-        rollouts = [Rollout.model_validate_json(i["body"]["S"]) for i in items["Items"]]
+        bodies = peek.string_attribute(stack.account, REGION, stack.table, "body", "sk", "ROLLOUT")
+        rollouts = [self._parsed(body) for body in bodies]
         return sorted(rollouts, key=lambda r: (r.created_at, r.updated_at))
 
     def _label(self, rollout_id_or_variant: str, env: str | None = None) -> str:

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import payload_limits
+from . import payload_limits, peek
 from . import template as tpl
 from .autoscaling_ext import AutoscalingSimulator
 from .cloudwatch_ext import MetricStore
@@ -589,7 +589,7 @@ class Sandbox:
         """(SNS messages, EventBridge events) this stack announced since the last call."""
         sqs = self.client("sqs")
         messages_out: list[dict[str, Any]] = []
-        while True:
+        while not peek.queue_is_empty(self.account, REGION, self.sns_queue):  # no empty ReceiveMessage per look
             messages = sqs.receive_message(QueueUrl=self.sns_queue, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
                 break

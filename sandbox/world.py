@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto import mock_aws
 
+from . import peek
 from .autoscaling_ext import AutoscalingSimulator
 from .cloudwatch_ext import MetricStore
 from .iam_policy import Access, Statement, explicitly_allows, explicitly_denies
@@ -243,6 +244,8 @@ class World:
         """Read our events off every account's tap: kept in ``announced`` (notifications) and
         delivered by the next ``pending``."""
         for account, url in self._taps.items():
+            if peek.queue_is_empty(account, REGION, url):  # nothing announced: skip the empty ReceiveMessage
+                continue
             sqs = self.client("sqs", account)
             while True:
                 messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
