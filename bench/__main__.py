@@ -5,6 +5,9 @@
   the layer's boto3 and makes the same clients, in the same run (worst function: ``cold_start_ratio``);
 - controller tick: time and AWS calls of one scheduled tick with 1, 10, 100 and 1000 live
   rollouts, with many finished rollouts in the table too (they must not count);
+- controller tick at 30 ms per AWS call (bench/tick_latency.py): wall time of one tick with 1, 10,
+  100 and 1000 live rollouts when every call takes 30 ms, with the controller's pool and
+  sequentially (one worker) in the same run: ``tick_wall_seconds_at_30ms`` and the speed-up;
 - alarm reaction: AWS calls and handler time from a guard alarm's event to the baseline at
   100 %, and to the candidate removed;
 - api_overhead_ratio: in-process time per request of the invocations route, as a ratio to a
@@ -343,6 +346,17 @@ def main() -> int:
     history_free = tick(10, 0, repeats=3)
     print(f"  10 live, no finished rollouts at all: {history_free['seconds']:.3f} s, {history_free['calls']} calls")
 
+    from bench.tick_latency import LATENCY, tick_at_latency
+
+    latency = tick_at_latency(LIVE, LATENCY)
+    print(f"\ncontroller tick at {LATENCY * 1000:.0f} ms per AWS call (recorded answers replayed; pool vs one worker)")
+    print(f"  {'live':>6} {'seconds':>9} {'sequential':>11} {'speed-up':>9} {'workers':>8} {'AWS calls':>10}")
+    for live, t in latency.items():
+        print(
+            f"  {live:>6} {t['seconds']:>9.3f} {t['sequential_seconds']:>11.3f} {t['speedup']:>9.2f}"
+            f" {t['workers']:>8} {t['calls']:>10}"
+        )
+
     alarm = alarm_reaction()
     print("\nalarm reaction (controller, from the ALARM event)")
     for mark, values in alarm.items():
@@ -384,6 +398,8 @@ def main() -> int:
         "tick_calls": {k: v["calls"] for k, v in scale.items()},
         "tick_finished_rollouts": FINISHED,
         "tick_10_live_without_finished": history_free,
+        "tick_wall_seconds_at_30ms": {k: v["seconds"] for k, v in latency.items()},
+        "tick_at_30ms": latency,
         "alarm_reaction": alarm,
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
