@@ -70,6 +70,12 @@ deployed: $(VENV)/.installed
 security: $(VENV)/.installed $(SECURITY_VENV)/.installed
 	$(PY) -m pytest tests/security
 
+## explore: the stateful exploration of the whole stack (tests/explore), longer than in `make test`:
+##          EXPLORE_EXAMPLES examples per seed (default 50), EXPLORE_STEPS rules each (default 20)
+.PHONY: explore
+explore: $(VENV)/.installed $(SECURITY_VENV)/.installed
+	EXPLORE_EXAMPLES=$${EXPLORE_EXAMPLES:-50} EXPLORE_STEPS=$${EXPLORE_STEPS:-20} $(PY) -m pytest tests/explore -s -q
+
 ## bench: cold start, controller tick scale, alarm reaction; prints a table, writes bench-results.json
 bench: $(VENV)/.installed
 	$(PY) -m bench
