@@ -104,7 +104,9 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
             update={"phase": Phase.FAILED, "reason": detail, "finishing": changes.discard_candidate(rollout)}
         )
         return record(failed, now, "failed", detail, None, [])
-    stopping = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail})
+    update: dict[str, Any] = {"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail}
+    update |= {"paused": False, "paused_at": None}
+    stopping = rollout.model_copy(update=update)  # the way back is never held (machine.stop)
     return record(stopping, now, "rolling back", detail, None, [])
 
 

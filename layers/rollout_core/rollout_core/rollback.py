@@ -33,7 +33,14 @@ STUCK_SECONDS = 1800
 
 def start_rollback(r: Rollout, obs: Observations, now: datetime, outcome: Phase, reason: str) -> Decision:
     stopping = r.model_copy(
-        update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, "rollback_started_at": now}
+        update={
+            "phase": Phase.ROLLING_BACK,
+            "outcome": outcome,
+            "reason": reason,
+            "rollback_started_at": now,
+            "paused": False,  # the way back is never held (machine.stop)
+            "paused_at": None,
+        }
     )
     stopping = record(stopping, now, "rolling back", reason, obs, [])
     return rolling_back(stopping, obs, now)
