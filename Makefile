@@ -14,7 +14,7 @@ FUNCTIONS := $(wildcard functions/*/app.py)
 SECURITY_VENV ?= .venv-security
 export SECURITY_VENV
 
-.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults deployed bench build clean FORCE
+.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults explore faults-exhaustive explore-stack deployed bench build clean FORCE
 
 $(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt \
 		$(if $(filter $(PYTHON_VERSION),$(call python_version,$(PY))),,FORCE)
@@ -63,6 +63,14 @@ e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e
 faults: $(VENV)/.installed
 	$(PY) -m pytest tests/faults
+
+## explore: the long explorations, not part of `make test` (each is a target of its own, listed in EXPLORE)
+EXPLORE ?= faults-exhaustive explore-stack
+explore: $(EXPLORE)
+
+## faults-exhaustive: the crash matrix with every fault kind at every call of every scenario (FAULTS_EVERY_K=1)
+faults-exhaustive: $(VENV)/.installed
+	FAULTS_EVERY_K=1 $(PY) -m pytest tests/faults/test_crash_matrix.py
 ## deployed: the layer as sam build makes it, every function started on it under the runtime's Python
 deployed: $(VENV)/.installed
 	$(PY) -m pytest tests/deployed
@@ -70,10 +78,9 @@ deployed: $(VENV)/.installed
 security: $(VENV)/.installed $(SECURITY_VENV)/.installed
 	$(PY) -m pytest tests/security
 
-## explore: the stateful exploration of the whole stack (tests/explore), longer than in `make test`:
-##          EXPLORE_EXAMPLES examples per seed (default 50), EXPLORE_STEPS rules each (default 20)
-.PHONY: explore
-explore: $(VENV)/.installed $(SECURITY_VENV)/.installed
+## explore-stack: the stateful exploration of the whole stack (tests/explore), longer than in `make test`:
+##                EXPLORE_EXAMPLES examples per seed (default 50), EXPLORE_STEPS rules each (default 20)
+explore-stack: $(VENV)/.installed $(SECURITY_VENV)/.installed
 	EXPLORE_EXAMPLES=$${EXPLORE_EXAMPLES:-50} EXPLORE_STEPS=$${EXPLORE_STEPS:-20} $(PY) -m pytest tests/explore -s -q
 
 ## bench: cold start, controller tick scale, alarm reaction; prints a table, writes bench-results.json

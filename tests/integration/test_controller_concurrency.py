@@ -79,11 +79,11 @@ def baking(stack: Sandbox) -> tuple[Sandbox, list[str]]:
 
 
 def _tick(stack: Sandbox, workers: int | None = None) -> tuple[_InFlight, list[dict[str, str]]]:
-    from rollout_core.wiring import rollout_service
+    from rollout_core.wiring import controller_service
 
     stack.tick()  # the clients exist (a cold start is not what is measured)
     if workers is not None:
-        rollout_service().decision_workers = workers
+        controller_service().decision_workers = workers  # the controller's own, with the judges
     listener = hooks.subscribe(_InFlight())
     try:
         deliveries = stack.tick()
@@ -98,9 +98,10 @@ def test_a_tick_reads_and_decides_endpoints_concurrently_within_its_pool(baking)
     listener, decided = _tick(stack)
     assert len(decided) == ENDPOINTS
     assert listener.most == ENDPOINTS  # each rollout's GetItem, then each DescribeEndpoint, together
-    assert sorted(listener.actions) == sorted(  # the same 2N + 2 calls as one after another
-        ["dynamodb:Query", "cloudwatch:DescribeAlarms"] + ["dynamodb:GetItem", "sagemaker:DescribeEndpoint"] * ENDPOINTS
-    )
+    # The same 3N + 2 calls as one after another: each baking rollout's decision is judged on
+    # its worker (the canary analysis's one GetMetricData).
+    per_rollout = ["dynamodb:GetItem", "sagemaker:DescribeEndpoint", "cloudwatch:GetMetricData"]
+    assert sorted(listener.actions) == sorted(["dynamodb:Query", "cloudwatch:DescribeAlarms"] + per_rollout * ENDPOINTS)
     listener, decided = _tick(stack, workers=2)
     assert listener.most == 2 and len(decided) == ENDPOINTS
     listener, decided = _tick(stack, workers=1)
@@ -123,7 +124,7 @@ def test_one_rollouts_trouble_does_not_hold_back_the_others(baking, monkeypatch)
         hooks.unsubscribe(listener)
     assert deliveries[0].error is None
     phases = {r["rollout_id"]: r["phase"] for r in deliveries[0].result["rollouts"]}
-    assert counted.count("RolloutDecisionErrors") == 1
+    assert counted.count("RolloutDecisionErrors") == 1, counted
     denied = rollout_for(seconds[1])
     assert denied == before[seconds[1]] and phases[denied.rollout_id] == "BAKING"  # untouched, retried next tick
     for arn in (seconds[0], seconds[2]):

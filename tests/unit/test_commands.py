@@ -130,23 +130,3 @@ def test_rollback_announcement_names_the_alarm_and_its_reason():
     rollout = run(world, decided)
     assert world.notes[-1] == "rolled_back"
     assert rollout.reason.startswith("guard alarm in ALARM: churn-5xx (Threshold Crossed")
-
-
-@pytest.mark.parametrize("how", ["reject", "alarm"])
-def test_a_paused_rollout_that_rolls_back_is_no_longer_paused(how):
-    """Found by test_any_sequence_ends_safe (pause, then stop ABORTED): the rollout went on
-    rolling back with ``paused`` still set, which resume and abort then both refused."""
-    world = World()
-    rollout = commands.command(baking_at_10(world), "pause", world.now)
-    if how == "reject":
-        rollout = machine.stop(rollout, Phase.ABORTED, "package rejected", world.now)
-    else:
-        world.alarms["churn-5xx"] = AlarmState.ALARM
-        rollout = step(world, rollout)
-    assert rollout.phase is Phase.ROLLING_BACK
-    assert not rollout.paused and rollout.paused_at is None
-    with pytest.raises(CommandRefused, match="cannot resume a rollout that is ROLLING_BACK"):
-        commands.command(rollout, "resume", world.now)
-    rollout = run(world, rollout)
-    assert rollout.phase is (Phase.ABORTED if how == "reject" else Phase.ROLLED_BACK)
-    assert world.serving_models() == {BASELINE.model_name: 100}
