@@ -14,6 +14,9 @@
   direct boto3 InvokeEndpoint on the same moto endpoint, median of 3 fresh processes (bench/api_overhead.py);
 - job path memory: each job handler's peak allocation with a 1 GiB input declared, against a
   1 KiB one, and the GetObject/PutObject calls they made (bench/job_memory.py).
+- the front door under load (bench/serve_load.py): ``python -m sandbox serve`` in its own process,
+  2,000 real-time requests on 16 connections (p50/p99 over a direct InvokeEndpoint on the same
+  moto server) and 50 concurrent jobs of 1-20 MB; no 5xx, every job in a final state.
 """
 
 from __future__ import annotations
@@ -384,6 +387,11 @@ def main() -> int:
     print(f"  worst ratio 1 GiB / 1 KiB: {memory['ratio']:.2f}")
     print(f"  GetObject/PutObject calls by the handlers: {memory['object_calls']}")
 
+    from bench.serve_load import printed
+
+    load = printed()
+    rt = load["real_time"]
+
     results = {
         "machine": machine,
         "cold_start_ratio": cold[worst]["ratio"],
@@ -401,6 +409,9 @@ def main() -> int:
         "tick_wall_seconds_at_30ms": {k: v["seconds"] for k, v in latency.items()},
         "tick_at_30ms": latency,
         "alarm_reaction": alarm,
+        "serve_overhead_p50_ms": rt["overhead_p50_ms"],
+        "serve_overhead_p99_ms": rt["overhead_p99_ms"],
+        "serve_load": load,
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
     (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
