@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+import hypothesis
 import pytest
 from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, settings
@@ -32,6 +33,7 @@ from rollout_core.models import Rollout
 from sandbox.calls import BaseListener, Call, error_response, hooks
 from sandbox.stack import REGION, TABLE, Sandbox
 from sandbox.template import load_template
+from sandbox.traffic_ext import VariantProfile
 from tests.conftest import SAMPLE_TARGET
 from tests.explore.conftest import REPORT
 from tests.security.iam import Evaluator, allows, environment_names
@@ -44,6 +46,15 @@ ENDPOINT = SAMPLE_TARGET.endpoint_name
 ALARM = SAMPLE_TARGET.guard_alarms[0]
 LAMBDA_RETRIES = 2  # EventInvokeConfig MaximumRetryAttempts in template.yaml
 SETTLE_MINUTES = 240  # simulated time the world is left alone at the end of each example
+SAMPLE_BUCKET = "explore-sample-payloads"  # SamplePayloadBucket: a version's samples feed its smoke test
+SAMPLES = {"a.csv": b"5.1,3.5,1.4,0.2\n", "b.csv": b"6.2,2.9,4.3,1.3\n"}
+# How a candidate may behave under users' traffic (issue 12's judging: the canary analysis's
+# errors and latency checks, and the smoke test when its container fails).
+BEHAVIOURS = {
+    "healthy": VariantProfile(),
+    "erroring": VariantProfile(error_rate=0.2),
+    "slow": VariantProfile(latency_ms=400.0),
+}
 # What a fault answers at every attempt of one call (after the client's retries the product sees it).
 ERRORS = {
     "throttling": (400, "ThrottlingException", "Rate exceeded"),
@@ -94,8 +105,14 @@ class Stack(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.sandbox = Sandbox(
-            parameters={"EndpointName": ENDPOINT, "ModelPackageGroupName": SAMPLE_TARGET.model_package_group}
+            parameters={
+                "EndpointName": ENDPOINT,
+                "ModelPackageGroupName": SAMPLE_TARGET.model_package_group,
+                "SamplePayloadBucket": SAMPLE_BUCKET,
+            }
         ).__enter__()
+        self.profiles: dict[str, VariantProfile] = {}  # variant -> how it behaves (healthy unless set)
+        self.sandbox.traffic.profile = lambda endpoint, variant: self.profiles.get(variant, BEHAVIOURS["healthy"])
         self.sandbox.put_target(SAMPLE_TARGET.model_dump_json(), SAMPLE_TARGET.model_package_group)
         self.sandbox.create_alarm(ALARM)
         self.fault = hooks.subscribe(NextCallFault())
@@ -144,13 +161,27 @@ class Stack(RuleBasedStateMachine):
         self._step("approve v1")
         return arn
 
-    @rule(target=versions)
-    def approve_new_version(self) -> str:
-        arn = self.sandbox.register_package(SAMPLE_TARGET.model_package_group)
+    @rule(target=versions, samples=st.booleans())
+    def approve_new_version(self, samples: bool = False) -> str:
+        """A new version approved; with sample payloads, its rollout runs the smoke test first."""
+        arn = self.sandbox.register_package(SAMPLE_TARGET.model_package_group, SAMPLES if samples else None)
         self.approved.add(arn)
         self.sandbox.set_approval(arn, "Approved")
-        self._step("approve new")
+        self._step("approve new" + (" with samples" if samples else ""))
         return arn
+
+    @rule(version=versions, behaviour=st.sampled_from([*BEHAVIOURS, "container fails"]))
+    def candidate_behaves(self, version: str, behaviour: str) -> None:
+        """A version's variant serves users well, with errors, slowly, or its container fails every
+        request (the smoke test's and the analysis's failures)."""
+        variant = naming.variant_name(naming.rollout_id(version))
+        key = (ENDPOINT, variant)
+        if behaviour == "container fails":
+            self.sandbox.jobs.failing_variants[key] = (500, "explore: the container failed")
+        else:
+            self.sandbox.jobs.failing_variants.pop(key, None)
+            self.profiles[variant] = BEHAVIOURS[behaviour]
+        self._step(f"{version.rsplit('/', 1)[-1]} {behaviour}")
 
     @rule(version=versions, status=st.sampled_from(["Rejected", "Approved"]))
     def change_approval(self, version: str, status: str) -> None:
@@ -355,12 +386,13 @@ def _explore(seed: int | None, examples: int) -> None:
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    if seed is None:
-        run_state_machine_as_test(Stack, settings=config)
-    else:
-        import hypothesis
-
-        hypothesis.seed(seed)(lambda: run_state_machine_as_test(Stack, settings=config))()
+    factory: type[Stack] = Stack
+    if seed is not None:
+        # run_state_machine_as_test reads the seed from the state machine class (hypothesis
+        # stateful.get_state_machine_test), not from a function that calls it: a subclass of
+        # our own carries it, so the fresh run stays fresh.
+        factory = hypothesis.seed(seed)(type("SeededStack", (Stack,), {}))
+    run_state_machine_as_test(factory, settings=config)
     ran = TOTALS - before
     rules = ", ".join(f"{name} {n}" for name, n in sorted((RULES - rules_before).items()))
     REPORT.append(
@@ -400,3 +432,43 @@ def test_found_a_newer_approval_during_a_first_deployment_waits_with_the_lock():
     finally:
         state.teardown()
     assert [r.phase.value for r in state._rollouts_at_end] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+def test_found_an_api_call_whose_aws_call_failed_every_attempt_is_api_gateways_502():
+    """A counterexample of the fixed seed after issue 12 merged (2026-12-02), replayed: an operator
+    command whose GetItem was throttled at every attempt raised out of the rollout API's function,
+    and the sandbox passed the exception to the caller. API Gateway answers a function error with
+    502 {"message": "Internal server error"} (sandbox.stack.Sandbox.api), which the invariant
+    allows after an injected fault; the handler's error stays on the timeline."""
+    state = Stack()
+    try:
+        state.first_version()
+        state.advance(seconds=300)
+        state.fault_next_call(kind="throttling")
+        state.command(action="pause", pick=0)
+        assert state.api_errors == [] and state.fault.fired == ["throttling RolloutApiFunction GetItem"]
+        assert [d.error.split(":")[0] for d in state.sandbox.handler_errors()] == ["ThrottlingException"]
+        state.handlers_raise_only_injected_retryable_errors()
+    finally:
+        state.teardown()
+
+
+def test_found_a_rollout_waiting_for_a_first_deployment_superseded_before_its_turn():
+    """A counterexample of a fresh seed after issue 12 merged (2026-12-02), replayed: v2 waited
+    (PENDING) for v1's first deployment, v3 superseded v2 and waited for v2 alone, so it would
+    start while v1's first deployment still moved traffic. v3 now waits for v1."""
+    state = Stack()
+    try:
+        v1 = state.first_version()
+        state.fail_next_update()
+        state.candidate_behaves(version=v1, behaviour="container fails")
+        state.approve_new_version(samples=True)
+        state.approve_new_version(samples=True)
+        by_version = {r.model_package_arn.rsplit("/", 1)[-1]: r for r in state._rollouts()}  # same created_at
+        first, second, third = (by_version[v] for v in ("1", "2", "3"))
+        assert (first.phase.value, second.phase.value) == ("PROVISIONING", "SUPERSEDED")
+        assert second.predecessor_id == first.rollout_id
+        assert third.phase.value == "PENDING" and third.predecessor_id == first.rollout_id
+        state.one_rollout_moves_traffic_per_endpoint_and_a_live_one_holds_the_lock()
+    finally:
+        state.teardown()

@@ -132,13 +132,19 @@ class RolloutService:
             superseded = None
             if owner is not None and owner.live:
                 superseded = machine.stop(owner, Phase.SUPERSEDED, f"superseded by {model_package_arn}", now)
+                waits_for = owner.rollout_id
+                if superseded is not owner and owner.phase is Phase.PENDING and owner.predecessor_id:
+                    # The owner was itself waiting (for a first deployment or a promotion to
+                    # finish) and is superseded before its turn: the new rollout waits for that
+                    # one, which still moves traffic, not for the owner, which ends at once.
+                    waits_for = owner.predecessor_id
                 candidate = machine.new_rollout(
                     target,
                     model_package_arn,
                     now,
                     salt=salt,
                     reason=reason,
-                    predecessor_id=owner.rollout_id,
+                    predecessor_id=waits_for,
                     approved_at=approved_at,
                 )
             try:
