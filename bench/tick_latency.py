@@ -73,16 +73,16 @@ class Replay:
 
 def _tick(sandbox: Any, event: dict[str, Any], replay: Replay, workers: int | None = None) -> tuple[float, int]:
     from rollout_core.service import DECISION_WORKERS
-    from rollout_core.wiring import rollout_service
+    from rollout_core.wiring import controller_service
     from sandbox.stack import LambdaContext
 
-    rollout_service().decision_workers = workers or DECISION_WORKERS
+    controller_service().decision_workers = workers or DECISION_WORKERS  # the controller's own (with judges)
     replay.calls = 0
     started = time.perf_counter()
     try:
         result = sandbox.handlers[FUNCTION](event, LambdaContext(FUNCTION))
     finally:
-        rollout_service().decision_workers = DECISION_WORKERS
+        controller_service().decision_workers = DECISION_WORKERS
     elapsed = time.perf_counter() - started
     assert all(r["phase"] == "BAKING" for r in result["rollouts"]), "not a quiet tick"
     return elapsed, len(result["rollouts"])
