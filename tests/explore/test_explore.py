@@ -447,7 +447,7 @@ def test_found_an_api_call_whose_aws_call_failed_every_attempt_is_api_gateways_5
         state.fault_next_call(kind="throttling")
         state.command(action="pause", pick=0)
         assert state.api_errors == [] and state.fault.fired == ["throttling RolloutApiFunction GetItem"]
-        assert [d.error.split(":")[0] for d in state.sandbox.handler_errors()] == ["ThrottlingException"]
+        assert [str(d.error).split(":")[0] for d in state.sandbox.handler_errors()] == ["ThrottlingException"]
         state.handlers_raise_only_injected_retryable_errors()
     finally:
         state.teardown()
