@@ -672,7 +672,15 @@ class Sandbox:
         event["resource"] = route.path
         event["requestContext"] = {**event["requestContext"], "resourcePath": route.path}  # type: ignore[dict-item]
         context = LambdaContext(route.function, account=self.account)
-        response: dict[str, Any] = self.handlers[route.function](event, context)
+        try:
+            response: dict[str, Any] = self.handlers[route.function](event, context)
+        except Exception as exc:
+            # "If the function runs but returns an error ... API Gateway returns a 502 ... the body
+            # ... is {"message": "Internal server error"}" (Lambda Developer Guide, "Handling Lambda
+            # errors with an API Gateway API"). The timeline keeps the error, as for events.
+            self.deliveries.append(Delivery(self.now, route.function, event, error=f"{type(exc).__name__}: {exc}"))
+            body = json.dumps({"message": "Internal server error"})
+            response = {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": body}
         self.deliver_endpoint_events()
         return response
 
