@@ -15,7 +15,7 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from . import analysis, smoke
+from . import analysis, shadow, smoke
 from .aws.metrics import MetricsGateway
 from .aws.samples import SmokeRunner
 from .aws.store import ConflictError, RolloutStore
@@ -32,7 +32,7 @@ class Judges:
 
     def observe(self, rollout: Rollout, obs: Observations, now: datetime) -> Observations:
         """The observations, with the metrics of a bake's window when the analysis needs them."""
-        wanted = analysis.request(rollout, now)
+        wanted = analysis.request(rollout, now) or shadow.request_metrics(rollout, now)
         metrics = self.metrics.read(wanted) if wanted is not None else None
         return obs.model_copy(update={"judging": True, "metrics": metrics})
 
