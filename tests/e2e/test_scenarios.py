@@ -35,6 +35,10 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "slower_then_erroring_candidates_rolled_back",  # the latency check, then the critical errors check
         "quiet_endpoint_not_enough_traffic",
         "smoke_test_fails_then_equal_candidate_passes",
+        "shadow_that_errors_is_removed",  # issue 13: the shadow phase
+        "shadow_passes_then_canary_succeeds",
+        "operator_promotes_out_of_the_shadow",
+        "alarm_during_the_shadow",
     ):
         assert any(story in n for n in names), story
 
