@@ -346,7 +346,7 @@ class EndpointSimulator:
             tags=tags,
         )
         endpoint.production_variants = _variants(config.production_variants)
-        endpoint.shadow_production_variants = _variants(self.shadow_variants(endpoint_config_name)) or None
+        _put_shadows(endpoint, self.shadow_variants(endpoint_config_name))
         endpoint.creation_time = self.clock()
         backend.endpoints[endpoint_name] = endpoint
         self._start(backend, endpoint, "Creating", Transition(self._due(), "create", config_name=endpoint_config_name))
@@ -480,7 +480,7 @@ class EndpointSimulator:
             endpoint.endpoint_config_name = transition.config_name
             endpoint.production_variants = _variants(config.production_variants)
             # A shadow goes and comes with the config (its copy of the requests is not retained).
-            endpoint.shadow_production_variants = _variants(self.shadow_variants(transition.config_name)) or None
+            _put_shadows(endpoint, self.shadow_variants(transition.config_name))
             if transition.retain:
                 for variant in endpoint.production_variants:
                     kept = before.get(variant["VariantName"])
@@ -535,6 +535,12 @@ def _variants(config_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for v in config_variants
     ]
+
+
+def _put_shadows(endpoint: Any, config_shadows: list[dict[str, Any]]) -> None:
+    """DescribeEndpoint's ShadowProductionVariants (moto's FakeEndpoint has no such attribute;
+    its response object lists every attribute that is not None)."""
+    endpoint.shadow_production_variants = _variants(config_shadows) or None
 
 
 def _require_valid_shadow(production: list[dict[str, Any]], shadows: list[dict[str, Any]]) -> None:

@@ -545,8 +545,10 @@ class Runner:
             shadows = [self._label(v["VariantName"]).rstrip("*") for v in described.get("ShadowProductionVariants", [])]
             assert shadows == ([] if want.shadow == "none" else [want.shadow]), f"shadow variants {shadows}"
         for label, count in (want.mirrored_at_least or {}).items():
-            got = sum(n for (_, v), n in self.sandbox.traffic.mirrored.items() if self._label(v).rstrip("*") == label)
-            assert got >= count, f"{label}'s shadow was sent {got} copies of requests, expected at least {count}"
+            copies = sum(
+                n for (_, v), n in self.sandbox.traffic.mirrored.items() if self._label(v).rstrip("*") == label
+            )
+            assert copies >= count, f"{label}'s shadow was sent {copies} copies of requests, expected at least {count}"
         if want.live_rollouts is not None:
             live = [r for r in self._all_rollouts() if r.live]
             assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
