@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -97,6 +98,11 @@ def test_a_rollout_with_a_shadow_phase_judges_the_shadow_on_its_own_metrics(stac
     stack.advance(240)
     rollout = rollout_for(v2)
     assert rollout.phase is Phase.SHADOWING and rollout.shadow is not None and rollout.shadow.started_at is not None
+    view = json.loads(stack.api("GET", f"/v1/rollouts/{rollout.rollout_id}")["body"])  # what `rollout status` shows
+    assert view["shadow"]["sampling_percent"] == 30 and view["shadow"]["variant"] == f"s-{rollout.rollout_id}"
+    assert view["live"]["shadows"] == {f"s-{rollout.rollout_id}": 1}
+    assert list(view["live"]["weights"].values()) == [100]
+    assert view["live"]["seconds_to_next_step"] is not None
     stack.advance(420)
     rollout = rollout_for(v2)
     assert rollout.shadow is not None and rollout.shadow.outcome == "passed", rollout.reason
