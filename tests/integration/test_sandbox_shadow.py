@@ -87,7 +87,10 @@ def test_a_shadow_is_described_apart_copied_requests_and_removed_by_the_next_upd
     assert "ShadowProductionVariants" not in sm.describe_endpoint(EndpointName="ep")
 
 
-def test_a_rollout_with_a_shadow_phase_judges_the_shadow_on_its_own_metrics(stack: Sandbox):
+def test_a_rollout_with_a_shadow_phase_judges_the_shadow_on_its_own_metrics(
+    stack: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the sandbox turns EMF off; on here
     v1, v2 = register(stack, 2)
     stack.set_approval(v1, "Approved")
     stack.advance(300)
@@ -111,5 +114,10 @@ def test_a_rollout_with_a_shadow_phase_judges_the_shadow_on_its_own_metrics(stac
     errors = next(c for c in report.checks if c.name == "errors")
     production, copied = (int(n) for n in re.findall(r"\d+", errors.data))
     assert copied == pytest.approx(production * 0.3, rel=0.02), errors.data  # the shadow's own series
+    # The dashboard's shadow widgets: EMF per check, production vs shadow, as the controller judged.
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ShadowCandidate"' in line]
+    assert {e["check"] for e in emf} == {"errors", "latency"}
+    last = next(e for e in reversed(emf) if e["check"] == "errors")
+    assert (last["ShadowProduction"], last["ShadowCandidate"]) == ([errors.baseline], [errors.candidate])  # a list each
     stack.advance(1800)
     assert rollout_for(v2).phase is Phase.SUCCEEDED
