@@ -81,6 +81,18 @@ SHADOW_TARGET = Target.model_validate(
         },
     }
 )
+# The alarm's scenario: a five-minute shadow, so that the alarm falls in it however late the
+# approval is delivered (tests/faults/test_delivery.py: three minutes late, and an alarm older
+# than the rollout is stale, ignored).
+LONG_SHADOW_TARGET = Target.model_validate(
+    {
+        **SHADOW_TARGET.model_dump(exclude={"plan"}),
+        "plan": {
+            **SHADOW_TARGET.plan.model_dump(include={"steps", "bake_seconds", "shadow"}),
+            "shadow": {**SHADOW_TARGET.plan.model_dump()["shadow"], "duration_seconds": 300},
+        },
+    }
+)
 UPDATE_SECONDS = 60  # how long SageMaker takes per endpoint change here
 SETTLE_LIMIT = 90  # minutes of simulated time the harness waits at most for every rollout to settle
 
@@ -136,10 +148,10 @@ SCENARIOS = {
         ),
         Scenario(
             "alarm_during_shadow",
-            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 90), ("alarm", "ALARM"), ("wait", 180)),
+            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 300), ("alarm", "ALARM"), ("wait", 180)),
             {"v1": Phase.SUCCEEDED, "v2": Phase.ROLLED_BACK},
             serving="v1",
-            target=SHADOW_TARGET,
+            target=LONG_SHADOW_TARGET,
         ),
         # The promotion deregisters the baseline variant's scaling target and policy, removes
         # the variant, then registers both on the promoted one.
