@@ -202,6 +202,9 @@ def status_view(view: dict[str, Any], history: bool = False, now: datetime | Non
     )
     head.add_row("package", view["model_package_arn"])
     head.add_row("reason", view["reason"])
+    shadow = view.get("shadow")
+    if shadow:
+        head.add_row("shadow", shadow_line(shadow))
     if view.get("smoke_test"):
         head.add_row("smoke test", smoke_line(view["smoke_test"]))
     weights = Table(title="traffic")
@@ -217,6 +220,8 @@ def status_view(view: dict[str, Any], history: bool = False, now: datetime | Non
             else ""
         )
         weights.add_row(variant, role, f"{percent}%")
+    for variant in sorted(live.get("shadows", {})):  # issue 13: a copy of the requests, answers no one
+        weights.add_row(variant, "shadow", f"copy of {shadow['sampling_percent']}%" if shadow else "copy")
     alarms = Table(title="guard alarms")
     alarms.add_column("alarm")
     alarms.add_column("state")
@@ -228,6 +233,10 @@ def status_view(view: dict[str, Any], history: bool = False, now: datetime | Non
             state = f"[yellow]{alarm['state']} (stale, ignored)[/yellow]"
         alarms.add_row(name, state, alarm["reason"][:80])
     parts: list[Any] = [head, weights, alarms]
+    if shadow and shadow.get("analysis"):
+        parts += analysis_view(
+            shadow["analysis"], f"shadow analysis ({shadow['sampling_percent']}% of requests copied)"
+        )
     if view.get("analysis"):
         parts += analysis_view(view["analysis"])
     if view.get("needs_attention"):
@@ -265,8 +274,20 @@ def smoke_line(smoke: dict[str, Any]) -> str:
     return f"[{color}]{outcome}[/{color}]" + (f": {smoke['reason']}" if smoke["reason"] else "")
 
 
+def shadow_line(shadow: dict[str, Any]) -> str:
+    """The shadow phase (issue 13): its sampling and where it is."""
+    plan = f"{shadow['sampling_percent']}% of requests copied to {shadow['variant']} for {shadow['duration_seconds']}s"
+    outcome = shadow.get("outcome")
+    if outcome is None:
+        since = shadow.get("started_at")
+        state = f"in service since {since[11:19]}" if since else "not in service yet"
+        return f"{plan}: [yellow]{state}[/yellow]"
+    color = {"passed": "green", "failed": "red"}.get(outcome, "yellow")
+    return f"{plan}: [{color}]{outcome}[/{color}]" + (f" ({shadow['reason']})" if shadow.get("reason") else "")
+
+
 def _analysis_key(view: dict[str, Any]) -> tuple[Any, ...] | None:
-    report = view.get("analysis")
+    report = view.get("analysis") or (view.get("shadow") or {}).get("analysis")
     if not report:
         return None
     return (report["step"], report["verdict"], tuple((c["name"], c["verdict"]) for c in report["checks"]))
@@ -276,19 +297,22 @@ def _number(value: float | None, unit: str) -> str:
     return "-" if value is None else f"{value:.4g}{unit}"
 
 
-def analysis_view(report: dict[str, Any]) -> list[Any]:
+def analysis_view(report: dict[str, Any], what: str | None = None) -> list[Any]:
     """The latest canary analysis as a table (per check: the two variants' values, the difference,
-    the p-value, how much data, the verdict), then the sentence of every check not passing."""
+    the p-value, how much data, the verdict), then the sentence of every check not passing.
+    ``what`` names it (default: the canary analysis at its step; the shadow's says so)."""
     verdict = report["verdict"]
     color = {"PASS": "green", "FAIL": "red"}.get(verdict, "yellow")
     score = "" if report["score"] is None else f", score {report['score']:g} (pass {report['pass_score']:g})"
+    what = what or f"canary analysis at {report['step_percent']}%"
     title = (
-        f"canary analysis at {report['step_percent']}%: [{color}]{verdict}[/{color}]{score}, "
+        f"{what}: [{color}]{verdict}[/{color}]{score}, "
         f"minutes {report['window_start'][11:16]}-{report['window_end'][11:16]}"
     )
     table = Table(title=title)
-    for column in ("check", "verdict", "baseline", "candidate", "difference", "p-value", "data"):
-        table.add_column(column, justify="right" if column in ("baseline", "candidate", "difference") else "left")
+    candidate = "shadow" if what.startswith("shadow") else "candidate"
+    for column in ("check", "verdict", "baseline", candidate, "difference", "p-value", "data"):
+        table.add_column(column, justify="right" if column in ("baseline", candidate, "difference") else "left")
     for check in report["checks"]:
         unit, change = {"errors": (" %", " pt"), "latency": (" ms", " %")}.get(check["name"], ("", " %"))
         mark = {"PASS": "green", "FAIL": "red"}.get(check["verdict"], "yellow")

@@ -30,6 +30,16 @@ reference of each call; DescribeEndpoint's EndpointStatus list):
   removes it or changes its instance type: refused here otherwise.
 - CreateModel / CreateEndpointConfig with an existing name: ValidationException.
 - DescribeEndpointConfig returns every field CreateEndpointConfig was given.
+- ShadowProductionVariants (CreateEndpointConfig API reference: "If you use this field, you can
+  only specify one variant for ProductionVariants and one variant for ShadowProductionVariants";
+  "Create a shadow test": at most one shadow variant per endpoint, and then one production
+  variant). How the share of requests copied to the shadow is written in a config is not in the
+  API reference: the guide's example ("Testing models with shadow variants") gives both variants
+  InitialVariantWeight 1 for every request; here the shadow's weight is read relative to the
+  production variant's, and a ratio outside 1-100 % (ShadowModelVariantConfig
+  SamplingPercentage: at most 100) is refused: the stricter reading. DescribeEndpoint lists the
+  shadow under ShadowProductionVariants, never among the weighted ProductionVariants; an
+  UpdateEndpoint to a config without one removes it.
 - Each status change is announced as a "SageMaker Endpoint State Change" event
   (EndpointStatus spelled IN_SERVICE, UPDATING, CREATING, FAILED, DELETING, ...).
 
@@ -198,9 +208,22 @@ class EndpointSimulator:
         if config is None or not self._visible("config", config_name):
             arn = FakeEndpointConfig.arn_formatter(config_name, backend.account_id, backend.region_name)
             raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
-        for variant in config.production_variants:
+        for variant in config.production_variants + self.shadow_variants(config_name):
             self._require_model(backend, variant.get("ModelName"))
         return config
+
+    def shadow_variants(self, config_name: str) -> list[dict[str, Any]]:
+        """The config's ShadowProductionVariants, as CreateEndpointConfig was given them."""
+        return list((self.configs.get(config_name) or {}).get("ShadowProductionVariants") or [])
+
+    @staticmethod
+    def sampling(endpoint: FakeEndpoint) -> dict[str, float]:
+        """Shadow variant -> the share of the production variant's requests copied to it (0..1)."""
+        shadows = getattr(endpoint, "shadow_production_variants", None) or []
+        production = sum(float(v.get("CurrentWeight", 0.0)) for v in endpoint.production_variants)
+        if production <= 0:
+            return {}
+        return {v["VariantName"]: min(1.0, float(v.get("CurrentWeight", 0.0)) / production) for v in shadows}
 
     def _require_model(self, backend: SageMakerModelBackend, model_name: str | None) -> None:
         if model_name and (model_name not in backend._models or not self._visible("model", model_name)):
@@ -323,6 +346,7 @@ class EndpointSimulator:
             tags=tags,
         )
         endpoint.production_variants = _variants(config.production_variants)
+        _put_shadows(endpoint, self.shadow_variants(endpoint_config_name))
         endpoint.creation_time = self.clock()
         backend.endpoints[endpoint_name] = endpoint
         self._start(backend, endpoint, "Creating", Transition(self._due(), "create", config_name=endpoint_config_name))
@@ -352,7 +376,8 @@ class EndpointSimulator:
         in_use = self._configs_in_use(backend)
         for config_name, endpoint in in_use.items():
             config = backend.endpoint_configs.get(config_name)
-            if config and any(v.get("ModelName") == model_name for v in config.production_variants):
+            variants = (config.production_variants if config else []) + self.shadow_variants(config_name)
+            if config and any(v.get("ModelName") == model_name for v in variants):
                 raise ValidationError(
                     message=f'Cannot delete model "{model_name}": endpoint "{endpoint}" uses it through '
                     f'configuration "{config_name}" (sandbox: AWS says an endpoint\'s config and model must not '
@@ -364,7 +389,10 @@ class EndpointSimulator:
         name = kwargs["endpoint_config_name"]
         if name in backend.endpoint_configs:
             raise ValidationError(message=f'Cannot create already existing endpoint configuration "{name}".')
-        for variant in kwargs.get("production_variants") or []:
+        shadows = kwargs.pop("shadow_production_variants", None) or []
+        production = kwargs.get("production_variants") or []
+        _require_valid_shadow(production, shadows)
+        for variant in production + shadows:
             self._require_model(backend, variant.get("ModelName"))
         created = self._saved[(SageMakerModelBackend, "create_endpoint_config")](backend, **kwargs)
         self.visible_at[("config", name)] = self.clock() + timedelta(seconds=self.lookup_seconds)
@@ -451,6 +479,8 @@ class EndpointSimulator:
             before = {v["VariantName"]: v for v in endpoint.production_variants}
             endpoint.endpoint_config_name = transition.config_name
             endpoint.production_variants = _variants(config.production_variants)
+            # A shadow goes and comes with the config (its copy of the requests is not retained).
+            _put_shadows(endpoint, self.shadow_variants(transition.config_name))
             if transition.retain:
                 for variant in endpoint.production_variants:
                     kept = before.get(variant["VariantName"])
@@ -507,6 +537,34 @@ def _variants(config_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _put_shadows(endpoint: Any, config_shadows: list[dict[str, Any]]) -> None:
+    """DescribeEndpoint's ShadowProductionVariants (moto's FakeEndpoint has no such attribute;
+    its response object lists every attribute that is not None)."""
+    endpoint.shadow_production_variants = _variants(config_shadows) or None
+
+
+def _require_valid_shadow(production: list[dict[str, Any]], shadows: list[dict[str, Any]]) -> None:
+    """CreateEndpointConfig's rules for ShadowProductionVariants (module docstring)."""
+    if not shadows:
+        return
+    if len(production) != 1 or len(shadows) != 1:
+        raise ValidationError(
+            message="When ShadowProductionVariants is specified, exactly one variant is allowed in "
+            f"ProductionVariants and in ShadowProductionVariants (got {len(production)} and {len(shadows)})."
+        )
+    (main,), (shadow,) = production, shadows
+    if main["VariantName"] == shadow["VariantName"]:
+        raise ValidationError(message=f'Variant name "{shadow["VariantName"]}" is used more than once.')
+    weight, shadow_weight = float(main.get("InitialVariantWeight", 1.0)), float(shadow.get("InitialVariantWeight", 1.0))
+    percent = 100 * shadow_weight / weight if weight > 0 else 0
+    if not 1 <= round(percent, 6) <= 100:
+        raise ValidationError(
+            message=f"The shadow variant's weight ({shadow_weight:g}) relative to the production variant's "
+            f"({weight:g}) copies {percent:.4g}% of the requests; the sampling percentage is 1 to 100 "
+            "(sandbox: the stricter reading of what the API reference leaves unsaid)."
+        )
+
+
 def _update_endpoint_response(self: SageMakerResponse) -> ActionResult:
     arn = self.sagemaker_backend.update_endpoint(  # type: ignore[attr-defined]
         endpoint_name=self._get_param("EndpointName"),
@@ -527,6 +585,7 @@ def _create_endpoint_config_response(sim: EndpointSimulator, self: SageMakerResp
         data_capture_config=params.get("DataCaptureConfig"),
         tags=params.get("Tags"),
         kms_key_id=params.get("KmsKeyId"),
+        shadow_production_variants=params.get("ShadowProductionVariants"),
     )
     sim.configs[params["EndpointConfigName"]] = params
     return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})

@@ -73,6 +73,11 @@ class Expectation(BaseModel):
     versions: dict[str, dict[str, str]] | None = None
     # {older: v2, newer: v3}: in no environment did the older serve after the newer took all traffic
     never_after: dict[str, str] | None = None
+    # Issue 13: the package label of the endpoint's shadow variant ("none": it has none), and
+    # package label -> at least this many requests copied to its shadow variant (no user's).
+    shadow: str | None = None
+    mirrored_at_least: dict[str, int] | None = None
+    shadow_analysis: str | None = None  # the rollout's latest shadow analysis verdict
 
 
 class EnvironmentSpec(BaseModel):
@@ -326,9 +331,10 @@ class Runner:
         """The package's container answers every request with an error (its status and message)."""
         from rollout_core import naming
 
-        variant = naming.variant_name(naming.rollout_id(self._package(str(arg["package"]))))
+        rid = naming.rollout_id(self._package(str(arg["package"])))
         status, message = int(arg.get("status", 500)), str(arg.get("message", "the container failed"))
-        self.sandbox.jobs.failing_variants[(self.target.endpoint_name, variant)] = (status, message)
+        for variant in (naming.variant_name(rid), naming.shadow_variant_name(rid)):  # as a shadow too
+            self.sandbox.jobs.failing_variants[(self.target.endpoint_name, variant)] = (status, message)
         self._line("sagemaker", f"{arg['package']}'s container will answer {status}: {message}")
 
     def _profile(self, endpoint: str, variant: str) -> VariantProfile:
@@ -457,15 +463,18 @@ class Runner:
 
         for label, arn in self.packages.items():
             rid = naming.rollout_id(arn)
-            if rollout_id_or_variant in (rid, naming.variant_name(rid)):
+            if rollout_id_or_variant in (rid, naming.variant_name(rid), naming.shadow_variant_name(rid)):
                 return label
         for label, rid in self.manual.items():
-            if rollout_id_or_variant in (rid, naming.variant_name(rid)):
+            if rollout_id_or_variant in (rid, naming.variant_name(rid), naming.shadow_variant_name(rid)):
                 return f"{label}*"  # a manual start of that package
         labels = {arn: label for label, arn in self.packages.items()}
         for rollout in self._all_rollouts(env):  # a package approved again, or promoted: an id of its own
             rid = rollout.rollout_id
-            if rollout_id_or_variant in (rid, naming.variant_name(rid)) and rollout.model_package_arn in labels:
+            if (
+                rollout_id_or_variant in (rid, naming.variant_name(rid), naming.shadow_variant_name(rid))
+                and rollout.model_package_arn in labels
+            ):
                 return labels[rollout.model_package_arn]
         return rollout_id_or_variant
 
@@ -589,6 +598,7 @@ class Runner:
                 "paused",
                 "reason_matches",
                 "analysis",
+                "shadow_analysis",
             ):
                 assert getattr(want, needs) is None, f"{needs} needs rollout"
             return
@@ -612,6 +622,10 @@ class Runner:
         if want.analysis is not None:
             verdict = rollout.analysis.verdict.value if rollout.analysis else None
             assert verdict == want.analysis, f"latest analysis {verdict}, expected {want.analysis}"
+        if want.shadow_analysis is not None:
+            report = rollout.shadow.analysis if rollout.shadow else None
+            verdict = report.verdict.value if report else None
+            assert verdict == want.shadow_analysis, f"shadow analysis {verdict}, expected {want.shadow_analysis}"
 
     def _expect_endpoint(self, want: Expectation) -> None:
         """Expectations on the endpoint, the store and what was announced."""
@@ -651,6 +665,15 @@ class Runner:
                     assert got.get(label, 0) == count, (
                         f"{label}'s variant got {got.get(label, 0)} requests, expected {count}"
                     )
+        if want.shadow is not None:
+            described = self.sandbox.client("sagemaker").describe_endpoint(EndpointName=self.target.endpoint_name)
+            shadows = [self._label(v["VariantName"]).rstrip("*") for v in described.get("ShadowProductionVariants", [])]
+            assert shadows == ([] if want.shadow == "none" else [want.shadow]), f"shadow variants {shadows}"
+        for label, count in (want.mirrored_at_least or {}).items():
+            copies = sum(
+                n for (_, v), n in self.sandbox.traffic.mirrored.items() if self._label(v).rstrip("*") == label
+            )
+            assert copies >= count, f"{label}'s shadow was sent {copies} copies of requests, expected at least {count}"
         if want.live_rollouts is not None:
             live = [r for r in self._all_rollouts(env) if r.live]
             assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"

@@ -15,6 +15,10 @@ request of a variant fails (5XX) with its ``error_rate`` (every request, when it
 is made to fail: the JobsSimulator's ``failing_variants``), and its model latency is drawn from
 a log-normal distribution with median ``latency_ms``. Direct InvokeEndpoint calls (the
 inference API, the smoke test) are counted in the minute they are made (``record``).
+A shadow variant (issue 13) is sent a copy of its share of the production variant's requests
+("Create a shadow test": it "receives a percentage of the incoming requests, replicated from the
+production variant, but does not return any responses"): counted in ``mirrored``, never in
+``user_requests`` (no user gets its answer), with metrics of its own per variant.
 Everything is seeded by (endpoint, variant, minute): a scenario run twice sees the same data.
 """
 
@@ -26,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from moto.sagemaker.models import SageMakerModelBackend
 
@@ -63,6 +68,7 @@ class TrafficSimulator:
         rps: float = 20.0,
         profile: Profile | None = None,
         failing: Callable[[str, str], int | None] | None = None,
+        sampling: Callable[[Any], dict[str, float]] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -70,6 +76,9 @@ class TrafficSimulator:
         self.profile: Profile = profile or (lambda endpoint, variant: VariantProfile())
         self.failing = failing or (lambda endpoint, variant: None)  # -> the container's error status
         self.user_requests: dict[tuple[str, str], int] = defaultdict(int)  # (endpoint, variant) -> requests
+        # endpoint -> {shadow variant: share of requests copied} (EndpointSimulator.sampling)
+        self.sampling: Callable[[Any], dict[str, float]] = sampling or (lambda endpoint: {})
+        self.mirrored: dict[tuple[str, str], int] = defaultdict(int)  # (endpoint, shadow) -> copies
         self.direct: dict[tuple[str, str], int] = defaultdict(int)  # (endpoint, variant) -> InvokeEndpoint calls
         self._pending: dict[tuple[str, str, datetime], _Minute] = {}
         self._next: datetime | None = None  # the next minute to publish
@@ -112,17 +121,26 @@ class TrafficSimulator:
             if config is not None and getattr(config, "async_inference_config", None):
                 continue  # no real-time traffic on an async endpoint
             weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint.production_variants}
-            for variant, count in _split(round(self.rps * 60), weights).items():
-                if count == 0:
-                    continue
+            total = round(self.rps * 60)
+            for variant, count in _split(total, weights).items():
                 self.user_requests[(name, variant)] += count
-                entry = self._pending.setdefault((name, variant, minute), _Minute())
-                profile = self.profile(name, variant)
-                rng = random.Random(f"users:{name}:{variant}:{minute.isoformat()}")
-                failing = self.failing(name, variant)
-                for _ in range(count):
-                    status = failing or (500 if rng.random() < profile.error_rate else 200)
-                    self._add(entry, profile, rng, status)
+                self._requests(name, variant, minute, count, "users")
+            for shadow, share in self.sampling(endpoint).items():
+                copies = round(total * share)
+                self.mirrored[(name, shadow)] += copies
+                self._requests(name, shadow, minute, copies, "shadow")
+
+    def _requests(self, name: str, variant: str, minute: datetime, count: int, kind: str) -> None:
+        """``count`` requests answered by ``variant`` in ``minute``, in its metrics."""
+        if count == 0:
+            return
+        entry = self._pending.setdefault((name, variant, minute), _Minute())
+        profile = self.profile(name, variant)
+        rng = random.Random(f"{kind}:{name}:{variant}:{minute.isoformat()}")
+        failing = self.failing(name, variant)
+        for _ in range(count):
+            status = failing or (500 if rng.random() < profile.error_rate else 200)
+            self._add(entry, profile, rng, status)
 
     @staticmethod
     def _add(entry: _Minute, profile: VariantProfile, rng: random.Random, status: int) -> float:

@@ -100,6 +100,7 @@ class World:
             clock=lambda: self.now,
             rps=self.rps,
             failing=lambda endpoint, variant: (self.jobs.failing_variants.get((endpoint, variant)) or (None,))[0],
+            sampling=self.simulator.sampling,  # a shadow variant's copy of the requests (issue 13)
         )
         # What a call to a model takes, on the sandbox's stopwatch (rollout_core.clock.monotonic):
         # each InvokeEndpoint moves it on by the simulated latency, so timings are reproducible.

@@ -38,6 +38,10 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "chain_dev_staging_prod",  # issue 11: environments in a chain
         "chain_rollback_and_rejection",
         "chain_two_versions_in_a_row",
+        "shadow_that_errors_is_removed",  # issue 13: the shadow phase
+        "shadow_passes_then_canary_succeeds",
+        "operator_promotes_out_of_the_shadow",
+        "alarm_during_the_shadow",
     ):
         assert any(story in n for n in names), story
 

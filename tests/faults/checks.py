@@ -136,6 +136,8 @@ def check_end(o: Outcome, expected: dict[str, Phase], fault_free_resources: set[
     else:
         if ep["status"] != "InService" or list(ep["weights"].values()) != [100]:
             problems.append(f"endpoint {ep['status']} with weights {ep['weights']}, expected one model at 100 %")
+        if ep.get("shadows"):
+            problems.append(f"a shadow variant left on the endpoint: {ep['shadows']}")
         if not succeeded or o.serving_label != succeeded[-1]:
             problems.append(f"serving {o.serving_label}, but the last SUCCEEDED rollout is {succeeded[-1:]}")
         else:

@@ -250,7 +250,8 @@ class Run:
             params = {"EndpointName": TARGET.endpoint_name, "ModelPackageGroupName": TARGET.model_package_group}
             with Sandbox(update_seconds=UPDATE_SECONDS, parameters=params) as sandbox:
                 self.sandbox = sandbox
-                sandbox.put_target(TARGET.model_dump_json(), TARGET.model_package_group)
+                target = self.scenario.target or TARGET  # the same endpoint and group, its own plan
+                sandbox.put_target(target.model_dump_json(), TARGET.model_package_group)
                 sandbox.create_alarm(ALARM)
                 for fn in list(sandbox.handlers):
                     sandbox.handlers[fn] = self._wrap(fn, sandbox.handlers[fn])
@@ -551,6 +552,7 @@ class Run:
                 "status": described["EndpointStatus"],
                 "config": described["EndpointConfigName"],
                 "weights": {k: round(100 * w / total) for k, w in weights.items()},
+                "shadows": [v["VariantName"] for v in described.get("ShadowProductionVariants", [])],
                 "models": {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]},
                 "instances": {
                     v["VariantName"]: [v["InstanceType"], v["InitialInstanceCount"]]

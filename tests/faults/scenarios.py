@@ -30,6 +30,7 @@ class Scenario:
     # A transient fault may keep the endpoint from ever being created (the fault-free run
     # creates it, then deletes it): see test_crash_matrix.check.
     may_never_create: bool = field(default=False, kw_only=True)
+    target: Target | None = field(default=None, kw_only=True)  # None: TARGET (same endpoint and group)
 
 
 ALARM = "sagemaker-rollout-churn-5xx"
@@ -68,6 +69,30 @@ STEP_POLICY = {
     },
 }
 STEP_ALARM = "churn-latency-high"
+# Issue 13: TARGET with a one-minute shadow phase first, judged on errors alone (the latency
+# check's minimum of three minutes would only lengthen every faulted run).
+SHADOW_TARGET = Target.model_validate(
+    {
+        **TARGET.model_dump(exclude={"plan"}),
+        "plan": {
+            "steps": [100],  # the canary's steps are the other scenarios'; one keeps these runs short
+            "bake_seconds": TARGET.plan.bake_seconds,
+            "shadow": {"sampling_percent": 20, "duration_seconds": 60, "checks": {"latency": {"enabled": False}}},
+        },
+    }
+)
+# The alarm's scenario: a five-minute shadow, so that the alarm falls in it however late the
+# approval is delivered (tests/faults/test_delivery.py: three minutes late, and an alarm older
+# than the rollout is stale, ignored).
+LONG_SHADOW_TARGET = Target.model_validate(
+    {
+        **SHADOW_TARGET.model_dump(exclude={"plan"}),
+        "plan": {
+            **SHADOW_TARGET.plan.model_dump(include={"steps", "bake_seconds", "shadow"}),
+            "shadow": {**SHADOW_TARGET.plan.model_dump()["shadow"], "duration_seconds": 300},
+        },
+    }
+)
 UPDATE_SECONDS = 60  # how long SageMaker takes per endpoint change here
 SETTLE_LIMIT = 90  # minutes of simulated time the harness waits at most for every rollout to settle
 
@@ -111,6 +136,22 @@ SCENARIOS = {
             (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 180), ("approve", "v3"), ("wait", 720)),
             {"v1": Phase.SUCCEEDED, "v2": Phase.SUPERSEDED, "v3": Phase.SUCCEEDED},
             serving="v3",
+        ),
+        # Issue 13: the shadow config, the shadow's bake, then the candidate at weight 0 (the shadow
+        # leaves with that update), the canary, the promotion; and a shadow removed by an alarm.
+        Scenario(
+            "shadow_then_canary_to_100",
+            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 600)),
+            {"v1": Phase.SUCCEEDED, "v2": Phase.SUCCEEDED},
+            serving="v2",
+            target=SHADOW_TARGET,
+        ),
+        Scenario(
+            "alarm_during_shadow",
+            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 300), ("alarm", "ALARM"), ("wait", 180)),
+            {"v1": Phase.SUCCEEDED, "v2": Phase.ROLLED_BACK},
+            serving="v1",
+            target=LONG_SHADOW_TARGET,
         ),
         # The promotion deregisters the baseline variant's scaling target and policy, removes
         # the variant, then registers both on the promoted one.

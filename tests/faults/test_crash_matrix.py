@@ -175,6 +175,7 @@ OWN_STEP = {
     "alarm_mid_way": "alarm",
     "rejection": "reject",
     "autoscaled_to_100": "autoscale",
+    "alarm_during_shadow": "alarm",  # issue 13: removing a shadow is not the canary's rollback
 }
 
 

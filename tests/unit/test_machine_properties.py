@@ -51,8 +51,18 @@ def check_invariants(world: World, before, after, obs_alarms) -> None:
     firing = any(obs_alarms.get(a) is AlarmState.ALARM for a in ALARMS)
     if firing and not before.first_deployment and before.phase is not Phase.PROMOTING:
         assert after.step_index <= before.step_index
+        assert not (before.phase is Phase.SHADOWING and after.phase is Phase.PROVISIONING), "left the shadow"
         assert after.phase is not Phase.PROMOTING or before.phase is Phase.PROMOTING
         assert after.phase is not Phase.SUCCEEDED or before.phase is Phase.PROMOTING
+
+
+def check_shadow(world: World, rollout: Rollout) -> None:
+    """The shadow phase: the candidate answers no user while it is (or may still be) a shadow, and
+    a shadow is only ever on the endpoint for a rollout whose plan has one."""
+    if world.shadows:
+        assert rollout.target.plan.shadow is not None and rollout.shadow is not None
+    if rollout.phase is Phase.SHADOWING:
+        assert rollout.candidate.model_name not in world.serving_models(), "a shadow served users"
 
 
 def stored(before: Rollout, after: Rollout) -> Rollout:
@@ -63,21 +73,31 @@ def stored(before: Rollout, after: Rollout) -> Rollout:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     first=st.booleans(),
+    shadow=st.booleans(),  # issue 13: a shadow phase first
     steps=st.sampled_from([[100], [50, 100], [10, 25, 50, 100], [1, 2, 5, 10, 20, 40, 60, 80, 100]]),
     ops=st.lists(operation, max_size=60),
 )
+# The shadow phase: an alarm while the shadow config is being applied, then a promote.
+@example(
+    first=False,
+    shadow=True,
+    steps=[50, 100],
+    ops=[("decide",), ("alarm", "churn-5xx", AlarmState.ALARM), ("complete",), ("decide",), ("command", "promote")],
+)
 # Found by this test: a paused rollout a stop sent ROLLING_BACK stayed paused (resume refused).
-@example(first=False, steps=[100], ops=[("decide",), ("command", "pause"), ("stop", Phase.ABORTED)])
+@example(first=False, shadow=False, steps=[100], ops=[("decide",), ("command", "pause"), ("stop", Phase.ABORTED)])
 # Found by this test: a paused rollout rolled back by an alarm stayed paused (resume refused).
 @example(
     first=False,
+    shadow=False,
     steps=[100],
     ops=[("decide",), ("command", "pause"), ("alarm", "churn-5xx", AlarmState.ALARM), ("decide",)],
 )
-def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
+def test_any_sequence_ends_safe(first: bool, shadow: bool, steps: list[int], ops) -> None:
     world = World.empty() if first else World()
     world.alarms = dict.fromkeys(ALARMS, AlarmState.OK)
-    rollout = machine.new_rollout(target(steps=steps, bake=120, alarms=ALARMS), PACKAGE, world.now)
+    plan = {"shadow": {"sampling_percent": 20, "duration_seconds": 120}} if shadow else {}
+    rollout = machine.new_rollout(target(steps=steps, bake=120, alarms=ALARMS, **plan), PACKAGE, world.now)
     old = rollout
     for op in ops:
         kind = op[0]
@@ -86,6 +106,7 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
             alarms = dict(world.alarms)
             rollout = step(world, rollout, crash=kind == "crash")
             check_invariants(world, before, rollout, alarms)
+            check_shadow(world, rollout)
             if kind == "decide_twice":
                 again = step(world, rollout)
                 check_invariants(world, rollout, again, alarms)
@@ -101,6 +122,7 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
             check_invariants(world, old, stale, alarms)
         elif kind == "complete":
             world.complete()
+            check_shadow(world, rollout)
         elif kind == "clock":
             world.now += timedelta(seconds=op[1])
         elif kind == "alarm":
@@ -131,12 +153,16 @@ def test_any_sequence_ends_safe(first: bool, steps: list[int], ops) -> None:
         before = rollout
         rollout = step(world, rollout)
         check_invariants(world, before, rollout, alarms)
+        check_shadow(world, rollout)
         world.now += timedelta(seconds=120)
         world.complete()
-        if rollout.phase is Phase.BAKING and any(s is AlarmState.INSUFFICIENT_DATA for s in world.alarms.values()):
+        if rollout.phase in (Phase.BAKING, Phase.SHADOWING) and any(
+            s is AlarmState.INSUFFICIENT_DATA for s in world.alarms.values()
+        ):
             world.alarms = dict.fromkeys(ALARMS, AlarmState.OK)
     assert rollout.settled, rollout.phase
     world.complete()
+    assert world.shadows == {}, "a shadow left on the endpoint"
 
     serving = world.serving_models()
     if first and rollout.phase in (Phase.ABORTED, Phase.SUPERSEDED):

@@ -140,3 +140,28 @@ def test_exit_code_tells_ci_whether_the_rollout_succeeded(phase: str, code: int)
 
 def test_watch_with_exit_code_answers_for_the_rollouts_end():
     assert _status(_view("ROLLED_BACK", _report(Verdict.FAIL)), "--watch", "--exit-code")[0] == 4
+
+
+def test_status_shows_the_shadow_its_sampling_and_its_analysis():
+    """Issue 13: the shadow phase's line, the shadow variant in the traffic table, and its analysis."""
+    view = _view("SHADOWING", None)
+    view["live"] = {**view["live"], "weights": {"v-base": 100}, "shadows": {"s-cand": 1}}
+    report = _report(Verdict.PASS).model_copy(update={"step": -1, "step_percent": 20})
+    view["shadow"] = {
+        "sampling_percent": 20,
+        "duration_seconds": 600,
+        "variant": "s-cand",
+        "started_at": "2026-11-20T09:05:00Z",
+        "outcome": None,
+        "reason": "",
+        "finished_at": None,
+        "analysis": report.model_dump(mode="json"),
+    }
+    _, text = _status(view)
+    assert "shadow    20% of requests copied to s-cand for 600s: in service since 09:05:00" in text
+    assert next(line for line in text.splitlines() if "s-cand" in line and "shadow" in line and "copy of 20%" in line)
+    assert "shadow analysis (20% of requests copied): PASS" in text
+    assert "canary analysis" not in text
+    view["shadow"] = {**view["shadow"], "outcome": "failed", "reason": "shadow analysis failed"}
+    _, text = _status(view)
+    assert "for 600s: failed (shadow analysis failed)" in text

@@ -97,11 +97,11 @@ def test_dashboard_body_is_valid_and_names_sagemakers_metrics():
                     assert set(dimensions.pop()) <= {"label"}
                 assert namespace == "SageMakerRollout"
                 assert dimensions[:2] == ["service", "sagemaker-rollout"]
-                if name.startswith("Canary"):  # judging.py: per endpoint (and per check), as emitted
+                if name.startswith(("Canary", "Shadow")):  # judging.py: per endpoint (and per check), as emitted
                     pairs = dict(zip(dimensions[2::2], dimensions[3::2], strict=True))
                     assert pairs.pop("endpoint") == "churn-endpoint-dev"
                     assert pairs in ({}, {"check": "errors"}, {"check": "latency"}), pairs
-                    assert bool(pairs) == (name != "CanaryScore")
+                    assert bool(pairs) == (name not in ("CanaryScore", "ShadowScore"))
                 else:
                     assert dimensions == ["service", "sagemaker-rollout"]
                 assert name

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rollout_core import analysis, decisions, errors, history, machine, smoke
+from rollout_core import analysis, decisions, errors, history, machine, naming, shadow, smoke
 from rollout_core.canary_models import MetricData, MetricRequest, RunSmokeTest, SmokeResult
 from rollout_core.models import (
     Action,
@@ -73,6 +73,8 @@ class World:
     failure_reason: str | None = None
     configs: dict[str, list[tuple[VariantSpec, int]]] = field(default_factory=lambda: {"original": [(BASELINE, 100)]})
     models: set[str] = field(default_factory=lambda: {BASELINE.model_name})
+    shadow_configs: dict[str, list[tuple[VariantSpec, int]]] = field(default_factory=dict)  # ShadowProductionVariants
+    shadows: dict[str, int] = field(default_factory=dict)  # the endpoint's shadow variant -> instances
     alarms: dict[str, AlarmState] = field(default_factory=dict)
     alarm_since: dict[str, datetime] = field(default_factory=dict)  # StateUpdatedTimestamp per alarm
     pending: tuple[str, object, bool] | None = None  # (kind, payload, fails) done at the next complete()
@@ -104,6 +106,7 @@ class World:
             last_modified=self.last_modified,
             failure_reason=self.failure_reason,
             instances=dict(self.instances),
+            shadows=dict(self.shadows),
         )
 
     def observe(self, rollout: Rollout) -> Observations:
@@ -114,7 +117,9 @@ class World:
             spec = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
             serving = spec.model_copy(update={"instance_count": self.instances.get(top, spec.instance_count)})
         metrics = None
-        wanted = analysis.request(rollout, self.now) if self.judging else None
+        wanted = (
+            (analysis.request(rollout, self.now) or shadow.request_metrics(rollout, self.now)) if self.judging else None
+        )
         if wanted is not None:
             self.metric_reads.append(wanted)
             metrics = self.metrics(rollout, wanted)
@@ -132,7 +137,10 @@ class World:
         series: dict[str, list[tuple[datetime, float]]] = {}
         minutes = int((wanted.end - wanted.start).total_seconds() // 60)
         for query in wanted.queries:
-            is_candidate = query.dimensions.get("VariantName") == rollout.candidate.variant_name
+            is_candidate = query.dimensions.get("VariantName") in (
+                rollout.candidate.variant_name,
+                naming.shadow_variant_name(rollout.rollout_id),  # the candidate as the shadow
+            )
             traffic = self.candidate_traffic if is_candidate else self.baseline_traffic
             points = []
             for m in range(minutes):
@@ -158,7 +166,11 @@ class World:
         if isinstance(action, CreateModel):
             self.models.add(action.model_name)
         elif isinstance(action, CreateEndpointConfig):
-            assert all(spec.model_name in self.models for spec, _ in action.variants)
+            assert all(spec.model_name in self.models for spec, _ in action.variants + action.shadow_variants)
+            if action.shadow_variants:  # one production and one shadow variant (CreateEndpointConfig)
+                assert len(action.variants) == 1 and len(action.shadow_variants) == 1
+                assert 0 < action.shadow_variants[0][1] <= action.variants[0][1]
+                self.shadow_configs.setdefault(action.config_name, action.shadow_variants)
             self.configs.setdefault(action.config_name, action.variants)
         elif isinstance(action, CreateEndpoint):
             assert not self.exists, "CreateEndpoint on an existing endpoint"
@@ -184,8 +196,11 @@ class World:
         elif isinstance(action, DeleteEndpointConfig):
             assert action.config_name != self.config or not self.exists, "deleting the config in use"
             self.configs.pop(action.config_name, None)
+            self.shadow_configs.pop(action.config_name, None)
         elif isinstance(action, DeleteModel):
-            in_use = {s.model_name for s, _ in self.configs.get(self.config, [])}
+            in_use = {
+                s.model_name for s, _ in self.configs.get(self.config, []) + self.shadow_configs.get(self.config, [])
+            }
             assert action.model_name not in in_use or not self.exists, "deleting a model in use"
             self.models.discard(action.model_name)
 
@@ -213,6 +228,9 @@ class World:
             self.config = str(payload)
             self.weights = {spec.variant_name: float(w) for spec, w in self.configs[self.config]}
             self.instances = {spec.variant_name: spec.instance_count for spec, _ in self.configs[self.config]}
+            self.shadows = {
+                spec.variant_name: spec.instance_count for spec, _ in self.shadow_configs.get(self.config, [])
+            }
         elif kind == "capacity":
             assert isinstance(payload, dict)
             self.instances.update(payload)

@@ -69,20 +69,29 @@ def request(r: Rollout, now: datetime) -> MetricRequest | None:
     """The GetMetricData the shell makes for this decision (None: nothing to read yet)."""
     if not applies(r) or r.step_started_at is None:
         return None
-    start, end = _ceil_minute(r.step_started_at), _floor_minute(now)
+    return window_request(r.step_started_at, now, queries(r))
+
+
+def window_request(started: datetime, now: datetime, wanted: list[MetricQuery]) -> MetricRequest | None:
+    """One GetMetricData over the whole minutes since ``started`` (None: not one yet)."""
+    start, end = _ceil_minute(started), _floor_minute(now)
     start = max(start, end - timedelta(minutes=MAX_WINDOW_MINUTES))
     if end <= start:
         return None  # not one whole minute of this step yet
-    return MetricRequest(start=start, end=end, period=PERIOD_SECONDS, queries=queries(r))
+    return MetricRequest(start=start, end=end, period=PERIOD_SECONDS, queries=wanted)
 
 
 def queries(r: Rollout) -> list[MetricQuery]:
     """Every metric the plan checks, for the baseline (``_b``) and the candidate (``_c``)."""
     assert r.baseline is not None
-    plan = r.target.plan.analysis
+    return variant_queries(r.endpoint_name, r.target.plan.analysis, r.baseline.variant_name, r.candidate.variant_name)
+
+
+def variant_queries(endpoint_name: str, plan: AnalysisPlan, baseline: str, candidate: str) -> list[MetricQuery]:
+    """Every metric ``plan`` checks, for the variant ``baseline`` (``_b``) and ``candidate`` (``_c``)."""
     out: list[MetricQuery] = []
-    for suffix, variant in (("b", r.baseline.variant_name), ("c", r.candidate.variant_name)):
-        sagemaker = {"EndpointName": r.endpoint_name, "VariantName": variant}
+    for suffix, variant in (("b", baseline), ("c", candidate)):
+        sagemaker = {"EndpointName": endpoint_name, "VariantName": variant}
         wanted: list[tuple[str, str, str]] = []  # (id prefix, SageMaker metric, statistic)
         if plan.errors.enabled:
             wanted += [("inv", "Invocations", "Sum"), ("e5", "Invocation5XXErrors", "Sum")]
@@ -97,7 +106,7 @@ def queries(r: Rollout) -> list[MetricQuery]:
         for n, check in enumerate(plan.metrics):
             if check.enabled:
                 dims = {
-                    k: v.replace("{endpoint}", r.endpoint_name).replace("{variant}", variant)
+                    k: v.replace("{endpoint}", endpoint_name).replace("{variant}", variant)
                     for k, v in check.dimensions.items()
                 }
                 out.append(
@@ -116,7 +125,11 @@ def queries(r: Rollout) -> list[MetricQuery]:
 
 
 def judge(r: Rollout, data: MetricData, now: datetime) -> AnalysisReport:
-    plan = r.target.plan.analysis
+    return judge_plan(r.target.plan.analysis, data, now, r.step_index, r.current_step_percent)
+
+
+def judge_plan(plan: AnalysisPlan, data: MetricData, now: datetime, step: int, step_percent: int) -> AnalysisReport:
+    """``plan``'s checks on the window's data (``_b`` the baseline's series, ``_c`` the candidate's)."""
     results: list[CheckResult] = []
     if plan.errors.enabled:
         results.append(_errors(plan.errors, data))
@@ -128,8 +141,8 @@ def judge(r: Rollout, data: MetricData, now: datetime) -> AnalysisReport:
     score = _score(plan, results)
     return AnalysisReport(
         at=now,
-        step=r.step_index,
-        step_percent=r.current_step_percent,
+        step=step,
+        step_percent=step_percent,
         window_start=data.start,
         window_end=data.end,
         verdict=_overall(plan, results, score),
@@ -336,22 +349,31 @@ def overdue_reason(r: Rollout, reason: str) -> str:
     return f"not enough traffic to judge at {report.step_percent}% ({waiting}); {reason}"
 
 
-def failure_reason(report: AnalysisReport) -> str:
+def failure_reason(report: AnalysisReport, what: str | None = None) -> str:
+    """Why the analysis failed; ``what`` names it (default: the canary analysis at its step)."""
+    what = what or f"canary analysis failed at {report.step_percent}%"
     failed = [c for c in report.checks if c.verdict is Verdict.FAIL]
     critical = [c for c in failed if c.critical]
     shown = critical or failed
-    head = (
-        f"canary analysis failed at {report.step_percent}%: critical check "
-        if critical
-        else f"canary analysis failed at {report.step_percent}% (score {report.score:g} < {report.pass_score:g}): "
-    )
+    head = f"{what}: critical check " if critical else f"{what} (score {report.score:g} < {report.pass_score:g}): "
     return head + "; ".join(f"{c.name} {c.detail}" for c in shown)
 
 
-def summary(report: AnalysisReport) -> str:
+def summary(report: AnalysisReport, what: str | None = None) -> str:
+    what = what or f"canary analysis at {report.step_percent}%"
     score = "" if report.score is None else f", score {report.score:g} (pass {report.pass_score:g})"
     checks = "; ".join(f"{c.name} {c.verdict.value}: {c.detail}" for c in report.checks)
-    return f"canary analysis at {report.step_percent}%: {report.verdict.value}{score}. {checks}"
+    return f"{what}: {report.verdict.value}{score}. {checks}"
+
+
+def changed(previous: AnalysisReport | None, report: AnalysisReport) -> bool:
+    """A verdict (overall, holding, or of a check) that differs from the previous report's."""
+    return previous is None or _key(previous) != _key(report)
+
+
+def recorded(r: Rollout, obs: Observations, now: datetime, event: str, reason: str, report: AnalysisReport) -> Rollout:
+    """A history entry whose observations carry the report's numbers."""
+    return _recorded(r, obs, now, event, reason, report)
 
 
 def _key(report: AnalysisReport) -> tuple[object, ...]:
@@ -364,6 +386,11 @@ def _recorded(r: Rollout, obs: Observations, now: datetime, event: str, reason: 
     last = noted.history[-1]
     entry = last.model_copy(update={"observations": {**last.observations, "analysis": report.model_dump(mode="json")}})
     return noted.model_copy(update={"history": [*noted.history[:-1], entry]})
+
+
+def checks(plan: AnalysisPlan) -> list[object]:
+    """The checks of ``plan`` that are enabled."""
+    return _checks(plan)
 
 
 def _checks(plan: AnalysisPlan) -> list[object]:

@@ -96,6 +96,20 @@ class AnalysisPlan(BaseModel):
         return self
 
 
+class ShadowPlan(BaseModel):
+    """``plan.shadow`` (issue 13): before any canary step, the candidate runs as the endpoint's shadow
+    variant (CreateEndpointConfig ShadowProductionVariants), sees a copy of ``sampling_percent``
+    % of the requests, answers no one, and is judged against production for ``duration_seconds``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # "The percentage of inference requests that Amazon SageMaker replicates from the production
+    # variant to the shadow variant" (API reference, ShadowModelVariantConfig: at most 100).
+    sampling_percent: int = Field(ge=1, le=100)
+    duration_seconds: int = Field(ge=60, le=7 * 24 * 3600)
+    checks: AnalysisPlan | None = None  # None: the plan's own analysis
+
+
 class SmokeTestPlan(BaseModel):
     """``plan.smoke_test``: sample payloads sent to the candidate at weight 0, before any traffic."""
 
@@ -209,3 +223,14 @@ class AnalysisReport(BaseModel):
     pass_score: float
     checks: list[CheckResult] = Field(default_factory=list)
     holding_since: datetime | None = None  # the bake is over and the step holds: not enough data
+
+
+class ShadowRecord(BaseModel):
+    """The shadow phase of a rollout: when the shadow went into service, how it ended, its analysis."""
+
+    sampling_percent: int
+    started_at: datetime | None = None  # the shadow config in service (the bake starts)
+    outcome: Literal["passed", "failed", "skipped"] | None = None  # None: under way
+    reason: str = ""
+    finished_at: datetime | None = None
+    analysis: AnalysisReport | None = None  # the latest analysis of the shadow vs production

@@ -54,6 +54,19 @@ def for_desired_config(r: Rollout) -> tuple[list[Action], bool]:
     name = r.desired_config
     assert name is not None
     config = r.baseline_config
+    if name == naming.shadow_config(r.endpoint_name, r.rollout_id):
+        # The baseline keeps serving as it is; the candidate joins as the shadow (shadow.py).
+        assert r.baseline is not None and r.target.plan.shadow is not None
+        return [
+            create_model(r),
+            CreateEndpointConfig(
+                config_name=name,
+                variants=[(r.baseline, 100)],
+                shadow_variants=[(shadow_variant(r), r.target.plan.shadow.sampling_percent)],
+                baseline_config=config,
+            ),
+            UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
+        ], False
     if name == naming.rollout_config(r.endpoint_name, r.rollout_id):
         assert r.baseline is not None
         return [
@@ -92,6 +105,19 @@ def for_desired_config(r: Rollout) -> tuple[list[Action], bool]:
         CreateEndpointConfig(config_name=name, variants=[(restored, 100)], baseline_config=config),
         UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
     ], False
+
+
+def shadow_variant(r: Rollout) -> VariantSpec:
+    """The candidate as the shadow variant: its own name, sized for the share of requests it is
+    sent (capacity.py, as for a canary step of that share)."""
+    assert r.baseline is not None and r.target.plan.shadow is not None
+    full = r.full_capacity or r.baseline.instance_count
+    return r.candidate.model_copy(
+        update={
+            "variant_name": naming.shadow_variant_name(r.rollout_id),
+            "instance_count": capacity.candidate_instances(r.target, full, r.target.plan.shadow.sampling_percent),
+        }
+    )
 
 
 def after_promotion(r: Rollout) -> list[Action]:
@@ -134,6 +160,8 @@ def promoted(r: Rollout) -> list[Action]:
             )
         )
     actions.append(DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)))
+    if r.shadow is not None:
+        actions.append(DeleteEndpointConfig(config_name=naming.shadow_config(r.endpoint_name, r.rollout_id)))
     return actions + after_promotion(r)
 
 
@@ -143,7 +171,9 @@ def create_model(r: Rollout) -> CreateModel:
 
 def discard_candidate(r: Rollout) -> list[Action]:
     """Delete what the rollout created for the candidate (never what serves)."""
+    shadow = [DeleteEndpointConfig(config_name=naming.shadow_config(r.endpoint_name, r.rollout_id))]
     return [
+        *(shadow if r.shadow is not None else []),
         DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)),
         DeleteEndpointConfig(config_name=naming.final_config(r.endpoint_name, r.rollout_id)),
         DeleteModel(model_name=r.candidate.model_name),

@@ -15,7 +15,7 @@ class CommandRefused(Exception):
     """The command does not apply to the rollout in its state (HTTP 409)."""
 
 
-STEERABLE = frozenset({Phase.PROVISIONING, Phase.SHIFTING, Phase.BAKING})
+STEERABLE = frozenset({Phase.SHADOWING, Phase.PROVISIONING, Phase.SHIFTING, Phase.BAKING})
 
 
 def command(rollout: Rollout, action: str, now: datetime, who: str = "operator") -> Rollout:
@@ -46,14 +46,14 @@ def command(rollout: Rollout, action: str, now: datetime, who: str = "operator")
     if action == "resume":
         if not rollout.paused:
             raise CommandRefused(f"rollout {rollout.rollout_id} is not paused")
-        # The current step bakes again in full after a pause; the time paused does not count
+        # The current step (or the shadow phase) bakes again in full after a pause; the time paused does not count
         # toward max_duration_seconds.
         held = (now - rollout.paused_at).total_seconds() if rollout.paused_at else 0
         update: dict[str, Any] = {
             "paused": False,
             "paused_at": None,
             "paused_seconds": rollout.paused_seconds + held,
-            "step_started_at": now if phase is Phase.BAKING else None,
+            "step_started_at": now if phase in (Phase.BAKING, Phase.SHADOWING) else None,
         }
         resumed = notify(rollout.model_copy(update=update), "resumed", f"resumed by {who}")
         return record(resumed, now, "resumed", f"resumed by {who}", None, [])
@@ -73,7 +73,9 @@ def command(rollout: Rollout, action: str, now: datetime, who: str = "operator")
                 }
             ),
             "promote_requested",
-            f"promote requested by {who}: straight to 100 %, then the final bake and alarm check",
+            f"promote requested by {who}: the rest of the shadow phase skipped, the canary steps run as planned"
+            if phase is Phase.SHADOWING
+            else f"promote requested by {who}: straight to 100 %, then the final bake and alarm check",
         )
         return record(promoted, now, "promote requested", f"by {who}", None, [])
     raise CommandRefused(f"unknown command {action!r}")

@@ -99,8 +99,13 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
             update={"phase": Phase.FAILED, "reason": detail, "finishing": changes.discard_candidate(rollout)}
         )
         return record(failed, now, "failed", detail, None, [])
-    if rollout.phase is Phase.PROVISIONING and not isinstance(action, UpdateWeights | UpdateCapacity):
-        # Only a weights or capacity update can have left the candidate on the endpoint.
+    if (
+        rollout.phase is Phase.PROVISIONING
+        and rollout.shadow is None
+        and not isinstance(action, UpdateWeights | UpdateCapacity)
+    ):
+        # Only a weights or capacity update can have left the candidate on the endpoint (after a
+        # shadow phase the shadow may still be there: the way back below removes it).
         failed = rollout.model_copy(
             update={"phase": Phase.FAILED, "reason": detail, "finishing": changes.discard_candidate(rollout)}
         )

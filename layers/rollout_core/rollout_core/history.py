@@ -15,6 +15,8 @@ HISTORY_LIMIT = 200
 
 MILESTONE_TYPES = {
     "started": "Rollout Started",
+    "shadow_started": "Rollout Shadow Started",
+    "shadow_passed": "Rollout Shadow Passed",
     "step_advanced": "Rollout Step Advanced",
     "paused": "Rollout Paused",
     "resumed": "Rollout Resumed",

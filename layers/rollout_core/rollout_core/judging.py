@@ -15,7 +15,7 @@ from datetime import datetime
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from . import analysis, smoke
+from . import analysis, shadow, smoke
 from .aws.metrics import MetricsGateway
 from .aws.samples import SmokeRunner
 from .aws.store import ConflictError, RolloutStore
@@ -32,7 +32,7 @@ class Judges:
 
     def observe(self, rollout: Rollout, obs: Observations, now: datetime) -> Observations:
         """The observations, with the metrics of a bake's window when the analysis needs them."""
-        wanted = analysis.request(rollout, now)
+        wanted = analysis.request(rollout, now) or shadow.request_metrics(rollout, now)
         metrics = self.metrics.read(wanted) if wanted is not None else None
         return obs.model_copy(update={"judging": True, "metrics": metrics})
 
@@ -59,22 +59,38 @@ class Judges:
     @staticmethod
     def published(rollout: Rollout, now: datetime) -> None:
         """EMF, per check: the baseline's and the candidate's value (errors: %, latency: ms), and
-        the score; dimensions service, endpoint, check (the dashboard's canary widgets).
+        the score; dimensions service, endpoint, check (the dashboard's canary widgets). The shadow
+        phase's analysis (issue 13) as ShadowProduction / ShadowCandidate / ShadowScore.
         EphemeralMetrics: its own dimensions, not the handler's shared metric set."""
         report = rollout.analysis
-        if report is None or report.at != now:
-            return
-        for check in report.checks:
-            if check.baseline is None or check.candidate is None:
-                continue
-            metrics = EphemeralMetrics()
-            metrics.add_dimension(name="endpoint", value=rollout.endpoint_name)
-            metrics.add_dimension(name="check", value=check.name)
-            metrics.add_metric(name="CanaryBaseline", unit=MetricUnit.NoUnit, value=check.baseline)
-            metrics.add_metric(name="CanaryCandidate", unit=MetricUnit.NoUnit, value=check.candidate)
-            metrics.flush_metrics()
-        if report.score is not None:
-            metrics = EphemeralMetrics()
-            metrics.add_dimension(name="endpoint", value=rollout.endpoint_name)
-            metrics.add_metric(name="CanaryScore", unit=MetricUnit.NoUnit, value=report.score)
-            metrics.flush_metrics()
+        if report is not None and report.at == now:
+            for check in report.checks:
+                if check.baseline is not None and check.candidate is not None:
+                    metrics = _check_metrics(rollout, check.name)
+                    metrics.add_metric(name="CanaryBaseline", unit=MetricUnit.NoUnit, value=check.baseline)
+                    metrics.add_metric(name="CanaryCandidate", unit=MetricUnit.NoUnit, value=check.candidate)
+                    metrics.flush_metrics()
+            if report.score is not None:
+                metrics = _check_metrics(rollout, None)
+                metrics.add_metric(name="CanaryScore", unit=MetricUnit.NoUnit, value=report.score)
+                metrics.flush_metrics()
+        shadowed = rollout.shadow.analysis if rollout.shadow is not None else None
+        if shadowed is not None and shadowed.at == now:
+            for check in shadowed.checks:
+                if check.baseline is not None and check.candidate is not None:
+                    metrics = _check_metrics(rollout, check.name)
+                    metrics.add_metric(name="ShadowProduction", unit=MetricUnit.NoUnit, value=check.baseline)
+                    metrics.add_metric(name="ShadowCandidate", unit=MetricUnit.NoUnit, value=check.candidate)
+                    metrics.flush_metrics()
+            if shadowed.score is not None:
+                metrics = _check_metrics(rollout, None)
+                metrics.add_metric(name="ShadowScore", unit=MetricUnit.NoUnit, value=shadowed.score)
+                metrics.flush_metrics()
+
+
+def _check_metrics(rollout: Rollout, check: str | None) -> EphemeralMetrics:
+    metrics = EphemeralMetrics()
+    metrics.add_dimension(name="endpoint", value=rollout.endpoint_name)
+    if check is not None:
+        metrics.add_dimension(name="check", value=check)
+    return metrics

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import analysis, capacity, changes, guards, naming, promotion, smoke
+from . import analysis, capacity, changes, guards, naming, promotion, shadow, smoke
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -59,7 +59,10 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     # issue 11 (promotion.py): released, or ended before its turn (cancelled soak, rejected,
     # declined, replaced at the gate).
     Phase.WAITING: frozenset({Phase.PENDING, Phase.ABORTED, Phase.SUPERSEDED}),
-    Phase.PENDING: frozenset({Phase.PROVISIONING, Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED}),
+    Phase.PENDING: frozenset(
+        {Phase.SHADOWING, Phase.PROVISIONING, Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED}
+    ),
+    Phase.SHADOWING: frozenset({Phase.PROVISIONING, Phase.FAILED, Phase.ROLLING_BACK}),
     Phase.PROVISIONING: frozenset({Phase.SHIFTING, Phase.SUCCEEDED, Phase.FAILED, Phase.ROLLING_BACK}),
     Phase.SHIFTING: frozenset({Phase.BAKING, Phase.FAILED, Phase.ROLLING_BACK}),
     Phase.BAKING: frozenset({Phase.SHIFTING, Phase.PROMOTING, Phase.FAILED, Phase.ROLLING_BACK}),
@@ -148,9 +151,12 @@ def decide(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
     if _overdue(rollout, now) and rollout.phase is not Phase.PROMOTING:
         reason = f"rollout exceeded its max duration ({rollout.target.plan.max_duration_seconds}s)"
         reason = analysis.overdue_reason(rollout, reason)  # a step held for want of traffic says so
+        reason = shadow.overdue_reason(rollout, reason)
         if rollout.first_deployment:
             return finish(rollout, obs, now, Phase.FAILED, reason, [])
         return start_rollback(rollout, obs, now, Phase.FAILED, reason)
+    if rollout.phase is Phase.SHADOWING:
+        return shadow.shadowing(rollout, obs, now)
     if rollout.phase is Phase.PROVISIONING:
         return _provisioning(rollout, obs, now)
     if rollout.phase is Phase.SHIFTING:
@@ -196,6 +202,8 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id),
         "desired_weights": {serving.variant_name: 100, candidate.variant_name: 0},
     }
+    if shadow.applies(r):  # issue 13: the candidate is first the shadow variant (shadow.py)
+        return shadow.start(r, update, obs, now)
     reason = f"candidate joins baseline {serving.variant_name} at weight 0"
     return request(r.model_copy(update=update), obs, now, "provisioning", reason)
 
@@ -229,13 +237,21 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if seen == "failed":
         if r.first_deployment:
             return finish(r, obs, now, Phase.FAILED, update_failed(ep), [DeleteEndpoint(endpoint_name=r.endpoint_name)])
-        return finish(r, obs, now, Phase.FAILED, update_failed(ep), changes.discard_candidate(r))
+        return _not_joined(r, obs, now, update_failed(ep))
     if seen == "changed":
         if r.attempts + 1 >= MAX_ATTEMPTS:
             reason = f"endpoint update did not take effect after {r.attempts + 1} requests ({settled_on(ep, r)})"
-            return finish(r, obs, now, Phase.FAILED, reason, changes.discard_candidate(r))
+            return _not_joined(r, obs, now, reason)
         return request(r, obs, now, "retrying", settled_on(ep, r), count=True)
     return request(r, obs, now, "retrying", "endpoint update not applied yet")
+
+
+def _not_joined(r: Rollout, obs: Observations, now: datetime, reason: str) -> Decision:
+    """The candidate did not join at weight 0. After a shadow phase the endpoint still holds the
+    shadow: the way back removes it. Otherwise nothing of the candidate is on the endpoint."""
+    if r.shadow is not None:
+        return start_rollback(r, obs, now, Phase.FAILED, reason)
+    return finish(r, obs, now, Phase.FAILED, reason, changes.discard_candidate(r))
 
 
 def _shifting(r: Rollout, obs: Observations, now: datetime) -> Decision:

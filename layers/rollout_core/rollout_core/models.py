@@ -10,7 +10,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .canary_models import AnalysisPlan, AnalysisReport, MetricData, RunSmokeTest, SmokeTestPlan, SmokeTestRecord
+from .canary_models import (
+    AnalysisPlan,
+    AnalysisReport,
+    MetricData,
+    RunSmokeTest,
+    ShadowPlan,
+    ShadowRecord,
+    SmokeTestPlan,
+    SmokeTestRecord,
+)
 
 # SageMaker resource name pattern (models, endpoints, endpoint configs, variants).
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
@@ -51,6 +60,7 @@ class RolloutPlan(BaseModel):
     # Judging the candidate (issue 12: smoke.py, analysis.py)
     smoke_test: SmokeTestPlan = SmokeTestPlan()
     analysis: AnalysisPlan = AnalysisPlan()
+    shadow: ShadowPlan | None = None  # issue 13: a shadow phase before the first step (shadow.py)
 
     _split_steps = field_validator("steps", mode="before")(_split_csv)
 
@@ -64,6 +74,12 @@ class RolloutPlan(BaseModel):
         if steps[-1] != 100:
             raise ValueError("the last step must be 100")
         return steps
+
+    @model_validator(mode="after")
+    def _shadow_fits(self) -> RolloutPlan:
+        if self.shadow is not None and self.shadow.duration_seconds >= self.max_duration_seconds:
+            raise ValueError("shadow.duration_seconds must be shorter than max_duration_seconds")
+        return self
 
 
 class InferenceSettings(BaseModel):
@@ -156,6 +172,7 @@ class Target(BaseModel):
 
 class Phase(StrEnum):
     PENDING = "PENDING"  # recorded, waiting for its turn on the endpoint
+    SHADOWING = "SHADOWING"  # the candidate as the shadow variant: mirrored requests, answers no one
     PROVISIONING = "PROVISIONING"  # endpoint being created/updated to hold the candidate
     SHIFTING = "SHIFTING"  # weights being moved to the current step
     BAKING = "BAKING"  # weights at the current step, watching alarms for the bake time
@@ -228,6 +245,9 @@ class EndpointView(BaseModel):
     last_modified: datetime
     failure_reason: str | None = None
     instances: dict[str, int] = Field(default_factory=dict)  # variant name -> CurrentInstanceCount
+    # DescribeEndpoint ShadowProductionVariants: shadow variant name -> CurrentInstanceCount.
+    # A shadow takes no share of the traffic: it is never in ``weights``.
+    shadows: dict[str, int] = Field(default_factory=dict)
 
     @property
     def percentages(self) -> dict[str, int]:
@@ -293,6 +313,9 @@ class CreateEndpointConfig(BaseModel):
     kind: Literal["CreateEndpointConfig"] = "CreateEndpointConfig"
     config_name: str
     variants: list[tuple[VariantSpec, int]]  # spec and initial weight (percent)
+    # ShadowProductionVariants: spec and initial weight, relative to the production variant's
+    # (the sampling percentage when the production variant is at 100; shadow.py).
+    shadow_variants: list[tuple[VariantSpec, int]] = Field(default_factory=list)
     baseline_config: BaselineConfig = BaselineConfig()  # config-level fields and tags carried over
 
 
@@ -436,7 +459,7 @@ class Rollout(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = 3  # of this document as stored (documents.py reads older and newer ones)
+    schema_version: int = 4  # of this document as stored (documents.py reads older and newer ones)
     rollout_id: str
     endpoint_name: str
     model_package_arn: str
@@ -488,6 +511,7 @@ class Rollout(BaseModel):
     # Judging the candidate (issue 12: smoke.py, analysis.py)
     smoke_test: SmokeTestRecord | None = None  # the smoke test before the first shift
     analysis: AnalysisReport | None = None  # the latest canary analysis of a bake
+    shadow: ShadowRecord | None = None  # issue 13: the shadow phase (shadow.py)
 
     @model_validator(mode="after")
     def _outcome_only_when_rolling_back(self) -> Rollout:

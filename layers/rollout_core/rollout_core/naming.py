@@ -30,6 +30,17 @@ def variant_name(rid: str) -> str:
     return f"v-{rid}"
 
 
+def shadow_variant_name(rid: str) -> str:
+    """The candidate while it is the shadow variant (a name of its own: its metrics are not mixed
+    with the canary's, and no variant changes from shadow to production across an update)."""
+    return f"s-{rid}"
+
+
+def shadow_config(endpoint_name: str, rid: str) -> str:
+    """The baseline serving, the candidate as its shadow (issue 13)."""
+    return f"{config_prefix(endpoint_name)}{rid}-shadow"
+
+
 def rollout_config(endpoint_name: str, rid: str) -> str:
     """Baseline and candidate side by side."""
     return f"{config_prefix(endpoint_name)}{rid}-roll"

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import guards, versions
+from . import guards, naming, versions
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.clients import error_code
 from .aws.sagemaker import SageMakerGateway
@@ -102,11 +102,22 @@ class Operations:
         next_step_at = None
         if rollout.phase is Phase.BAKING and rollout.step_started_at and not rollout.paused:
             next_step_at = rollout.step_started_at + timedelta(seconds=rollout.target.plan.bake_seconds)
+        shadow_plan = rollout.target.plan.shadow
+        started = rollout.shadow.started_at if rollout.shadow else None
+        if (
+            rollout.phase is Phase.SHADOWING
+            and shadow_plan
+            and started
+            and rollout.step_started_at
+            and not rollout.paused
+        ):
+            next_step_at = rollout.step_started_at + timedelta(seconds=shadow_plan.duration_seconds)
         return {
             **summary(rollout),
             "live": {
                 "endpoint_status": endpoint.status if endpoint else None,
                 "weights": endpoint.percentages if endpoint else {},
+                "shadows": endpoint.shadows if endpoint else {},  # shadow variant -> instances (issue 13)
                 "alarms": {
                     name: {
                         "state": states[name].value if name in states else "MISSING",
@@ -124,6 +135,15 @@ class Operations:
             # Judging the candidate (issue 12): the smoke test and the latest canary analysis
             "smoke_test": rollout.smoke_test.model_dump(mode="json") if rollout.smoke_test else None,
             "analysis": rollout.analysis.model_dump(mode="json") if rollout.analysis else None,
+            # The shadow phase (issue 13): its plan, its variant, how it went and its latest analysis
+            # (None: no shadow plan, or a rollout past PENDING that had no shadow phase: a first deployment)
+            "shadow": None
+            if shadow_plan is None or (rollout.shadow is None and rollout.phase is not Phase.PENDING)
+            else {
+                **shadow_plan.model_dump(mode="json", exclude={"checks"}),
+                "variant": naming.shadow_variant_name(rollout.rollout_id),
+                **(rollout.shadow.model_dump(mode="json", exclude={"sampling_percent"}) if rollout.shadow else {}),
+            },
             "history": [h.model_dump(mode="json") for h in rollout.history],
         }
 

@@ -76,7 +76,7 @@ def rolling_back(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if ep.status in BUSY_STATUSES:
         return r, []
     base = r.baseline.variant_name
-    if set(ep.weights) == {base}:
+    if set(ep.weights) == {base} and not ep.shadows:  # the candidate gone, as a shadow too (shadow.py)
         actions = changes.discard_candidate(r)
         if r.autoscaling is not None and r.autoscaling_suspended:
             actions.append(_autoscaling_back(r))
@@ -117,6 +117,7 @@ def _stuck(r: Rollout, obs: Observations, now: datetime, ep: EndpointView) -> De
     assert r.baseline is not None
     left = ", ".join(
         [r.candidate.model_name, naming.rollout_config(r.endpoint_name, r.rollout_id)]
+        + ([naming.shadow_config(r.endpoint_name, r.rollout_id)] if r.shadow is not None else [])
         + ([r.desired_config] if r.desired_config else [])
     )
     reason = (

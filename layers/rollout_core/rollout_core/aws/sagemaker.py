@@ -60,6 +60,18 @@ class AsyncSettings:
     error_topic_arn: str
 
 
+def _variant(spec: VariantSpec, weight: int) -> dict[str, Any]:
+    """A ProductionVariant of CreateEndpointConfig (production or shadow)."""
+    return {
+        **spec.settings,
+        "VariantName": spec.variant_name,
+        "ModelName": spec.model_name,
+        "InstanceType": spec.instance_type,
+        "InitialInstanceCount": spec.instance_count,
+        "InitialVariantWeight": float(weight),
+    }
+
+
 def _missing(exc: ClientError) -> bool:
     code, message = error_code(exc)
     return code in ("ValidationException", "ResourceNotFound") and "could not find" in message.lower()
@@ -111,6 +123,12 @@ class SageMakerGateway:
             for v in variants
             if "CurrentInstanceCount" in v or "DesiredInstanceCount" in v
         }
+        # DescribeEndpoint ShadowProductionVariants: "one for each model that you want to host at
+        # this endpoint in shadow mode" (ProductionVariantSummary, as the production ones).
+        shadows = {
+            v["VariantName"]: int(v.get("CurrentInstanceCount", v.get("DesiredInstanceCount", 0)) or 0)
+            for v in described.get("ShadowProductionVariants", [])
+        }
         return EndpointView(
             status=described["EndpointStatus"],
             config_name=described["EndpointConfigName"],
@@ -118,6 +136,7 @@ class SageMakerGateway:
             last_modified=described["LastModifiedTime"],
             failure_reason=described.get("FailureReason") or None,
             instances=instances,
+            shadows=shadows,
         )
 
     def observe(self, endpoint_name: str) -> EndpointView | None:
@@ -194,21 +213,17 @@ class SageMakerGateway:
             )
         elif isinstance(action, CreateEndpointConfig):
             carried = action.baseline_config
+            shadows: dict[str, Any] = {}
+            if action.shadow_variants:
+                # API reference, CreateEndpointConfig: "If you use this field, you can only specify
+                # one variant for ProductionVariants and one variant for ShadowProductionVariants".
+                shadows["ShadowProductionVariants"] = [_variant(s, w) for s, w in action.shadow_variants]
             self._create(
                 self._sm.create_endpoint_config,
                 EndpointConfigName=action.config_name,
-                ProductionVariants=[
-                    {
-                        **spec.settings,
-                        "VariantName": spec.variant_name,
-                        "ModelName": spec.model_name,
-                        "InstanceType": spec.instance_type,
-                        "InitialInstanceCount": spec.instance_count,
-                        "InitialVariantWeight": float(weight),
-                    }
-                    for spec, weight in action.variants
-                ],
+                ProductionVariants=[_variant(spec, weight) for spec, weight in action.variants],
                 Tags=[*carried.tags, *tags],
+                **shadows,
                 **carried.settings,
             )
         elif isinstance(action, CreateEndpoint):
