@@ -6,10 +6,7 @@ the core's own models; the tables are rendered by rich at width 80 as a terminal
 
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,18 +21,7 @@ AT = datetime(2026, 11, 20, 9, 12, 5, tzinfo=UTC)
 GROUP = "churn-model"
 
 
-@pytest.fixture(autouse=True)
-def utc_terminal() -> Iterator[None]:
-    """The reader's zone is UTC here (short times are local)."""
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if saved is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc_terminal")  # tests/unit/conftest.py
 
 
 def _rollout(version: int, phase: Phase, step_index: int, first: bool = False, **extra: Any) -> Rollout:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,21 +10,6 @@ from rich.console import Console
 
 from rollout_client import versions_cli
 from rollout_client.client import ApiError
-
-
-@pytest.fixture
-def utc_terminal() -> Iterator[None]:
-    """The reader's zone is UTC (tables show short local times; --json keeps full ISO)."""
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if saved is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
-
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/{}"
 
