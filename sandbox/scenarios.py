@@ -61,6 +61,9 @@ class Scenario(BaseModel):
     # How long a model/config SageMaker has just created stays invisible to the calls that use
     # it (CreateEndpoint API reference: eventually consistent read). 0: visible at once.
     lookup_delay_seconds: float = 0
+    # The account's endpoint instance quotas (Service Quotas), per type; unset types keep the
+    # sandbox's defaults (sandbox/quotas_ext.py). SageMaker enforces them.
+    quota: dict[str, int] = Field(default_factory=dict)
     steps: list[dict[str, Any]]
 
     def full_target(self) -> Target:
@@ -124,6 +127,7 @@ class Runner:
             parameters=parameters,
             deliver_each=self.deliver_each,
             lookup_seconds=self.scenario.lookup_delay_seconds,
+            quotas=self.scenario.quota,
         ) as sandbox:
             self.sandbox = sandbox
             sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)

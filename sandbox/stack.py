@@ -27,6 +27,7 @@ from .autoscaling_ext import AutoscalingSimulator
 from .envelope import envelope
 from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
 from .jobs_ext import JobsSimulator
+from .quotas_ext import InstanceQuotas
 from .sagemaker_ext import EndpointSimulator
 
 REGION = "us-east-1"
@@ -124,6 +125,7 @@ class Sandbox:
         server_url: str | None = None,
         work_seconds: float = 60,
         lookup_seconds: float = 0,
+        quotas: dict[str, int] | None = None,  # instance type -> endpoint quota (issue 17)
     ) -> None:
         self.now = START
         self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
@@ -134,6 +136,7 @@ class Sandbox:
             clock=lambda: self.now, update_seconds=update_seconds, lookup_seconds=lookup_seconds
         )
         self.autoscaling = AutoscalingSimulator()
+        self.quotas = InstanceQuotas(self.simulator, quotas)  # Service Quotas and their enforcement
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
         self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
@@ -178,6 +181,7 @@ class Sandbox:
             self._mock.start()
         self.simulator.install()
         self.autoscaling.install()
+        self.quotas.install()
         self.jobs.install()
         clock.set_source(lambda: self.now)
         sns = boto3.client("sns", region_name=REGION)
@@ -228,6 +232,7 @@ class Sandbox:
         clock.set_source(None)
         new_execution_environment()
         self.jobs.uninstall()
+        self.quotas.uninstall()
         self.autoscaling.uninstall()
         self.simulator.uninstall()
         if not self.server_url:

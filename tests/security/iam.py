@@ -107,6 +107,7 @@ _NO_RESOURCE_TYPES = {
     ("application-autoscaling", "DescribeScalingActivities"),
     ("cloudwatch", "PutMetricData"),
     ("cloudwatch", "GetMetricData"),
+    ("servicequotas", "ListServiceQuotas"),  # issue 17: the quota pre-flight
 }
 
 
@@ -249,6 +250,12 @@ def _sqs(call: Call, p: dict[str, Any]) -> list[Access]:
     return [Access(call.action, _arn("sqs", name))]
 
 
+def _servicequotas(call: Call, p: dict[str, Any]) -> list[Access]:
+    if ("servicequotas", call.operation) not in _NO_RESOURCE_TYPES:
+        raise Unmapped(call.action)
+    return [Access(call.action, "*")]
+
+
 _MAPPERS = {
     "sagemaker": _sagemaker_call,
     "dynamodb": _dynamodb,
@@ -259,6 +266,7 @@ _MAPPERS = {
     "sns": _sns,
     "events": _events,
     "sqs": _sqs,
+    "servicequotas": _servicequotas,
 }
 
 

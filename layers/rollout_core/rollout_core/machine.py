@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import capacity, changes, guards, naming
+from . import capacity, changes, guards, naming, preflight
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -152,13 +152,17 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
     ep = obs.endpoint
     update: dict[str, Any]
     if ep is None:
+        short = preflight.shortfall(r.target, None, obs)
+        if short:
+            return finish(r, obs, now, Phase.FAILED, short, [])  # before touching anything
         update = {
             "phase": Phase.PROVISIONING,
             "baseline": None,
             "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
             "desired_weights": {r.candidate.variant_name: 100},
         }
-        return request(r.model_copy(update=update), obs, now, "provisioning", "first deployment: creating the endpoint")
+        reason = "first deployment: creating the endpoint" + preflight.warnings(obs)
+        return request(r.model_copy(update=update), obs, now, "provisioning", reason)
     if ep.status in BUSY_STATUSES:
         return r, []
     if ep.status != "InService":
@@ -171,6 +175,9 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return finish(r, obs, now, Phase.FAILED, "cannot tell which variant serves", [])
     if serving.variant_name == r.candidate.variant_name:
         return finish(r, obs, now, Phase.SUCCEEDED, "candidate already serves all traffic", [])
+    short = preflight.shortfall(r.target, serving, obs)
+    if short:
+        return finish(r, obs, now, Phase.FAILED, short, [])  # before touching the endpoint
     candidate = r.candidate.model_copy(update={"settings": changes.candidate_settings(r.candidate, serving)})
     update = {
         "phase": Phase.PROVISIONING,
@@ -182,7 +189,7 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id),
         "desired_weights": {serving.variant_name: 100, candidate.variant_name: 0},
     }
-    reason = f"candidate joins baseline {serving.variant_name} at weight 0"
+    reason = f"candidate joins baseline {serving.variant_name} at weight 0" + preflight.warnings(obs)
     return request(r.model_copy(update=update), obs, now, "provisioning", reason)
 
 

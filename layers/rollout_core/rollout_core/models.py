@@ -197,6 +197,17 @@ class EndpointView(BaseModel):
         return {name: round(100 * w / total) for name, w in self.weights.items()}
 
 
+class InstanceQuota(BaseModel):
+    """One instance type's endpoint quota (Service Quotas) and what the account runs of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_type: str
+    quota: int  # the applied value of "<type> for endpoint usage"
+    in_use: int  # instances of this type the account's endpoints run now
+    quota_code: str = ""  # e.g. L-1234ABCD: what a quota increase request names
+
+
 class Observations(BaseModel):
     """Everything decide() needs to know about the world, gathered by the shell."""
 
@@ -212,6 +223,8 @@ class Observations(BaseModel):
     baseline_config: BaselineConfig | None = None  # the rest of the serving config, to carry over
     unsupported: str | None = None  # why this tool cannot roll out onto the endpoint as it is
     predecessor_live: bool = False  # a superseded rollout on the endpoint is still winding down
+    quotas: dict[str, InstanceQuota] = Field(default_factory=dict)  # per instance type the rollout needs
+    quota_warnings: list[str] = Field(default_factory=list)  # quota reads that failed (the rollout tries)
 
     def summary(self) -> dict[str, Any]:
         """Compact form kept in history: why a decision was made."""

@@ -10,15 +10,25 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from . import clock, commands, decisions, errors, history, machine, naming
+from . import clock, commands, decisions, errors, history, machine, naming, preflight
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
 from .aws.notify import Notifier
+from .aws.quotas import QuotaGateway, QuotaReadings
 from .aws.sagemaker import RetryLater, SageMakerGateway
 from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
-from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling, Target
+from .models import (
+    AlarmState,
+    ApplyAutoscaling,
+    Observations,
+    Phase,
+    Rollout,
+    SuspendAutoscaling,
+    Target,
+    VariantSpec,
+)
 
 logger = Logger(child=True)
 
@@ -33,6 +43,7 @@ class RolloutService:
     autoscaling: AutoscalingGateway
     targets: TargetRepository
     notifier: Notifier | None = None
+    quotas: QuotaGateway | None = None  # the quota pre-flight (preflight.py); None: skipped
 
     @staticmethod
     def now() -> datetime:
@@ -313,18 +324,24 @@ class RolloutService:
         described = self.sagemaker.describe_endpoint(rollout.endpoint_name)
         endpoint = None if described is None else self.sagemaker.view(described)
         if rollout.phase is Phase.PENDING:
-            if described is None or endpoint is None or endpoint.status != "InService":
+            if described is None:
+                quotas = self._quotas(rollout, None)
+                return Observations(endpoint=None, quotas=quotas.quotas, quota_warnings=quotas.warnings)
+            if endpoint is None or endpoint.status != "InService":
                 return Observations(endpoint=endpoint)
             baseline = self.sagemaker.baseline(described)
             autoscaling = None
             if baseline.variant is not None:
                 autoscaling = self.autoscaling.snapshot(rollout.endpoint_name, baseline.variant.variant_name)
+            quotas = self._quotas(rollout, baseline.variant) if baseline.variant is not None else QuotaReadings()
             return Observations(
                 endpoint=endpoint,
                 serving_variant=baseline.variant,
                 baseline_config=baseline.config,
                 unsupported=baseline.unsupported,
                 autoscaling=autoscaling,
+                quotas=quotas.quotas,
+                quota_warnings=quotas.warnings,
             )
         names: Iterable[str] = rollout.target.guard_alarms
         if readings is None:
@@ -336,6 +353,16 @@ class RolloutService:
             alarm_reasons={n: readings.reasons.get(n, "") for n in alarms},
             alarm_since={n: readings.since[n] for n in alarms if n in readings.since},
         )
+
+    def _quotas(self, rollout: Rollout, baseline: VariantSpec | None) -> QuotaReadings:
+        """The quotas of every instance type the rollout's peak needs (preflight.py)."""
+        if self.quotas is None:
+            return QuotaReadings()
+        count = baseline.instance_count if baseline is not None else 0
+        readings = self.quotas.read(preflight.peak_need(rollout.target, baseline, count))
+        for warning in readings.warnings:
+            logger.warning("quota pre-flight incomplete", extra={**self._keys(rollout), "warning": warning})
+        return readings
 
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:

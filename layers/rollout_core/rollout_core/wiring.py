@@ -11,6 +11,7 @@ from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import client, realtime_runtime_client
 from .aws.job_store import JobStore
 from .aws.notify import Notifier
+from .aws.quotas import QuotaGateway
 from .aws.runtime import RuntimeGateway
 from .aws.sagemaker import AsyncSettings, SageMakerGateway
 from .aws.storage import Storage
@@ -61,6 +62,7 @@ def rollout_service() -> RolloutService:
         autoscaling=AutoscalingGateway(aws_client("application-autoscaling"), aws_client("cloudwatch")),
         targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         notifier=notifier(),
+        quotas=QuotaGateway(aws_client("service-quotas"), aws_client("sagemaker")),
     )
 
 
