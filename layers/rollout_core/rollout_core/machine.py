@@ -114,7 +114,9 @@ def stop(rollout: Rollout, outcome: Phase, reason: str, now: datetime) -> Rollou
         return record(rollout.model_copy(update={"phase": outcome}), now, "stopped", reason, None, [])
     if outcome is Phase.SUPERSEDED and (rollout.first_deployment or rollout.phase is Phase.PROMOTING):
         return rollout
-    changed = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason})
+    # A pause holds traffic moving forward, never the way back: a stopped rollout is not paused.
+    update = {"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, "paused": False, "paused_at": None}
+    changed = rollout.model_copy(update=update)
     return record(changed, now, "stop requested", reason, None, [])
 
 

@@ -32,9 +32,9 @@ STUCK_SECONDS = 1800
 
 
 def start_rollback(r: Rollout, obs: Observations, now: datetime, outcome: Phase, reason: str) -> Decision:
-    stopping = r.model_copy(
-        update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, "rollback_started_at": now}
-    )
+    # A pause holds traffic moving forward, never the way back: a rollout rolling back is not paused.
+    update = {"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, "rollback_started_at": now}
+    stopping = r.model_copy(update={**update, "paused": False, "paused_at": None})
     stopping = record(stopping, now, "rolling back", reason, obs, [])
     return rolling_back(stopping, obs, now)
 
