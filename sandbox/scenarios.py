@@ -49,6 +49,8 @@ class Expectation(BaseModel):
     history_contains: str | None = None  # a reason in the rollout's history contains this
     # SageMaker's async test notifications delivered so far (distinct SNS messages)
     test_notifications: int | None = None
+    # issue 17: the rollout's own candidate alarms: metric -> state (or MISSING: it does not exist)
+    candidate_alarms: dict[str, str] | None = None
 
 
 class Scenario(BaseModel):
@@ -176,6 +178,14 @@ class Runner:
         self._line("cloudwatch", f"{arg['name']} -> {arg['state']}")
         self._deliveries(self.sandbox.set_alarm(arg["name"], arg["state"]))
 
+    def _step_candidate_alarm(self, arg: dict[str, str]) -> None:
+        """{rollout: v2, metric: 5xx, state: ALARM}: one of the candidate's own alarms changes."""
+        rollout = self._rollout(arg["rollout"])
+        assert rollout is not None and arg["metric"] in rollout.candidate_alarms, f"no {arg['metric']} alarm"
+        name = rollout.candidate_alarms[arg["metric"]]
+        self._line("cloudwatch", f"{name} -> {arg['state']}")
+        self._deliveries(self.sandbox.set_alarm(name, arg["state"]))
+
     def _step_wait(self, arg: Any) -> None:
         """Minute by minute: SageMaker finishes what is due, events flow, schedules fire."""
         sandbox = self.sandbox
@@ -185,6 +195,7 @@ class Runner:
             sandbox.simulator.advance()
             sandbox.jobs.advance()
             self._deliveries(sandbox.deliver_endpoint_events())
+            self._deliveries(sandbox.evaluate_alarms())
             self._deliveries(sandbox.tick())
             if int((sandbox.now - START).total_seconds()) % 300 == 0:
                 self._deliveries(sandbox.tick("JobSweep"))
@@ -413,7 +424,7 @@ class Runner:
     def _expect_rollout(self, want: Expectation) -> None:
         """Expectations on the package ``want.rollout``'s latest rollout."""
         if want.rollout is None:
-            for needs in ("phase", "reason_contains", "rollouts", "history_contains", "paused"):
+            for needs in ("phase", "reason_contains", "rollouts", "history_contains", "paused", "candidate_alarms"):
                 assert getattr(want, needs) is None, f"{needs} needs rollout"
             return
         rollout = self._rollout(want.rollout)
@@ -431,6 +442,12 @@ class Runner:
             assert any(want.history_contains in r for r in reasons), f"no history reason has {want.history_contains!r}"
         if want.paused is not None:
             assert rollout.paused == want.paused, f"paused={rollout.paused}"
+        if want.candidate_alarms is not None:
+            names = rollout.candidate_alarms
+            found = self.sandbox.client("cloudwatch").describe_alarms(AlarmNames=sorted(names.values()))
+            states = {a["AlarmName"]: a["StateValue"] for a in found["MetricAlarms"]}
+            seen = {metric: states.get(name, "MISSING") for metric, name in names.items()}
+            assert seen == want.candidate_alarms, f"candidate alarms {seen}, expected {want.candidate_alarms}"
 
     def _expect_endpoint(self, want: Expectation) -> None:
         """Expectations on the endpoint, the store and what was announced."""

@@ -23,6 +23,7 @@ import boto3
 from moto import mock_aws
 
 from . import template as tpl
+from .alarms_ext import AlarmStates
 from .autoscaling_ext import AutoscalingSimulator
 from .envelope import envelope
 from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
@@ -137,6 +138,7 @@ class Sandbox:
         )
         self.autoscaling = AutoscalingSimulator()
         self.quotas = InstanceQuotas(self.simulator, quotas)  # Service Quotas and their enforcement
+        self.alarm_states = AlarmStates(clock=lambda: self.now)  # initial state, updates, notBreaching
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
         self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
@@ -163,6 +165,7 @@ class Sandbox:
             "TARGETS_PREFIX": TARGETS_PREFIX,
             "JOBS_BUCKET": JOBS_BUCKET,
             "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
+            "ALARM_NAME_PREFIX": self.parameters.get("AlarmNamePrefix", ""),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
             or self.parameters.get("EndpointName", ""),
@@ -182,6 +185,7 @@ class Sandbox:
         self.simulator.install()
         self.autoscaling.install()
         self.quotas.install()
+        self.alarm_states.install()
         self.jobs.install()
         clock.set_source(lambda: self.now)
         sns = boto3.client("sns", region_name=REGION)
@@ -232,6 +236,7 @@ class Sandbox:
         clock.set_source(None)
         new_execution_environment()
         self.jobs.uninstall()
+        self.alarm_states.uninstall()
         self.quotas.uninstall()
         self.autoscaling.uninstall()
         self.simulator.uninstall()
@@ -297,6 +302,13 @@ class Sandbox:
             done += self.deliver(event)
         return done
 
+    def evaluate_alarms(self) -> list[Delivery]:
+        """CloudWatch evaluates the alarms that are due (sandbox/alarms_ext.py) and announces changes."""
+        done = []
+        for name in self.alarm_states.evaluate(ACCOUNT, REGION):  # no data, treated as not breaching
+            done += self.set_alarm(name, "OK", "Threshold Crossed: no datapoints were received (not breaching)")
+        return done
+
     def tick(self, rule: str = "RolloutTick") -> list[Delivery]:
         """A schedule rule fires (RolloutTick: the controller; JobSweep: the job sweep)."""
         rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK_NAME}-{rule}"
@@ -310,6 +322,7 @@ class Sandbox:
             self.simulator.advance()
             self.jobs.advance()
             self.deliver_endpoint_events()
+            self.evaluate_alarms()
             self.tick()
             if int((self.now - START).total_seconds()) % 300 == 0:
                 self.tick("JobSweep")  # rate(5 minutes)

@@ -153,6 +153,8 @@ TARGET = Target.model_validate(
         "instance_type": "ml.m5.large",
         "plan": {"steps": [50, 100], "bake_seconds": 120},
         "guard_alarms": [ALARM],
+        # issue 17: each candidate gets an alarm of its own (put when it joins, deleted at the end)
+        "candidate_alarms": {"metrics": ["5xx"]},
     }
 )
 UPDATE_SECONDS = 60  # how long SageMaker takes per endpoint change here
@@ -320,6 +322,7 @@ class Outcome:
     converged_at: int | None = None  # minute at which the state was the baseline's again
     error: str | None = None  # the harness itself failed in a child
     seconds: float = 0.0  # how long the faulted run took
+    candidate_alarms: list[str] = field(default_factory=list)  # the candidates' own alarms that exist
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -567,6 +570,7 @@ class Run:
         sb.now = sb.now + timedelta(seconds=60)
         sb.simulator.advance()
         self._deliver_announced()
+        self._deliver_all(self.sandbox.captured(sb.evaluate_alarms))  # CloudWatch's own state changes
         for tick in self.sandbox.captured(sb.tick):  # the schedule: never late, never twice
             self._deliver(tick)
         self._deliver_announced()
@@ -779,6 +783,12 @@ class Run:
             redeliveries=self.redeliveries,
             failed_invocations=self.failed_invocations,
             injected=self.injected,
+            candidate_alarms=sorted(
+                a["AlarmName"]
+                for page in self._client("cloudwatch").get_paginator("describe_alarms").paginate()
+                for a in page["MetricAlarms"]
+                if any(a["AlarmName"] in r.candidate_alarms.values() for r in rollouts)
+            ),
         )
 
 

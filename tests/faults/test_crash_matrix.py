@@ -22,7 +22,8 @@ rollout has settled), the checks are:
   the last rollout that SUCCEEDED;
 - nothing is orphaned: each of this tool's models/configs is in use, or kept by the prune rule
   (it once served: a SUCCEEDED rollout's model or final config, a rollback config), within
-  ``retain_models``; after a transient fault the set is exactly the fault-free one;
+  ``retain_models``; after a transient fault the set is exactly the fault-free one; no
+  candidate's own guard alarm (issue 17) outlives its settled rollout;
 - nothing is done twice: no SageMaker change (same operation and arguments) is accepted twice;
   after a transient fault the endpoint changes are exactly the fault-free ones.
 """
@@ -195,7 +196,7 @@ def orphans(o: Outcome, succeeded: list[str]) -> list[str]:
     for label in succeeded:
         candidate = o.candidates[label]
         once_served |= {candidate["model"], f"{TARGET.endpoint_name}-c-{candidate['rollout_id']}-final"}
-    problems = []
+    problems = [f"orphaned alarm: {name}" for name in o.candidate_alarms]  # every rollout has settled
     for name in o.models + o.configs:
         if name in in_use:
             continue
@@ -218,6 +219,10 @@ def test_a_checker_that_sees_nothing_wrong_is_not_blind():
     orphan = Outcome.from_json(good.to_json())
     orphan.models = [*orphan.models, f"{TARGET.endpoint_name}-m-0000000000"]
     assert any("orphaned" in p for p in check_end(orphan, SCENARIOS["second_version_to_100"].expected, set(), None))
+    alarm = Outcome.from_json(good.to_json())
+    alarm.candidate_alarms = ["sagemaker-rollout-churn-endpoint-v-0000000000-5xx"]
+    expected = SCENARIOS["second_version_to_100"].expected
+    assert any("orphaned alarm" in p for p in check_end(alarm, expected, set(), None))
     wrong = Outcome.from_json(good.to_json())
     wrong.serving_label = "v1"
     assert check_end(wrong, SCENARIOS["second_version_to_100"].expected, set(), None)

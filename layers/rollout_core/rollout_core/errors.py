@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import changes
+from . import candidate_alarms, changes
 from .decisions import refused
 from .history import describe, notify, record
 from .models import (
@@ -24,6 +24,7 @@ from .models import (
     DeleteModel,
     Phase,
     PruneOldModels,
+    PutCandidateAlarms,
     Rollout,
     SuspendAutoscaling,
     UpdateCapacity,
@@ -71,6 +72,9 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
     asks again. Anything else ends the rollout with the baseline serving.
     """
     detail = f"{action.kind} failed: {code}: {message}"
+    if isinstance(action, PutCandidateAlarms) and action.repair:
+        # An endpoint change may be in flight: nothing is undone; the next decision puts them again.
+        return record(rollout, now, "will retry", f"{detail} (put again on the next decision)", None, [])
     if rollout.phase.terminal:
         if _transient(code, message):
             return record(rollout, now, "will retry", detail, None, [])
@@ -94,18 +98,19 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
         return _retry_or_give_up(rollout, detail, now)
     if rollout.phase in (Phase.PENDING, Phase.PROVISIONING) and rollout.first_deployment:
         # What the request created for the candidate is deleted (nothing of it serves).
-        failed = rollout.model_copy(
-            update={"phase": Phase.FAILED, "reason": detail, "finishing": changes.discard_candidate(rollout)}
-        )
+        failed = rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail, "finishing": _discarded(rollout)})
         return record(failed, now, "failed", detail, None, [])
     if rollout.phase is Phase.PROVISIONING and not isinstance(action, UpdateWeights | UpdateCapacity):
         # Only a weights or capacity update can have left the candidate on the endpoint.
-        failed = rollout.model_copy(
-            update={"phase": Phase.FAILED, "reason": detail, "finishing": changes.discard_candidate(rollout)}
-        )
+        failed = rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail, "finishing": _discarded(rollout)})
         return record(failed, now, "failed", detail, None, [])
     stopping = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail})
     return record(stopping, now, "rolling back", detail, None, [])
+
+
+def _discarded(rollout: Rollout) -> list[Action]:
+    """What a rollout that failed while its candidate joined leaves to clean up."""
+    return [*changes.discard_candidate(rollout), *candidate_alarms.delete(rollout)]
 
 
 def _not_sent(rollout: Rollout, action: Action, now: datetime) -> Rollout:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import capacity, changes, guards, naming, preflight
+from . import candidate_alarms, capacity, changes, guards, naming, preflight
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -73,9 +73,16 @@ def new_rollout(
     predecessor_id: str | None = None,
     reason: str = "model package approved",
     approved_at: datetime | None = None,
+    alarm_prefix: str = "",
 ) -> Rollout:
-    """A PENDING rollout of ``model_package_arn`` onto the target's endpoint."""
+    """A PENDING rollout of ``model_package_arn`` onto the target's endpoint.
+
+    ``alarm_prefix``: the stack's AlarmNamePrefix, which the candidate's own alarms are named with.
+    """
     rid = naming.rollout_id(model_package_arn, salt)
+    spec = target.candidate_alarm_spec
+    metrics = spec.metrics if spec is not None else []
+    own_alarms = {m: naming.candidate_alarm(alarm_prefix, target.endpoint_name, rid, m) for m in metrics}
     candidate = VariantSpec(
         variant_name=naming.variant_name(rid),
         model_name=naming.model_name(target.endpoint_name, rid),
@@ -92,6 +99,7 @@ def new_rollout(
         predecessor_id=predecessor_id,
         approved_at=approved_at,
         reason=reason,
+        candidate_alarms=own_alarms,
         created_at=now,
         updated_at=now,
     )
@@ -128,6 +136,11 @@ def decide(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
         return _pending(rollout, obs, now)
     if rollout.phase is Phase.ROLLING_BACK:
         return rolling_back(rollout, obs, now)
+    decided, actions = _forward(rollout, obs, now)
+    return decided, candidate_alarms.repair(decided, obs) + actions
+
+
+def _forward(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
     firing = guards.firing(rollout, obs)
     if firing and not rollout.first_deployment and rollout.phase is not Phase.PROMOTING:
         reason = "guard alarm in ALARM: " + ", ".join(
@@ -160,6 +173,7 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         update = {
             "phase": Phase.PROVISIONING,
             "baseline": None,
+            "candidate_alarms": {},  # nothing to roll back to: nothing for alarms to do
             "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
             "desired_weights": {r.candidate.variant_name: 100},
         }
@@ -192,7 +206,8 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         "desired_weights": {serving.variant_name: 100, candidate.variant_name: 0},
     }
     reason = f"candidate joins baseline {serving.variant_name} at weight 0" + preflight.warnings(obs)
-    return request(r.model_copy(update=update), obs, now, "provisioning", reason)
+    joined, actions = request(r.model_copy(update=update), obs, now, "provisioning", reason)
+    return joined, candidate_alarms.put(joined) + actions
 
 
 def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .alarm_spec import CandidateAlarms
+
 # SageMaker resource name pattern (models, endpoints, endpoint configs, variants).
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -98,8 +100,19 @@ class Target(BaseModel):
     # Candidate instances needed per baseline instance for the same traffic: 1.0 when both run
     # the same instance type; e.g. 0.5 when the candidate's type serves twice as much.
     capacity_ratio: float = Field(default=1.0, gt=0, le=10)
+    # Alarms on the candidate variant's own metrics. None: the 5XX and latency ones when the
+    # target has no guard alarm at all, none otherwise; {"metrics": []}: none at all.
+    candidate_alarms: CandidateAlarms | None = None
 
     _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
+
+    @property
+    def candidate_alarm_spec(self) -> CandidateAlarms | None:
+        """The candidate alarms this target gets (see ``candidate_alarms``); None: none."""
+        spec = self.candidate_alarms
+        if spec is None:
+            return None if self.guard_alarms else CandidateAlarms()
+        return spec if spec.metrics else None
 
     @model_validator(mode="after")
     def _fits_a_standard_parameter(self) -> Target:
@@ -345,6 +358,27 @@ class UpdateAsyncEndpoint(BaseModel):
     instance_count: int
 
 
+class PutCandidateAlarms(BaseModel):
+    """PutMetricAlarm for each of the candidate variant's own alarms (idempotent)."""
+
+    kind: Literal["PutCandidateAlarms"] = "PutCandidateAlarms"
+    endpoint_name: str
+    variant_name: str
+    alarms: dict[str, str]  # metric (CandidateMetric) -> alarm name
+    spec: CandidateAlarms
+    # Put again because one was found missing: its failure changes nothing (the next decision
+    # puts them again; a missing alarm holds the step meanwhile). A failure when the candidate
+    # joins (before the endpoint is touched) ends the rollout: it must not run unguarded.
+    repair: bool = False
+
+
+class DeleteCandidateAlarms(BaseModel):
+    """DeleteAlarms for those of ``names`` that exist."""
+
+    kind: Literal["DeleteCandidateAlarms"] = "DeleteCandidateAlarms"
+    names: list[str]
+
+
 Action = Annotated[
     CreateModel
     | CreateEndpointConfig
@@ -358,7 +392,9 @@ Action = Annotated[
     | SuspendAutoscaling
     | ApplyAutoscaling
     | PruneOldModels
-    | UpdateAsyncEndpoint,
+    | UpdateAsyncEndpoint
+    | PutCandidateAlarms
+    | DeleteCandidateAlarms,
     Field(discriminator="kind"),
 ]
 
@@ -422,6 +458,9 @@ class Rollout(BaseModel):
     needs_attention: str | None = None  # what is left to do by hand, when the tool gave up
     fast_forward: bool = False  # an operator asked to skip to 100 % (the final bake still runs)
     rollback_started_at: datetime | None = None
+    # The candidate variant's own guard alarms (metric -> alarm name), made when it joins and
+    # deleted among the finishing actions; empty for a first deployment.
+    candidate_alarms: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
     version: int = 0
@@ -441,6 +480,11 @@ class Rollout(BaseModel):
     def settled(self) -> bool:
         """Finished, and everything it had to do (clean-up, announcements) is done."""
         return self.phase.terminal and not self.finishing and not self.outbox
+
+    @property
+    def guard_alarm_names(self) -> list[str]:
+        """Every alarm guarding this rollout: the target's and the candidate's own."""
+        return [*self.target.guard_alarms, *self.candidate_alarms.values()]
 
     @property
     def first_deployment(self) -> bool:

@@ -50,6 +50,12 @@ def async_config(async_endpoint_name: str, rid: str) -> str:
     return f"{config_prefix(async_endpoint_name)}{rid}"
 
 
+def candidate_alarm(prefix: str, endpoint_name: str, rid: str, metric: str) -> str:
+    """One of the candidate variant's own guard alarms, named with the stack's AlarmNamePrefix so
+    that its state changes reach the controller at once."""
+    return f"{prefix}{endpoint_name}-{variant_name(rid)}-{metric}"[:255]
+
+
 def scaling_alarm_prefix(endpoint_name: str) -> str:
     """The CloudWatch alarms this tool puts on a variant for its step scaling policies."""
     return f"{endpoint_name}-scaling-"

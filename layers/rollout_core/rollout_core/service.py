@@ -22,8 +22,10 @@ from .aws.targets import TargetRepository
 from .models import (
     AlarmState,
     ApplyAutoscaling,
+    DeleteCandidateAlarms,
     Observations,
     Phase,
+    PutCandidateAlarms,
     Rollout,
     SuspendAutoscaling,
     Target,
@@ -44,6 +46,7 @@ class RolloutService:
     targets: TargetRepository
     notifier: Notifier | None = None
     quotas: QuotaGateway | None = None  # the quota pre-flight (preflight.py); None: skipped
+    alarm_prefix: str = ""  # AlarmNamePrefix: the candidate's own alarms are named with it
 
     @staticmethod
     def now() -> datetime:
@@ -93,7 +96,13 @@ class RolloutService:
         for _ in range(CREATE_RETRIES):
             now = self.now()
             candidate = machine.new_rollout(
-                target, model_package_arn, now, salt=salt, reason=reason, approved_at=approved_at
+                target,
+                model_package_arn,
+                now,
+                salt=salt,
+                reason=reason,
+                approved_at=approved_at,
+                alarm_prefix=self.alarm_prefix,
             )
             existing = self.store.get(candidate.rollout_id)
             if existing is not None:
@@ -112,6 +121,7 @@ class RolloutService:
                     reason=reason,
                     predecessor_id=owner.rollout_id,
                     approved_at=approved_at,
+                    alarm_prefix=self.alarm_prefix,
                 )
             try:
                 created = self.store.create(
@@ -188,8 +198,8 @@ class RolloutService:
         if endpoint_name is not None:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:
-            rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms]
-        readings = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
+            rollouts = [r for r in rollouts if alarm_name in r.guard_alarm_names]
+        readings = self.alarms.read({name for r in rollouts for name in r.guard_alarm_names})
         results = []
         decided_endpoints: set[str] = set()
         for loaded in rollouts:
@@ -248,6 +258,8 @@ class RolloutService:
             try:
                 if isinstance(action, SuspendAutoscaling | ApplyAutoscaling):
                     self.autoscaling.execute(action)
+                elif isinstance(action, PutCandidateAlarms | DeleteCandidateAlarms):
+                    self.alarms.execute(action)
                 else:
                     self.sagemaker.execute(action, saved.rollout_id)
             except (ClientError, RetryLater) as exc:
@@ -343,9 +355,9 @@ class RolloutService:
                 quotas=quotas.quotas,
                 quota_warnings=quotas.warnings,
             )
-        names: Iterable[str] = rollout.target.guard_alarms
+        names: Iterable[str] = rollout.guard_alarm_names
         if readings is None:
-            readings = self.alarms.read(names) if rollout.target.guard_alarms else AlarmReadings()
+            readings = self.alarms.read(names) if rollout.guard_alarm_names else AlarmReadings()
         alarms = {n: readings.states[n] for n in names if n in readings.states}
         return Observations(
             endpoint=endpoint,

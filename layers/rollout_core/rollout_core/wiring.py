@@ -52,7 +52,7 @@ def notifier() -> Notifier | None:
 
 @cache
 def rollout_service() -> RolloutService:
-    """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN (+ async settings)."""
+    """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN, ALARM_NAME_PREFIX (+ async settings)."""
     return RolloutService(
         store=RolloutStore(aws_client("dynamodb"), os.environ["TABLE_NAME"]),
         sagemaker=SageMakerGateway(
@@ -63,6 +63,7 @@ def rollout_service() -> RolloutService:
         targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         notifier=notifier(),
         quotas=QuotaGateway(aws_client("service-quotas"), aws_client("sagemaker")),
+        alarm_prefix=os.environ.get("ALARM_NAME_PREFIX", ""),
     )
 
 
