@@ -70,6 +70,7 @@ class Failure:
 
     reason: str
     status: str = "InService"  # InService (back on the previous config) | Failed | UpdateRollbackFailed
+    log: str | None = None  # what the new containers wrote (sandbox/logs_ext.py), e.g. a failed /ping
 
 
 @dataclass
@@ -123,6 +124,9 @@ class EndpointSimulator:
         # change is accepted: SageMaker's side effects beyond the endpoint (e.g. the async test
         # notifications, sandbox/jobs_ext.py).
         self.on_start: list[Callable[[SageMakerModelBackend, str, str], None]] = []
+        # Called with (backend, endpoint, transition) when a transition completes (or fails):
+        # e.g. the containers' log lines (sandbox/logs_ext.py).
+        self.on_complete: list[Callable[[SageMakerModelBackend, FakeEndpoint, Transition], None]] = []
         # Called with (backend, instances added per type) before a change that adds instances is
         # accepted; raises ResourceLimitExceeded past a quota (sandbox/quotas_ext.py installs it).
         self.quota_check: Callable[[SageMakerModelBackend, Counter[str]], None] | None = None
@@ -447,6 +451,8 @@ class EndpointSimulator:
                 del backend.endpoints[name]
                 continue
             self._complete(backend, endpoint, transition)
+            for hook in self.on_complete:
+                hook(backend, endpoint, transition)
             self._announce(backend, endpoint)
 
     def _complete(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, transition: Transition) -> None:

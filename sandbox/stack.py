@@ -28,6 +28,7 @@ from .autoscaling_ext import AutoscalingSimulator
 from .envelope import envelope
 from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
 from .jobs_ext import JobsSimulator
+from .logs_ext import ContainerLogs
 from .quotas_ext import InstanceQuotas
 from .sagemaker_ext import EndpointSimulator
 
@@ -139,6 +140,7 @@ class Sandbox:
         self.autoscaling = AutoscalingSimulator()
         self.quotas = InstanceQuotas(self.simulator, quotas)  # Service Quotas and their enforcement
         self.alarm_states = AlarmStates(clock=lambda: self.now)  # initial state, updates, notBreaching
+        self.container_logs = ContainerLogs(self.simulator)  # endpoint containers' CloudWatch Logs
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
         self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
@@ -186,6 +188,7 @@ class Sandbox:
         self.autoscaling.install()
         self.quotas.install()
         self.alarm_states.install()
+        self.container_logs.install()
         self.jobs.install()
         clock.set_source(lambda: self.now)
         sns = boto3.client("sns", region_name=REGION)
@@ -236,6 +239,7 @@ class Sandbox:
         clock.set_source(None)
         new_execution_environment()
         self.jobs.uninstall()
+        self.container_logs.uninstall()
         self.alarm_states.uninstall()
         self.quotas.uninstall()
         self.autoscaling.uninstall()

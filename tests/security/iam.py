@@ -250,6 +250,14 @@ def _sqs(call: Call, p: dict[str, Any]) -> list[Access]:
     return [Access(call.action, _arn("sqs", name))]
 
 
+def _logs(call: Call, p: dict[str, Any]) -> list[Access]:
+    # Service Authorization Reference (CloudWatch Logs): FilterLogEvents on the log-group, whose
+    # ARN ends in ":*" (issue 17: the endpoint containers' log group).
+    if call.operation != "FilterLogEvents":
+        raise Unmapped(call.action)
+    return [Access(call.action, _arn("logs", f"log-group:{p['logGroupName']}:*"))]
+
+
 def _servicequotas(call: Call, p: dict[str, Any]) -> list[Access]:
     if ("servicequotas", call.operation) not in _NO_RESOURCE_TYPES:
         raise Unmapped(call.action)
@@ -267,6 +275,7 @@ _MAPPERS = {
     "events": _events,
     "sqs": _sqs,
     "servicequotas": _servicequotas,
+    "logs": _logs,
 }
 
 

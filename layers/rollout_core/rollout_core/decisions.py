@@ -102,8 +102,12 @@ def request_outcome(r: Rollout, ep: EndpointView) -> str:
     return "changed"
 
 
-def update_failed(ep: EndpointView) -> str:
-    return f"endpoint update failed: {ep.failure_reason or ep.status}"
+def update_failed(ep: EndpointView, obs: Observations | None = None) -> str:
+    """SageMaker's FailureReason, with the candidate container's own last relevant log lines."""
+    reason = f"endpoint update failed: {ep.failure_reason or ep.status}"
+    if obs is not None and obs.container_log:
+        reason += f"; container log: {' | '.join(obs.container_log)}"
+    return reason
 
 
 def settled_on(ep: EndpointView, r: Rollout) -> str:

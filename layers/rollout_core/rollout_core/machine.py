@@ -228,11 +228,13 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
             return r, []  # paused: the candidate stays at weight 0
         return _shift(r, obs, now, 0, "candidate in service")
     if ep.status == "UpdateRollbackFailed" and not r.first_deployment:
-        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep))
+        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep, obs))
     if seen == "failed":
         if r.first_deployment:
-            return finish(r, obs, now, Phase.FAILED, update_failed(ep), [DeleteEndpoint(endpoint_name=r.endpoint_name)])
-        return finish(r, obs, now, Phase.FAILED, update_failed(ep), changes.discard_candidate(r))
+            return finish(
+                r, obs, now, Phase.FAILED, update_failed(ep, obs), [DeleteEndpoint(endpoint_name=r.endpoint_name)]
+            )
+        return finish(r, obs, now, Phase.FAILED, update_failed(ep, obs), changes.discard_candidate(r))
     if seen == "changed":
         if r.attempts + 1 >= MAX_ATTEMPTS:
             reason = f"endpoint update did not take effect after {r.attempts + 1} requests ({settled_on(ep, r)})"
@@ -307,9 +309,9 @@ def _promoting(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if seen == "done":
         return finish(r, obs, now, Phase.SUCCEEDED, "candidate promoted", changes.promoted(r))
     if ep.status == "UpdateRollbackFailed":
-        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep))
+        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep, obs))
     if seen in ("failed", "changed"):
-        what = update_failed(ep) if seen == "failed" else settled_on(ep, r)
+        what = update_failed(ep, obs) if seen == "failed" else settled_on(ep, r)
         if r.attempts + 1 >= MAX_ATTEMPTS:
             return start_rollback(r, obs, now, Phase.FAILED, f"promotion failed {r.attempts + 1} times: {what}")
         return request(r, obs, now, "retrying", f"promotion did not take effect: {what}", count=True)

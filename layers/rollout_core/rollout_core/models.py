@@ -238,6 +238,8 @@ class Observations(BaseModel):
     predecessor_live: bool = False  # a superseded rollout on the endpoint is still winding down
     quotas: dict[str, InstanceQuota] = Field(default_factory=dict)  # per instance type the rollout needs
     quota_warnings: list[str] = Field(default_factory=list)  # quota reads that failed (the rollout tries)
+    # Gathered when an endpoint change failed: the candidate container's last relevant log lines.
+    container_log: list[str] = Field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Compact form kept in history: why a decision was made."""

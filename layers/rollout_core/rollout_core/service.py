@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,6 +14,7 @@ from . import clock, commands, decisions, errors, history, machine, naming, pref
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
+from .aws.logs import ContainerLogs
 from .aws.notify import Notifier
 from .aws.quotas import QuotaGateway, QuotaReadings
 from .aws.sagemaker import RetryLater, SageMakerGateway
@@ -23,6 +24,7 @@ from .models import (
     AlarmState,
     ApplyAutoscaling,
     DeleteCandidateAlarms,
+    EndpointView,
     Observations,
     Phase,
     PutCandidateAlarms,
@@ -47,6 +49,7 @@ class RolloutService:
     notifier: Notifier | None = None
     quotas: QuotaGateway | None = None  # the quota pre-flight (preflight.py); None: skipped
     alarm_prefix: str = ""  # AlarmNamePrefix: the candidate's own alarms are named with it
+    logs: ContainerLogs | None = None  # the candidate container's log, read when a change failed
 
     @staticmethod
     def now() -> datetime:
@@ -361,10 +364,23 @@ class RolloutService:
         alarms = {n: readings.states[n] for n in names if n in readings.states}
         return Observations(
             endpoint=endpoint,
+            container_log=self._container_log(rollout, endpoint),
             alarms=alarms,
             alarm_reasons={n: readings.reasons.get(n, "") for n in alarms},
             alarm_since={n: readings.since[n] for n in alarms if n in readings.since},
         )
+
+    def _container_log(self, rollout: Rollout, endpoint: EndpointView | None) -> list[str]:
+        """When the candidate's endpoint change visibly failed: its container's last relevant lines."""
+        if self.logs is None or endpoint is None or rollout.phase not in (Phase.PROVISIONING, Phase.PROMOTING):
+            return []
+        failed = endpoint.status in ("Failed", "UpdateRollbackFailed") or (
+            endpoint.failure_reason is not None and endpoint.failure_reason != rollout.failure_seen
+        )
+        if not failed:
+            return []
+        since = (rollout.requested_at or rollout.updated_at) - timedelta(minutes=1)
+        return self.logs.recent(rollout.endpoint_name, rollout.candidate.variant_name, since, self.now())
 
     def _quotas(self, rollout: Rollout, baseline: VariantSpec | None) -> QuotaReadings:
         """The quotas of every instance type the rollout's peak needs (preflight.py)."""

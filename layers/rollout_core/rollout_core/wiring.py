@@ -10,6 +10,7 @@ from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import client, realtime_runtime_client
 from .aws.job_store import JobStore
+from .aws.logs import ContainerLogs
 from .aws.notify import Notifier
 from .aws.quotas import QuotaGateway
 from .aws.runtime import RuntimeGateway
@@ -64,6 +65,7 @@ def rollout_service() -> RolloutService:
         notifier=notifier(),
         quotas=QuotaGateway(aws_client("service-quotas"), aws_client("sagemaker")),
         alarm_prefix=os.environ.get("ALARM_NAME_PREFIX", ""),
+        logs=ContainerLogs(aws_client("logs")),
     )
 
 
