@@ -14,7 +14,7 @@ FUNCTIONS := $(wildcard functions/*/app.py)
 SECURITY_VENV ?= .venv-security
 export SECURITY_VENV
 
-.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults deployed bench build clean FORCE
+.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults explore faults-exhaustive deployed bench build clean FORCE
 
 $(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt \
 		$(if $(filter $(PYTHON_VERSION),$(call python_version,$(PY))),,FORCE)
@@ -41,7 +41,7 @@ sandbox: $(VENV)/.installed
 ##       fault injection, security: cfn-lint and checkov on the template and its SAM translation, IAM coverage,
 ##       deployed: the layer installed alone for the runtime's Python, every function started on it, its size)
 test: lint typecheck cfn-lint $(SECURITY_VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=12  # the slowest tests, so a run shows where the time budget goes
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
@@ -63,6 +63,14 @@ e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e
 faults: $(VENV)/.installed
 	$(PY) -m pytest tests/faults
+
+## explore: the long explorations, not part of `make test` (each is a target of its own, listed in EXPLORE)
+EXPLORE ?= faults-exhaustive
+explore: $(EXPLORE)
+
+## faults-exhaustive: the crash matrix with every fault kind at every call of every scenario (FAULTS_EVERY_K=1)
+faults-exhaustive: $(VENV)/.installed
+	FAULTS_EVERY_K=1 $(PY) -m pytest tests/faults/test_crash_matrix.py
 ## deployed: the layer as sam build makes it, every function started on it under the runtime's Python
 deployed: $(VENV)/.installed
 	$(PY) -m pytest tests/deployed

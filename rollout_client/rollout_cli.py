@@ -14,6 +14,8 @@ from rich.table import Table
 from .client import RolloutClient
 
 TERMINAL = {"SUCCEEDED", "ROLLED_BACK", "FAILED", "ABORTED", "SUPERSEDED"}
+# ``status --exit-code``: what a CI script can tell apart (1 is an API error, 2 a usage error).
+EXIT_SUCCEEDED, EXIT_LIVE, EXIT_NOT_SUCCEEDED = 0, 3, 4
 
 
 def add_commands(sub: Any, common: Any) -> None:
@@ -30,6 +32,12 @@ def add_commands(sub: Any, common: Any) -> None:
     status.add_argument("--watch", action="store_true", help="follow it until it finishes")
     status.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes (--watch)")
     status.add_argument("--json", action="store_true")
+    status.add_argument(
+        "--exit-code",
+        action="store_true",
+        help=f"exit {EXIT_SUCCEEDED} if the rollout SUCCEEDED, {EXIT_NOT_SUCCEEDED} if it ended otherwise "
+        f"(ROLLED_BACK, FAILED, ABORTED, SUPERSEDED), {EXIT_LIVE} if it is still running (with --watch: at its end)",
+    )
     for action in ("pause", "resume", "promote", "abort"):
         steer = commands.add_parser(action, help=f"{action} a rollout", parents=[common])
         steer.add_argument("rollout_id")
@@ -59,14 +67,27 @@ def run(args: argparse.Namespace, client: RolloutClient, out: Console) -> int:
     return 0
 
 
+def exit_code(view: dict[str, Any]) -> int:
+    """``status --exit-code``: SUCCEEDED, still running, or ended without success."""
+    if view["phase"] == "SUCCEEDED":
+        return EXIT_SUCCEEDED
+    return EXIT_NOT_SUCCEEDED if view["phase"] in TERMINAL else EXIT_LIVE
+
+
 def status(args: argparse.Namespace, client: RolloutClient, out: Console) -> int:
+    view = _watch(args, client, out)
+    return exit_code(view) if args.exit_code else 0
+
+
+def _watch(args: argparse.Namespace, client: RolloutClient, out: Console) -> dict[str, Any]:
+    """Show the rollout (once, or until it ends with --watch); returns its last view."""
     view = client.rollout(args.rollout_id)
     if args.json and not args.watch:
         out.print_json(json.dumps(view))
-        return 0
+        return view
     if not args.watch:
         out.print(status_view(view, history=True))
-        return 0
+        return view
     if out.is_terminal:
         with Live(status_view(view), console=out, refresh_per_second=4) as live:
             while view["phase"] not in TERMINAL:
@@ -81,6 +102,7 @@ def status(args: argparse.Namespace, client: RolloutClient, out: Console) -> int
                 view["step_percent"],
                 json.dumps(view["live"]["weights"], sort_keys=True),
                 view["paused"],
+                _analysis_key(view),
             )
             if key != shown:
                 out.print(status_view(view))
@@ -90,7 +112,7 @@ def status(args: argparse.Namespace, client: RolloutClient, out: Console) -> int
             time.sleep(args.interval)
             view = client.rollout(args.rollout_id)
     out.print(f"rollout {view['rollout_id']} ended {view['phase']}: {view['reason']}")
-    return 0
+    return view
 
 
 def list_table(rows: list[dict[str, Any]]) -> Table:
@@ -122,6 +144,8 @@ def status_view(view: dict[str, Any], history: bool = False) -> Group:
         "endpoint", str(live["endpoint_status"]), "next step in", "-" if next_step is None else f"{next_step}s"
     )
     head.add_row("package", view["model_package_arn"], "reason", view["reason"])
+    if view.get("smoke_test"):
+        head.add_row("smoke test", smoke_line(view["smoke_test"]), "", "")
     weights = Table(title="traffic")
     weights.add_column("variant")
     weights.add_column("role")
@@ -146,6 +170,8 @@ def status_view(view: dict[str, Any], history: bool = False) -> Group:
             state = f"[yellow]{alarm['state']} (stale, ignored)[/yellow]"
         alarms.add_row(name, state, alarm["reason"][:80])
     parts: list[Any] = [head, weights, alarms]
+    if view.get("analysis"):
+        parts += analysis_view(view["analysis"])
     if view.get("needs_attention"):
         parts.append(f"[bold red]needs attention:[/bold red] {view['needs_attention']}")
     if history:
@@ -163,3 +189,56 @@ def summary_line(row: dict[str, Any], what: str) -> str:
     return (
         f"{what}: rollout {row['rollout_id']} on {row['endpoint']} is {row['phase']}{paused} at {row['step_percent']}%"
     )
+
+
+# --- judging the candidate (issue 12): the smoke test and the latest canary analysis ---------
+
+
+def smoke_line(smoke: dict[str, Any]) -> str:
+    outcome = smoke["outcome"] or f"under way (attempt {smoke['attempts']})"
+    color = {"passed": "green", "failed": "red"}.get(smoke["outcome"] or "", "yellow")
+    return f"[{color}]{outcome}[/{color}]" + (f": {smoke['reason']}" if smoke["reason"] else "")
+
+
+def _analysis_key(view: dict[str, Any]) -> tuple[Any, ...] | None:
+    report = view.get("analysis")
+    if not report:
+        return None
+    return (report["step"], report["verdict"], tuple((c["name"], c["verdict"]) for c in report["checks"]))
+
+
+def _number(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:.4g}{unit}"
+
+
+def analysis_view(report: dict[str, Any]) -> list[Any]:
+    """The latest canary analysis as a table (per check: the two variants' values, the difference,
+    the p-value, how much data, the verdict), then the sentence of every check not passing."""
+    verdict = report["verdict"]
+    color = {"PASS": "green", "FAIL": "red"}.get(verdict, "yellow")
+    score = "" if report["score"] is None else f", score {report['score']:g} (pass {report['pass_score']:g})"
+    title = (
+        f"canary analysis at {report['step_percent']}%: [{color}]{verdict}[/{color}]{score}, "
+        f"minutes {report['window_start'][11:16]}-{report['window_end'][11:16]}"
+    )
+    table = Table(title=title)
+    for column in ("check", "verdict", "baseline", "candidate", "difference", "p-value", "data"):
+        table.add_column(column, justify="right" if column in ("baseline", "candidate", "difference") else "left")
+    for check in report["checks"]:
+        unit, change = {"errors": (" %", " pt"), "latency": (" ms", " %")}.get(check["name"], ("", " %"))
+        mark = {"PASS": "green", "FAIL": "red"}.get(check["verdict"], "yellow")
+        difference = "-" if check["difference"] is None else f"{check['difference']:+.4g}{change}"
+        table.add_row(
+            check["name"] + (" (critical)" if check["critical"] else ""),
+            f"[{mark}]{check['verdict']}[/{mark}]",
+            _number(check["baseline"], unit),
+            _number(check["candidate"], unit),
+            difference,
+            "-" if check["p_value"] is None else f"{check['p_value']:.2g}",
+            check["data"],
+        )
+    parts: list[Any] = [table]
+    if report.get("holding_since"):
+        parts.append(f"holding since {report['holding_since'][:19]}: not enough data to judge, the bake extends")
+    parts += [f"{c['name']} {c['verdict']}: {c['detail']}" for c in report["checks"] if c["verdict"] != "PASS"]
+    return parts

@@ -11,6 +11,12 @@
   the scheduled actions that are associated with it" (API reference).
 - DescribeScalingPolicies(ResourceId=...) matches the resource id exactly (moto matches any
   id the given one contains, so variant v-1 also returned the policies of v-12).
+- DeregisterScalableTarget and DeleteScalingPolicy of something that does not exist, and
+  PutScalingPolicy on a target that is not registered, fail with ObjectNotFoundException
+  ("For any operation that depends on the existence of a scalable target, this exception is
+  thrown if the scalable target ... does not exist. For any operation that deletes or
+  deregisters a resource, this exception is thrown if the resource cannot be found."). moto
+  answers ValidationException to the first two and accepts the third.
 """
 
 from __future__ import annotations
@@ -21,8 +27,18 @@ from typing import Any
 from moto.applicationautoscaling import responses as aas_responses
 from moto.applicationautoscaling.models import ApplicationAutoscalingBackend, FakeApplicationAutoscalingPolicy
 from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.exceptions import JsonRESTError
 
 NAMESPACE = "sagemaker"
+
+
+class ObjectNotFoundException(JsonRESTError):
+    def __init__(self, message: str) -> None:
+        super().__init__("ObjectNotFoundException", message)
+
+
+def _target_missing(backend: ApplicationAutoscalingBackend, resource_id: str, dimension: str) -> bool:
+    return resource_id not in backend.targets.get(dimension, {})
 
 
 def _cloudwatch(policy: FakeApplicationAutoscalingPolicy) -> Any:
@@ -80,6 +96,7 @@ class AutoscalingSimulator:
         original_delete_policy = ApplicationAutoscalingBackend.delete_scaling_policy
         original_deregister = ApplicationAutoscalingBackend.deregister_scalable_target
         original_describe = ApplicationAutoscalingBackend.describe_scaling_policies
+        original_put_policy = ApplicationAutoscalingBackend.put_scaling_policy
         original_build = aas_responses._build_alarms
 
         def create_alarms(policy: FakeApplicationAutoscalingPolicy) -> None:
@@ -98,12 +115,31 @@ class AutoscalingSimulator:
                 kwargs["service_namespace"], kwargs["resource_id"], kwargs["scalable_dimension"], kwargs["policy_name"]
             )
             policy = backend.policies.get(key)
-            if policy is not None and policy.policy_type == "StepScaling":
+            if policy is None:
+                raise ObjectNotFoundException(
+                    f"No scaling policy found for service namespace: {kwargs['service_namespace']}, "
+                    f"resource ID: {kwargs['resource_id']}, scalable dimension: {kwargs['scalable_dimension']}, "
+                    f"policy name: {kwargs['policy_name']}"
+                )
+            if policy.policy_type == "StepScaling":
                 for alarm in _step_alarms(policy):
                     alarm.alarm_actions = [a for a in alarm.alarm_actions if a != policy.policy_arn]
             original_delete_policy(backend, **kwargs)
 
+        def put_scaling_policy(backend: ApplicationAutoscalingBackend, **kwargs: Any) -> Any:
+            if _target_missing(backend, kwargs["resource_id"], kwargs["scalable_dimension"]):
+                raise ObjectNotFoundException(
+                    f"No scalable target registered for service namespace: {kwargs['service_namespace']}, "
+                    f"resource ID: {kwargs['resource_id']}, scalable dimension: {kwargs['scalable_dimension']}"
+                )
+            return original_put_policy(backend, **kwargs)
+
         def deregister(backend: ApplicationAutoscalingBackend, namespace: str, r_id: str, dimension: str) -> None:
+            if _target_missing(backend, r_id, dimension):
+                raise ObjectNotFoundException(
+                    f"No scalable target found for service namespace: {namespace}, resource ID: {r_id}, "
+                    f"scalable dimension: {dimension}"
+                )
             original_deregister(backend, namespace, r_id, dimension)
             for policy in list(backend.policies.values()):
                 if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == (
@@ -128,6 +164,7 @@ class AutoscalingSimulator:
             (FakeApplicationAutoscalingPolicy, "create_alarms", create_alarms),
             (aas_responses, "_build_alarms", build_alarms),
             (ApplicationAutoscalingBackend, "delete_scaling_policy", delete_scaling_policy),
+            (ApplicationAutoscalingBackend, "put_scaling_policy", put_scaling_policy),
             (ApplicationAutoscalingBackend, "deregister_scalable_target", deregister),
             (ApplicationAutoscalingBackend, "describe_scaling_policies", describe_scaling_policies),
         ):

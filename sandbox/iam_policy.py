@@ -9,7 +9,7 @@ IAM's own rules for the features the project's policies use ("Policy evaluation 
 - wildcards ``*`` and ``?`` in actions (case-insensitive) and resources (case-sensitive), where
   ``*`` matches any characters, ``/`` included;
 - an explicit Deny wins over any Allow; no Allow is an implicit deny;
-- String, Arn and Bool condition operators, ``...IfExists``; several keys of one operator, and
+- String, Arn (part by part), Bool and Null condition operators, ``...IfExists``; several keys of one operator, and
   several operators, must all hold; several values of one key: any may match, except for the
   negated operators (``StringNotEquals``, ``ArnNotLike``, ...) where none may ("Conditions with
   multiple context keys or values": logical NOR);
@@ -58,40 +58,64 @@ def resource_matches(pattern: str, resource: str) -> bool:
     return _wild(pattern, resource, case=True)
 
 
+def _arn_like(pattern: str, arn: str) -> bool:
+    """ArnEquals / ArnLike: each of the six colon-delimited parts is matched on its own, and
+    each may hold * and ? ("IAM JSON policy elements: Condition operators", ARN)."""
+    wanted, got = pattern.split(":", 5), arn.split(":", 5)
+    return len(wanted) == len(got) == 6 and all(_wild(w, g, case=True) for w, g in zip(wanted, got, strict=True))
+
+
+# The operators that match; each has a negated twin (below) that holds when none matches.
 _OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda want, got: got == want,
+    "StringEqualsIgnoreCase": lambda want, got: got.lower() == want.lower(),
     "StringLike": lambda want, got: _wild(want, got, case=True),
-    "ArnEquals": lambda want, got: got == want,
-    "ArnLike": lambda want, got: _wild(want, got, case=True),
+    "ArnEquals": _arn_like,
+    "ArnLike": _arn_like,
     "Bool": lambda want, got: got.lower() == str(want).lower(),
 }
-# A negated operator holds when its positive form matches none of the values.
 _NEGATED = {
     "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
     "StringNotLike": "StringLike",
     "ArnNotEquals": "ArnEquals",
     "ArnNotLike": "ArnLike",
 }
 
 
+def condition_holds(operator: str, key: str, wanted: Any, access: Access) -> bool:
+    """One key under one operator, as "IAM JSON policy elements: Condition operators" has it:
+
+    - several values for a key are ORed: the key matches if it matches any of them; a negated
+      operator (StringNotEquals, ArnNotLike, ...) holds when it matches none of them;
+    - a key absent from the request context matches nothing: the condition is false, and true
+      for a negated operator;
+    - ...IfExists: an absent key makes the condition true; a present one is checked as usual;
+    - Null: "true" holds when the key is absent, "false" when it is present.
+    Set operators (ForAnyValue:/ForAllValues:) are not used by the project and are refused.
+    """
+    got = access.key(key)
+    if operator == "Null":
+        return (got is None) == (str(wanted).lower() == "true")
+    if_exists = operator.endswith("IfExists")
+    op = operator.removesuffix("IfExists")
+    negated = op in _NEGATED
+    positive = _NEGATED.get(op, op)
+    if positive not in _OPERATORS:
+        raise ValueError(f"condition operator {operator} is not understood by this evaluator")
+    if got is None:
+        return if_exists or negated
+    matched = any(_OPERATORS[positive](str(w), got) for w in _listify(wanted))
+    return not matched if negated else matched
+
+
 def conditions_hold(condition: dict[str, Any] | None, access: Access) -> bool:
-    for operator, tests in (condition or {}).items():
-        if_exists = operator.endswith("IfExists")
-        op = operator.removesuffix("IfExists")
-        negated = op in _NEGATED
-        positive = _NEGATED.get(op, op)
-        if positive not in _OPERATORS:
-            raise ValueError(f"condition operator {operator} is not understood by this evaluator")
-        for key, wanted in tests.items():
-            got = access.key(key)
-            if got is None:
-                if if_exists or negated:
-                    continue
-                return False
-            matched = any(_OPERATORS[positive](str(w), got) for w in _listify(wanted))
-            if matched == negated:
-                return False
-    return True
+    """Every operator, and every key under it, must hold (they are ANDed)."""
+    return all(
+        condition_holds(operator, key, wanted, access)
+        for operator, tests in (condition or {}).items()
+        for key, wanted in tests.items()
+    )
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,32 @@
 - InvokeEndpoint: moto answers any endpoint name with canned data and decodes the body as
   UTF-8 (a binary body crashes it). SageMaker takes any bytes, refuses an
   endpoint that does not exist or is not InService (ValidationError), picks a production
-  variant by weight, and reports a container failure as ModelError.
+  variant by weight, or the one named by ``TargetVariant`` ("overrides the default behavior
+  for the endpoint, which is to distribute the invocation traffic based on the variant
+  weights"; a variant the endpoint does not have is a ValidationError), and reports a
+  container failure as ModelError. Each call counts in the variant's per-minute metrics
+  (``on_invoke``: sandbox/traffic_ext.py).
 - InvokeEndpointAsync: moto writes a canned object into a random bucket. SageMaker reads
   the input from S3, writes the result to the endpoint config's S3OutputPath as <uuid>.out
   (or the error to S3FailurePath) and publishes the documented notification to the
   success or error topic of the endpoint config.
 - CreateTransformJob: moto marks the job Completed at once. SageMaker runs it (InProgress),
-  writes <input name>.out under S3OutputPath per input object, and announces each status
-  change as "SageMaker Transform Job State Change".
+  and announces each status change as "SageMaker Transform Job State Change". For every
+  input object under the S3 prefix it writes <name>.out under S3OutputPath (in the object's
+  subfolder below the prefix; "Use batch transform to run inference with Amazon SageMaker
+  AI"): the object is split into records by TransformInput.SplitType (None: the whole object
+  is one record; Line: newline boundaries; RecordIO: MXNet RecordIO records; TFRecord:
+  TFRecord records), each record gets one prediction from the same model as real-time and
+  async inference (sandbox/records.py), and the predictions are assembled by
+  TransformOutput.AssembleWith (Line: a newline after every record; None: concatenated).
+  CreateTransformJob with no object under the input prefix is refused at once
+  (ValidationException "No S3 objects found under S3 URL ... given in input data source").
+  A record larger than MaxPayloadInMB fails the job ("The value in MaxPayloadInMB must be
+  greater than, or equal to, the size of a single record"), as does an object that is not in
+  the split format (the docs say nothing of that case: the stricter answer).
+- What SageMaker does *as the execution role* (reading inputs, writing outputs, publishing
+  async results) is kept in ``role_calls`` as IAM (action, resource, condition keys), so tests
+  can check the policy the stack hands to that role (tests/security/test_iam_coverage.py).
 - S3 "Object Created" to EventBridge: moto sends it to moto's own rules; here it is captured
   so the sandbox can deliver it through the template's rules.
 - Presigned POST uploads: moto stores any size; S3 refuses a file outside the policy's
@@ -41,12 +59,14 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
 from moto.s3.models import s3_backends
 from moto.s3.responses import S3Response
+from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from .envelope import envelope
+from .records import RecordFormatError, assemble, predict, split_records
 
 _MISSING = object()  # a patched name moto does not have (removed again on uninstall)
 
@@ -86,6 +106,10 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+# (IAM action, resource ARN, condition keys) of a call SageMaker makes as the execution role.
+RoleCall = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
 class JobsSimulator:
     """Async inference, batch transform and S3 notifications on top of moto."""
 
@@ -95,11 +119,15 @@ class JobsSimulator:
         self.work: list[_Work] = []
         self.outbox: list[dict[str, Any]] = []  # EventBridge events and SNS deliveries
         self.model_errors: dict[str, tuple[int, str]] = {}  # endpoint -> (status, message) of every call
+        # (endpoint, variant) -> (status, message): that variant's container fails every request
+        self.failing_variants: dict[tuple[str, str], tuple[int, str]] = {}
+        self.on_invoke: list[Callable[[str, str, int], None]] = []  # (endpoint, variant, status) of each call
         self.fail_next_async: dict[str, str] = {}  # async endpoint -> failure reason
         self.fail_next_transform: str | None = None
         self.invocations: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # headers of each InvokeEndpoint request
         self.errors_next: list[ServiceException] = []  # raised by the next InvokeEndpoint calls
+        self.role_calls: list[RoleCall] = []  # what SageMaker did as the execution role
         self.stopped: list[str] = []  # transform jobs stopped with StopTransformJob
         self.test_notifications: list[tuple[str, str]] = []  # (endpoint, topic ARN) of each one sent
         self.async_requests: list[dict[str, Any]] = []  # what each accepted InvokeEndpointAsync asked
@@ -162,29 +190,42 @@ class JobsSimulator:
         if self.errors_next:
             raise self.errors_next.pop(0)
         body, content_type, variant, _ = self._invoke(
-            response.sagemakerruntime_backend, endpoint_name, response.body or b""
+            response.sagemakerruntime_backend,
+            endpoint_name,
+            response.body or b"",
+            response.headers.get("X-Amzn-SageMaker-Target-Variant"),
         )
         headers = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant}
         return 200, headers, body
 
     def _invoke(
-        self, runtime: SageMakerRuntimeBackend, endpoint_name: str, body: bytes | str
+        self, runtime: SageMakerRuntimeBackend, endpoint_name: str, body: bytes | str, target: str | None = None
     ) -> tuple[str, str, str, str]:
         endpoint = self._endpoint(runtime, endpoint_name)
-        self.invocations.append({"endpoint": endpoint_name, "bytes": len(body)})
-        if endpoint_name in self.model_errors:
-            status, message = self.model_errors[endpoint_name]
-            raise ModelError(message, status)
+        self.invocations.append({"endpoint": endpoint_name, "bytes": len(body), "target_variant": target})
         variants = [(v["VariantName"], float(v.get("CurrentWeight", 0.0))) for v in endpoint.production_variants]
-        total = sum(w for _, w in variants) or 1.0
-        point = int(hashlib.sha256(str(body).encode()).hexdigest(), 16) % 10_000 / 10_000 * total
-        chosen = variants[-1][0]
-        for name, weight in variants:
-            if point < weight:
-                chosen = name
-                break
-            point -= weight
-        prediction = json.dumps({"prediction": len(body) % 7 / 7, "variant": chosen})
+        if target is not None:
+            if target not in {name for name, _ in variants}:
+                raise RuntimeValidationError(
+                    f"The variant {target} specified in TargetVariant is not present in endpoint {endpoint_name}."
+                )
+            chosen = target
+        else:
+            total = sum(w for _, w in variants) or 1.0
+            point = int(hashlib.sha256(str(body).encode()).hexdigest(), 16) % 10_000 / 10_000 * total
+            chosen = variants[-1][0]
+            for name, weight in variants:
+                if point < weight:
+                    chosen = name
+                    break
+                point -= weight
+        failure = self.model_errors.get(endpoint_name) or self.failing_variants.get((endpoint_name, chosen))
+        for hook in self.on_invoke:
+            hook(endpoint_name, chosen, failure[0] if failure else 200)
+        if failure is not None:
+            status, message = failure
+            raise ModelError(message, status)
+        prediction = json.dumps({"prediction": predict(body), "variant": chosen})
         return prediction, "application/json", chosen, ""
 
     # --- async ----------------------------------------------------------------------------
@@ -268,6 +309,19 @@ class JobsSimulator:
             )
         if kwargs["model_name"] not in backend._models:
             raise RuntimeValidationError(f'Could not find model "{kwargs["model_name"]}".')
+        uri = kwargs["transform_input"]["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket, prefix = _split(uri)
+        s3 = s3_backends[backend.account_id]["aws"]
+        if bucket not in s3.buckets or not any(k.startswith(prefix) for k in s3.get_bucket(bucket).keys):
+            # SageMaker refuses the create itself with a ValidationException. The CreateTransformJob
+            # API reference does not list this case; the message is AWS's own answer as users
+            # report it (aws/amazon-sagemaker-examples#2414): the stricter behaviour.
+            raise ValidationError(
+                message=f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure that '
+                f"the bucket exists in the selected region ({backend.region_name}), that objects exist under "
+                f'that S3 prefix, and that the role "{kwargs.get("role_arn", "")}" has "s3:ListBucket" '
+                f'permissions on bucket "{bucket}".'
+            )
         job = self._saved[(SageMakerModelBackend, "create_transform_job")](backend, **kwargs)
         job.transform_job_status = "InProgress"
         self.work.append(
@@ -365,6 +419,7 @@ class JobsSimulator:
         in_bucket, in_key = _split(data["input"])
         reason = data["fail"]
         stored = None
+        self._role("s3:GetObject", _object_arn(in_bucket, in_key))
         try:
             stored = s3.get_object(in_bucket, in_key)
         except Exception:  # a missing input becomes the job's failure below
@@ -374,12 +429,15 @@ class JobsSimulator:
             reason = reason or f"ClientError: could not read input {data['input']}"
         if reason:
             bucket, key = _split(data["failure"])
+            self._role("s3:PutObject", _object_arn(bucket, key))
             s3.put_object(bucket, key, json.dumps({"error": reason}).encode())
             topic = data["topics"].get("ErrorTopic")
             message: dict[str, Any] = {"invocationStatus": "Failed", "failureReason": reason}
         else:
             bucket, key = _split(data["output"])
-            s3.put_object(bucket, key, json.dumps({"prediction": size % 7 / 7, "input_bytes": size}).encode())
+            self._role("s3:PutObject", _object_arn(bucket, key))
+            body = stored.value if stored is not None else b""
+            s3.put_object(bucket, key, json.dumps({"prediction": predict(body), "input_bytes": size}).encode())
             topic = data["topics"].get("SuccessTopic")
             message = {
                 "invocationStatus": "Completed",
@@ -397,27 +455,54 @@ class JobsSimulator:
             "eventName": "InferenceResult",
         }
         if topic:
+            self._role("sns:Publish", topic)
             self.outbox.append(_sns_delivery(topic, json.dumps(message), self.clock()))
+
+    def _role(self, action: str, resource: str, **conditions: str) -> None:
+        self.role_calls.append((action, resource, tuple(sorted(conditions.items()))))
 
     def _finish_transform(self, data: dict[str, Any]) -> None:
         backend: SageMakerModelBackend = data["backend"]
         job = backend.transform_jobs[data["name"]]
-        if data["fail"]:
+        failure = data["fail"] or self._transform(backend, job)
+        if failure:
             job.transform_job_status = "Failed"
-            job.failure_reason = data["fail"]
+            job.failure_reason = failure
         else:
-            s3 = s3_backends[backend.account_id]["aws"]
-            source: Any = job.transform_input["DataSource"]
-            in_bucket, prefix = _split(source["S3DataSource"]["S3Uri"])
-            out_bucket, out_prefix = _split(job.transform_output["S3OutputPath"])
-            for key in list(s3.get_bucket(in_bucket).keys):
-                if key.startswith(prefix):
-                    found = s3.get_object(in_bucket, key)
-                    size = 0 if found is None else found.size
-                    name = key.rsplit("/", 1)[-1]
-                    s3.put_object(out_bucket, f"{out_prefix}{name}.out", json.dumps({"records_bytes": size}).encode())
             job.transform_job_status = "Completed"
         self._transform_event(backend, job)
+
+    def _transform(self, backend: SageMakerModelBackend, job: Any) -> str | None:
+        """Run the job over its input objects; the failure reason, or None."""
+        s3 = s3_backends[backend.account_id]["aws"]
+        source: Any = job.transform_input["DataSource"]
+        in_bucket, prefix = _split(source["S3DataSource"]["S3Uri"])
+        out_bucket, out_prefix = _split(job.transform_output["S3OutputPath"])
+        split_type = str(job.transform_input.get("SplitType") or "None")
+        assemble_with = str(job.transform_output.get("AssembleWith") or "None")
+        limit = int(job.max_payload_in_mb or 6) * 1024 * 1024  # the API's default MaxPayloadInMB is 6
+        folder = prefix[: prefix.rfind("/") + 1]
+        self._role("s3:ListBucket", f"arn:aws:s3:::{in_bucket}", **{"s3:prefix": prefix})
+        results: dict[str, bytes] = {}
+        for key in sorted(k for k in s3.get_bucket(in_bucket).keys if k.startswith(prefix)):
+            self._role("s3:GetObject", _object_arn(in_bucket, key))
+            found = s3.get_object(in_bucket, key)
+            try:
+                records = split_records(b"" if found is None else found.value, split_type)
+            except RecordFormatError as exc:
+                return f"ClientError: {key} could not be split as {split_type}: {exc}"
+            too_large = next((n for n, r in enumerate(records) if len(r) > limit), None)
+            if too_large is not None:
+                return (
+                    f"ClientError: record {too_large + 1} of {key} is {len(records[too_large])} bytes, "
+                    f"over MaxPayloadInMB ({limit // (1024 * 1024)} MB)"
+                )
+            predictions = [json.dumps({"prediction": predict(r)}).encode() for r in records]
+            results[f"{out_prefix}{key[len(folder) :]}.out"] = assemble(predictions, assemble_with)
+        for out_key, body in results.items():  # written once every object has been transformed
+            self._role("s3:PutObject", _object_arn(out_bucket, out_key))
+            s3.put_object(out_bucket, out_key, body)
+        return None
 
     def _transform_event(self, backend: SageMakerModelBackend, job: Any) -> None:
         detail: dict[str, Any] = {
@@ -444,6 +529,10 @@ class JobsSimulator:
                 backend.region_name,
             )
         )
+
+
+def _object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
 
 
 def _sns_delivery(topic_arn: str, message: str, at: datetime) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,10 +17,17 @@ from rollout_core.models import Rollout, Target
 
 from .gateway import CLIENT, OPERATOR
 from .sagemaker_ext import Failure
-from .stack import REGION, START, TABLE, Delivery, Sandbox
+from .stack import START, TABLE, Delivery, Sandbox
 from .template import ROOT
+from .traffic_ext import VariantProfile
 
 BUILTIN = Path(__file__).resolve().parent / "scenarios"
+SAMPLE_BUCKET = "sandbox-sample-payloads"  # SamplePayloadBucket of scenarios with ``samples: true``
+SAMPLES = {f"rows-{n}.csv": f"{n},0.5,{n * 7}\n".encode() for n in (1, 2, 3)}
+# History events of judging the candidate, shown in the timeline (smoke.py, analysis.py).
+JUDGING_EVENTS = frozenset(
+    {"smoke test", "smoke test passed", "smoke test failed", "smoke test skipped", "analysis", "holding"}
+)
 DURATION = re.compile(r"^(\d+)\s*([smh])$")
 UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -51,6 +57,11 @@ class Expectation(BaseModel):
     test_notifications: int | None = None
     # issue 17: the rollout's own candidate alarms: metric -> state (or MISSING: it does not exist)
     candidate_alarms: dict[str, str] | None = None
+    reason_matches: str | None = None  # a regular expression the rollout's reason matches
+    analysis: str | None = None  # the rollout's latest canary analysis verdict: PASS, FAIL, INCONCLUSIVE
+    user_requests: dict[str, int] | None = None  # package label -> users' requests its variant got, exactly
+    # package label -> InvokeEndpoint calls that named its variant in TargetVariant (the smoke test)
+    targeted_requests: dict[str, int] | None = None
 
 
 class Scenario(BaseModel):
@@ -66,6 +77,11 @@ class Scenario(BaseModel):
     # The account's endpoint instance quotas (Service Quotas), per type; unset types keep the
     # sandbox's defaults (sandbox/quotas_ext.py). SageMaker enforces them.
     quota: dict[str, int] = Field(default_factory=dict)
+    # Users' traffic: {rps: 20, v2: {error_rate: 0.03, latency_ms: 140}} (per package label, the
+    # fields of sandbox.traffic_ext.VariantProfile); every endpoint gets 20 rps of 100 ms, no error,
+    # when the scenario says nothing.
+    traffic: dict[str, Any] = Field(default_factory=dict)
+    samples: bool = False  # every package registered carries sample payloads (SamplePayloadUrl)
     steps: list[dict[str, Any]]
 
     def full_target(self) -> Target:
@@ -116,6 +132,9 @@ class Runner:
         self.announced: list[str] = []  # EventBridge detail-types seen
         self.last_response: dict[str, Any] = {}
         self._seen: dict[str, tuple[str, int]] = {}
+        self.traffic = dict(scenario.traffic)
+        self._labels: dict[str, str] = {}  # variant -> package label (cached)
+        self._judged: set[tuple[str, str, str, str]] = set()  # judging history entries shown
 
     # --- running --------------------------------------------------------------------------
 
@@ -124,14 +143,18 @@ class Runner:
             "EndpointName": self.target.endpoint_name,
             "ModelPackageGroupName": self.target.model_package_group,
         }
+        if self.scenario.samples:
+            parameters["SamplePayloadBucket"] = SAMPLE_BUCKET
         with Sandbox(
             update_seconds=self.scenario.endpoint_update_seconds,
             parameters=parameters,
             deliver_each=self.deliver_each,
             lookup_seconds=self.scenario.lookup_delay_seconds,
             quotas=self.scenario.quota,
+            rps=float(self.traffic.get("rps", 20)),
         ) as sandbox:
             self.sandbox = sandbox
+            sandbox.traffic.profile = self._profile
             sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
             for alarm in self.target.guard_alarms:
                 sandbox.create_alarm(alarm)
@@ -192,6 +215,7 @@ class Runner:
         end = sandbox.now + timedelta(seconds=seconds(arg))
         while sandbox.now < end:
             sandbox.now = min(end, sandbox.now + timedelta(seconds=60))
+            sandbox.publish_traffic()
             sandbox.simulator.advance()
             sandbox.jobs.advance()
             self._deliveries(sandbox.deliver_endpoint_events())
@@ -226,6 +250,27 @@ class Runner:
         not an approval (UpdatedModelPackageFields names what changed)."""
         self._line("registry", f"{arg} description edited")
         self._deliveries(self.sandbox.edit_package(self._package(str(arg)), "reviewed again"))
+
+    def _step_traffic(self, arg: dict[str, Any]) -> None:
+        """Users' traffic changes from now on (merged over what the scenario said)."""
+        self.traffic.update(arg)
+        self.sandbox.traffic.rps = float(self.traffic.get("rps", 20))
+        self._line("traffic", ", ".join(f"{k}={v}" for k, v in arg.items()))
+
+    def _step_fail_container(self, arg: dict[str, Any]) -> None:
+        """The package's container answers every request with an error (its status and message)."""
+        from rollout_core import naming
+
+        variant = naming.variant_name(naming.rollout_id(self._package(str(arg["package"]))))
+        status, message = int(arg.get("status", 500)), str(arg.get("message", "the container failed"))
+        self.sandbox.jobs.failing_variants[(self.target.endpoint_name, variant)] = (status, message)
+        self._line("sagemaker", f"{arg['package']}'s container will answer {status}: {message}")
+
+    def _profile(self, endpoint: str, variant: str) -> VariantProfile:
+        if variant not in self._labels:
+            self._labels[variant] = self._label(variant).rstrip("*")
+        spec = self.traffic.get(self._labels[variant])
+        return VariantProfile(**spec) if isinstance(spec, dict) else VariantProfile()
 
     def _step_fail_next_async(self, arg: Any) -> None:
         self.sandbox.jobs.fail_next_async[str(self.target.inference.async_endpoint_name)] = str(arg)
@@ -308,13 +353,14 @@ class Runner:
 
     def _package(self, label: str) -> str:
         if label not in self.packages:
-            self.packages[label] = self.sandbox.register_package(self.target.model_package_group)
+            samples = SAMPLES if self.scenario.samples else None
+            self.packages[label] = self.sandbox.register_package(self.target.model_package_group, samples)
         return self.packages[label]
 
     # --- observing ------------------------------------------------------------------------
 
     def _all_rollouts(self) -> list[Rollout]:
-        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb = self.sandbox.client("dynamodb")
         items = ddb.scan(
             TableName=TABLE, FilterExpression="sk = :r", ExpressionAttributeValues={":r": {"S": "ROLLOUT"}}
         )
@@ -389,6 +435,11 @@ class Runner:
     def _changes(self) -> list[str]:
         lines = []
         for rollout in self._all_rollouts():
+            for entry in rollout.history:  # the smoke test and the canary analysis's verdicts
+                mark = (rollout.rollout_id, entry.at.isoformat(), entry.event, entry.reason)
+                if entry.event in JUDGING_EVENTS and mark not in self._judged:
+                    self._judged.add(mark)
+                    lines.append(f"{self._label(rollout.rollout_id)} {entry.event}: {entry.reason}")
             key = (rollout.phase.value, rollout.step_index)
             if self._seen.get(rollout.rollout_id) == key:
                 continue
@@ -424,7 +475,16 @@ class Runner:
     def _expect_rollout(self, want: Expectation) -> None:
         """Expectations on the package ``want.rollout``'s latest rollout."""
         if want.rollout is None:
-            for needs in ("phase", "reason_contains", "rollouts", "history_contains", "paused", "candidate_alarms"):
+            for needs in (
+                "phase",
+                "reason_contains",
+                "rollouts",
+                "history_contains",
+                "paused",
+                "reason_matches",
+                "analysis",
+                "candidate_alarms",
+            ):
                 assert getattr(want, needs) is None, f"{needs} needs rollout"
             return
         rollout = self._rollout(want.rollout)
@@ -448,6 +508,11 @@ class Runner:
             states = {a["AlarmName"]: a["StateValue"] for a in found["MetricAlarms"]}
             seen = {metric: states.get(name, "MISSING") for metric, name in names.items()}
             assert seen == want.candidate_alarms, f"candidate alarms {seen}, expected {want.candidate_alarms}"
+        if want.reason_matches is not None:
+            assert re.search(want.reason_matches, rollout.reason), f"reason {rollout.reason!r} does not match"
+        if want.analysis is not None:
+            verdict = rollout.analysis.verdict.value if rollout.analysis else None
+            assert verdict == want.analysis, f"latest analysis {verdict}, expected {want.analysis}"
 
     def _expect_endpoint(self, want: Expectation) -> None:
         """Expectations on the endpoint, the store and what was announced."""
@@ -465,6 +530,24 @@ class Runner:
         if want.notified is not None:
             self._notifications()
             assert want.notified in self.announced, f"{want.notified!r} not announced (saw {self.announced})"
+        targeted: dict[tuple[str, str], int] = {}
+        for call in self.sandbox.jobs.invocations:
+            if call.get("target_variant"):
+                key = (call["endpoint"], call["target_variant"])
+                targeted[key] = targeted.get(key, 0) + 1
+        for wanted, seen in (
+            (want.user_requests, self.sandbox.traffic.user_requests),
+            (want.targeted_requests, targeted),
+        ):
+            if wanted is not None:
+                got: dict[str, int] = {}
+                for (_, variant), count in seen.items():
+                    label = self._label(variant).rstrip("*")
+                    got[label] = got.get(label, 0) + count
+                for label, count in wanted.items():
+                    assert got.get(label, 0) == count, (
+                        f"{label}'s variant got {got.get(label, 0)} requests, expected {count}"
+                    )
         if want.live_rollouts is not None:
             live = [r for r in self._all_rollouts() if r.live]
             assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"

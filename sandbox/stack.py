@@ -22,15 +22,18 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 from moto import mock_aws
 
+from . import payload_limits
 from . import template as tpl
 from .alarms_ext import AlarmStates
 from .autoscaling_ext import AutoscalingSimulator
+from .cloudwatch_ext import MetricStore
 from .envelope import envelope
 from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
 from .jobs_ext import JobsSimulator
 from .logs_ext import ContainerLogs
 from .quotas_ext import InstanceQuotas
 from .sagemaker_ext import EndpointSimulator
+from .traffic_ext import TrafficSimulator
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -107,6 +110,20 @@ class Delivery:
     error: str | None = None
 
 
+def sample_archive(files: dict[str, bytes]) -> bytes:
+    """A .tar.gz holding ``files`` (name -> content), as a model package's sample payloads."""
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
 def _load_handler(logical_id: str) -> ModuleType:
     path = tpl.ROOT / "functions" / FUNCTIONS[logical_id] / "app.py"
     spec = importlib.util.spec_from_file_location(f"functions_{FUNCTIONS[logical_id]}_app", path)
@@ -128,6 +145,7 @@ class Sandbox:
         work_seconds: float = 60,
         lookup_seconds: float = 0,
         quotas: dict[str, int] | None = None,  # instance type -> endpoint quota (issue 17)
+        rps: float = 20.0,
     ) -> None:
         self.now = START
         self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
@@ -142,7 +160,23 @@ class Sandbox:
         self.alarm_states = AlarmStates(clock=lambda: self.now)  # initial state, updates, notBreaching
         self.container_logs = ContainerLogs(self.simulator)  # endpoint containers' CloudWatch Logs
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
+        self._clients: dict[str, Any] = {}  # the sandbox's own clients (client())
         self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
+        # CloudWatch's metric data (percentiles included), and users' traffic on the real-time
+        # endpoints with the per-variant metrics SageMaker publishes for it (``rps``; 0: none).
+        self.metrics = MetricStore()
+        self.traffic = TrafficSimulator(
+            self.metrics,
+            clock=lambda: self.now,
+            rps=rps,
+            failing=lambda endpoint, variant: (self.jobs.failing_variants.get((endpoint, variant)) or (None,))[0],
+        )
+        # What a call to a model takes, on the sandbox's stopwatch (rollout_core.clock.monotonic):
+        # each InvokeEndpoint moves it on by the simulated latency, so timings are reproducible.
+        self.stopwatch = 0.0
+        self.sample_archives = 0  # sample payload archives put so far
+        self.jobs.on_invoke.append(self._invoked)
+        self.metrics.before_read.append(self.publish_traffic)  # the clock may have jumped
         # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
         # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
         self.server_url = server_url
@@ -166,6 +200,8 @@ class Sandbox:
             "TABLE_NAME": TABLE,
             "TARGETS_PREFIX": TARGETS_PREFIX,
             "JOBS_BUCKET": JOBS_BUCKET,
+            # As the template sets it for the rollout controller (SamplePayloadBucket).
+            "SAMPLE_PAYLOAD_BUCKET": self.parameters.get("SamplePayloadBucket", ""),
             "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
             "ALARM_NAME_PREFIX": self.parameters.get("AlarmNamePrefix", ""),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
@@ -190,7 +226,9 @@ class Sandbox:
         self.alarm_states.install()
         self.container_logs.install()
         self.jobs.install()
+        self.metrics.install()
         clock.set_source(lambda: self.now)
+        clock.set_timer(lambda: self.stopwatch)
         sns = boto3.client("sns", region_name=REGION)
         topics = {
             "AsyncSuccessTopic": sns.create_topic(Name="sandbox-async-success")["TopicArn"],
@@ -206,6 +244,8 @@ class Sandbox:
             os.environ[key] = topics[logical_id]
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=JOBS_BUCKET)
+        if self.parameters.get("SamplePayloadBucket"):  # the users' bucket of sample payloads
+            s3.create_bucket(Bucket=self.parameters["SamplePayloadBucket"])
         s3.put_bucket_notification_configuration(
             Bucket=JOBS_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
@@ -237,7 +277,10 @@ class Sandbox:
         from rollout_core import clock
 
         clock.set_source(None)
+        clock.set_timer(None)
         new_execution_environment()
+        self.metrics.uninstall()
+        self._clients.clear()
         self.jobs.uninstall()
         self.container_logs.uninstall()
         self.alarm_states.uninstall()
@@ -255,7 +298,12 @@ class Sandbox:
     # --- clients --------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        """The sandbox's own client for ``service`` (not the functions'), made once per sandbox:
+        creating a boto3 client costs ~15 ms, and the scenarios ask for one at every observation
+        (measured: 40 % of a scenario's time went into client creation)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return self._clients[service]
 
     # --- delivering events ----------------------------------------------------------------
 
@@ -299,6 +347,10 @@ class Sandbox:
             queue += self.simulator.drain() + self.jobs.drain()
         return done
 
+    def handler_errors(self) -> list[Delivery]:
+        """The deliveries whose handler raised (EventBridge would retry them, then dead-letter)."""
+        return [d for d in self.deliveries if d.error is not None]
+
     def deliver_endpoint_events(self) -> list[Delivery]:
         """Deliver what SageMaker and S3 announced (endpoint, job and upload events)."""
         done = []
@@ -323,6 +375,7 @@ class Sandbox:
         end = self.now + timedelta(seconds=seconds)
         while self.now < end:
             self.now = min(end, self.now + timedelta(seconds=tick_every))
+            self.publish_traffic()
             self.simulator.advance()
             self.jobs.advance()
             self.deliver_endpoint_events()
@@ -332,14 +385,36 @@ class Sandbox:
                 self.tick("JobSweep")  # rate(5 minutes)
             self.deliver_endpoint_events()
 
+    def _invoked(self, endpoint: str, variant: str, status: int) -> None:
+        self.stopwatch += self.traffic.record(endpoint, variant, status)
+
+    def publish_traffic(self) -> None:
+        """Users' requests of the minutes gone by, as per-variant metrics (before endpoints move on)."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        self.traffic.advance(sagemaker_backends[ACCOUNT][REGION])
+
     # --- the model registry and alarms ----------------------------------------------------
 
-    def register_package(self, group: str) -> str:
-        """Register a new model package version in ``group`` (PendingManualApproval)."""
+    def register_package(self, group: str, samples: dict[str, bytes] | None = None) -> str:
+        """Register a new model package version in ``group`` (PendingManualApproval).
+
+        ``samples``: file name -> payload, put as the package's SamplePayloadUrl: "a single gzip
+        compressed tar archive (.tar.gz suffix)" (DescribeModelPackage API reference), in the
+        SamplePayloadBucket the sandbox was given."""
         sm = self.client("sagemaker")
         with contextlib.suppress(sm.exceptions.ClientError):  # the group exists already
             sm.create_model_package_group(ModelPackageGroupName=group)
+        extra: dict[str, Any] = {}
+        if samples is not None:
+            bucket = self.parameters.get("SamplePayloadBucket")
+            assert bucket, "sample payloads need the SamplePayloadBucket parameter"
+            self.sample_archives += 1
+            key = f"{group}/samples-{self.sample_archives}.tar.gz"
+            self.client("s3").put_object(Bucket=bucket, Key=key, Body=sample_archive(samples))
+            extra["SamplePayloadUrl"] = f"s3://{bucket}/{key}"
         arn: str = sm.create_model_package(
+            **extra,
             ModelPackageGroupName=group,
             InferenceSpecification={
                 "Containers": [
@@ -454,12 +529,15 @@ class Sandbox:
         return None if view is None else view.percentages
 
     def endpoint_status(self, endpoint_name: str) -> str | None:
-        """DescribeEndpoint's status, or None when the endpoint does not exist (any other error raises)."""
+        """The endpoint's status, or None when it does not exist (any other error is raised)."""
         sm = self.client("sagemaker")
         try:
             return str(sm.describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"])
         except sm.exceptions.ClientError as exc:
-            if "could not find" in str(exc).lower():
+            # DescribeEndpoint's answer for a missing endpoint (the product's SageMakerGateway
+            # reads it the same way): ValidationException "Could not find endpoint ...".
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException" and "could not find" in str(error.get("Message")).lower():
                 return None
             raise
 
@@ -552,6 +630,9 @@ class Sandbox:
             "body": None if raw is None else base64.b64encode(raw).decode(),
             "isBase64Encoded": raw is not None,
         }
+        refused = payload_limits.refusal(self.template, raw, event)  # before the function runs
+        if refused is not None:
+            return refused
         route = next((r for r in self.api_routes if r.matches(method, path)), None)
         if route is None:
             # What API Gateway answers for a path or method it does not have (IAM auth).

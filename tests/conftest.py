@@ -30,13 +30,29 @@ SAMPLE_TARGET = Target.model_validate(
 )
 
 
+HANDLER_ERRORS = "handler_errors"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{HANDLER_ERRORS}: the test makes a handler raise on purpose (the stack fixture lets it)"
+    )
+
+
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return event
 
 
+def unexpected_handler_errors(sandbox: Sandbox) -> list[str]:
+    """What the stack fixture fails a test on: every handler that raised during it."""
+    return [f"{d.function} at {d.at:%H:%M}: {d.error}" for d in sandbox.handler_errors()]
+
+
 @pytest.fixture
-def stack() -> Iterator[Sandbox]:
+def stack(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """The sandbox with the sample target. A handler that raises during the test fails it (at
+    teardown), unless the test is marked ``handler_errors``."""
     parameters = {
         "EndpointName": SAMPLE_TARGET.endpoint_name,
         "ModelPackageGroupName": SAMPLE_TARGET.model_package_group,
@@ -46,6 +62,9 @@ def stack() -> Iterator[Sandbox]:
         for alarm in SAMPLE_TARGET.guard_alarms:
             sandbox.create_alarm(alarm)
         yield sandbox
+        if request.node.get_closest_marker(HANDLER_ERRORS) is None:
+            errors = unexpected_handler_errors(sandbox)
+            assert not errors, "a handler raised (mark the test handler_errors if it means to):\n" + "\n".join(errors)
 
 
 ASYNC_TARGET = SAMPLE_TARGET.model_copy(

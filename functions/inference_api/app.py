@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
+from rollout_core import api_docs
 from rollout_core.api_errors import (
     REALTIME_RESPONSE_LIMIT_BYTES,
     install_error_handlers,
@@ -88,7 +89,7 @@ def _checked_endpoint(endpoint: str) -> str:
 #   the (base64) response body as a string; together about a third of the route's own time.
 #   Its one parameter is checked by _checked_endpoint with the same rule and the same 422.
 # - no @tracer.capture_method: X-Ray's botocore patch already traces the InvokeEndpoint call.
-@app.post("/v1/endpoints/<endpoint>/invocations", enable_validation=False)
+@app.post("/v1/endpoints/<endpoint>/invocations", enable_validation=False, responses=api_docs.INVOKE)
 def invoke(endpoint: EndpointPath) -> Response[str]:
     """Real-time inference: the body goes to InvokeEndpoint with its Content-Type and Accept."""
     endpoint = _checked_endpoint(endpoint)
@@ -142,7 +143,7 @@ def _owner() -> str | None:
 
 # capture_response=False on the job routes: their answers carry presigned URLs (bearer
 # credentials until they expire), which must not end up in X-Ray metadata.
-@app.post(JOBS_ROUTE)
+@app.post(JOBS_ROUTE, responses=api_docs.CREATE_JOB)
 @tracer.capture_method(capture_response=False)
 def create_job(request: JobRequest) -> Response[str]:
     """Record a job and return a presigned POST for its input (short expiry, size range)."""
@@ -163,7 +164,7 @@ def create_job(request: JobRequest) -> Response[str]:
     return Response(status_code=201, content_type=JSON, body=json.dumps(body))
 
 
-@app.get(f"{JOBS_ROUTE}/<job_id>")
+@app.get(f"{JOBS_ROUTE}/<job_id>", responses=api_docs.GET_JOB)
 @tracer.capture_method(capture_response=False)
 def get_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> dict[str, Any]:
     """Status, timestamps, failure reason, and a short-lived download link when done.
@@ -176,7 +177,7 @@ def get_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> dict[str, Any]:
     return view
 
 
-@app.get("/v1/operator/jobs/<job_id>")
+@app.get("/v1/operator/jobs/<job_id>", responses=api_docs.GET_ANY_JOB)
 @tracer.capture_method(capture_response=False)
 def get_any_job(job_id: Annotated[str, Path(pattern=JOB_ID)]) -> dict[str, Any]:
     """Any job, whoever created it (operators: only RolloutOperatorPolicy reaches this route)."""

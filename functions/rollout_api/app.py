@@ -16,6 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from rollout_core import api_docs
 from rollout_core.api_errors import install_error_handlers, json_error
 from rollout_core.models import NAME_PATTERN, Phase
 from rollout_core.operations import OperationError, summary
@@ -49,7 +50,7 @@ def _caller() -> str:
     return identity.user_arn or identity.caller or "unknown caller"
 
 
-@app.get("/v1/rollouts")
+@app.get("/v1/rollouts", responses=api_docs.LIST_ROLLOUTS)
 @tracer.capture_method
 def list_rollouts(
     endpoint: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
@@ -62,20 +63,20 @@ def list_rollouts(
     return _json(200, page)
 
 
-@app.post("/v1/rollouts")
+@app.post("/v1/rollouts", responses=api_docs.START_ROLLOUT)
 @tracer.capture_method
 def start_rollout(request: StartRequest) -> Response[str]:
     rollout = operations().start(request.model_package_arn, request.target, _caller())
     return _json(201, summary(rollout))
 
 
-@app.get("/v1/rollouts/<rollout_id>")
+@app.get("/v1/rollouts/<rollout_id>", responses=api_docs.GET_ROLLOUT)
 @tracer.capture_method
 def get_rollout(rollout_id: Annotated[str, Path(pattern=ROLLOUT_ID)]) -> Response[str]:
     return _json(200, operations().view(rollout_id))
 
 
-@app.post("/v1/rollouts/<rollout_id>/<action>")
+@app.post("/v1/rollouts/<rollout_id>/<action>", responses=api_docs.STEER_ROLLOUT)
 @tracer.capture_method
 def steer(
     rollout_id: Annotated[str, Path(pattern=ROLLOUT_ID)],

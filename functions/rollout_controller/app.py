@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rollout_core.events import AlarmEvent, ControllerEvent, EndpointEvent
-from rollout_core.wiring import rollout_service
+from rollout_core.wiring import controller_service
 
 logger = Logger()
 tracer = Tracer()
@@ -24,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # itself, so duplicated, late or reordered events cannot move a rollout the wrong way.
     # Parser takes the discriminated union (it wraps any type in a TypeAdapter); its stubs want a class.
     trigger = parse(event=event, model=ControllerEvent)  # type: ignore[call-overload]
-    service = rollout_service()
+    service = controller_service()
     if isinstance(trigger, EndpointEvent):
         rollouts = service.advance_live(endpoint_name=trigger.detail.EndpointName)
     elif isinstance(trigger, AlarmEvent):

@@ -57,7 +57,10 @@ def test_dataset_goes_through_batch_transform_to_a_file(client: RolloutClient, t
     result = client.invoke("churn-endpoint", source, "text/csv", split_type="Line", output=out)
     assert result.route == "batch"
     assert result.output_path == out
-    assert json.loads(out.read_bytes())["records_bytes"] == 40
+    # One prediction per line, as batch transform with SplitType Line and AssembleWith Line gives.
+    lines = out.read_bytes().splitlines()
+    assert len(lines) == 10
+    assert {json.loads(line)["prediction"] for line in lines} == {3 / 7}  # the sandbox model of b"1,2"
 
 
 def test_errors_surface_with_the_apis_message(client: RolloutClient):

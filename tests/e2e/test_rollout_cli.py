@@ -49,7 +49,22 @@ def test_start_then_watch_it_to_the_end(served: dict[str, Any]):
     (ROOT / "sandbox-output" / "rollout-status-watch.txt").write_text(output)  # for a look
 
 
+def status_json(served: dict[str, Any], rollout_id: str) -> dict[str, Any]:
+    shown = cli(served, "status", rollout_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    view: dict[str, Any] = json.loads(shown.stdout)
+    return view
+
+
+def watch_to_the_end(served: dict[str, Any], rollout_id: str) -> str:
+    watched = cli(served, "status", rollout_id, "--watch", "--interval", "0.5")
+    assert watched.returncode == 0, watched.stderr
+    return watched.stdout
+
+
 def test_list_status_and_the_steering_commands(served: dict[str, Any]):
+    """Every command's exit code and the state it leaves: each is sent in a state that makes
+    its answer certain (abort while paused; abort again once the rollout has ended)."""
     started = json.loads(cli(served, "start", "--package", served["approved_package"], "--json").stdout)
     rollout_id = started["rollout_id"]
     paused = cli(served, "pause", rollout_id)
@@ -67,15 +82,35 @@ def test_list_status_and_the_steering_commands(served: dict[str, Any]):
     status = cli(served, "status", rollout_id)
     assert "history" in status.stdout
     assert "paused by" in status.stdout
-    assert cli(served, "resume", rollout_id).returncode == 0
-    assert cli(served, "promote", rollout_id).returncode == 0
+    # A paused rollout holds its weights, so the abort finds it where the pause left it.
     aborted = cli(served, "abort", rollout_id)
-    assert aborted.returncode in (0, 1)  # 409 if the promotion is already under way
-    if aborted.returncode == 1:
-        assert "409" in aborted.stderr
+    assert aborted.returncode == 0, aborted.stderr
+    assert "ROLLING_BACK" in aborted.stdout
+    assert f"rollout {rollout_id} ended ABORTED" in watch_to_the_end(served, rollout_id)
+    final = status_json(served, rollout_id)
+    assert final["phase"] == "ABORTED" and "aborted by" in final["reason"]
+    assert final["live"]["weights"] == {final["baseline_variant"]: 100}, "back on the baseline, the candidate gone"
+    refused = cli(served, "abort", rollout_id)
+    assert refused.returncode == 1
+    assert "error 409" in refused.stderr and "nothing to abort" in refused.stderr
+
+    # Resume and promote, on a second rollout: it ends SUCCEEDED, and then abort is refused.
+    second = json.loads(cli(served, "start", "--package", served["approved_package"], "--json").stdout)["rollout_id"]
+    assert cli(served, "pause", second).returncode == 0
+    assert cli(served, "resume", second).returncode == 0
+    promoted = cli(served, "promote", second)
+    assert promoted.returncode == 0, promoted.stderr
+    assert f"rollout {second} ended SUCCEEDED" in watch_to_the_end(served, second)
+    done = status_json(served, second)
+    assert done["phase"] == "SUCCEEDED"
+    assert done["live"]["weights"] == {done["candidate_variant"]: 100}
+    too_late = cli(served, "abort", second)
+    assert too_late.returncode == 1
+    assert "error 409" in too_late.stderr and "SUCCEEDED: nothing to abort" in too_late.stderr
+
     missing = cli(served, "status", "0123456789")
     assert missing.returncode == 1
     assert "404" in missing.stderr
-    refused = cli(served, "start", "--package", served["approved_package"].rsplit("/", 1)[0] + "/42")
-    assert refused.returncode == 1
-    assert "404" in refused.stderr
+    unknown = cli(served, "start", "--package", served["approved_package"].rsplit("/", 1)[0] + "/42")
+    assert unknown.returncode == 1
+    assert "404" in unknown.stderr

@@ -32,6 +32,9 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "manual_promote",
         "manual_abort",
         "manual_start_earlier_version",
+        "slower_then_erroring_candidates_rolled_back",  # the latency check, then the critical errors check
+        "quiet_endpoint_not_enough_traffic",
+        "smoke_test_fails_then_equal_candidate_passes",
     ):
         assert any(story in n for n in names), story
 

@@ -17,33 +17,37 @@ has settled.
 
 How a matrix of faults stays fast (``Matrix``):
 
-1. the *baseline*: the scenario once without a fault, recording every product call (with its
-   position: function, phases of the live rollouts when the invocation started, and the
-   calls the invocation made so far) and a snapshot of the whole state after every minute;
+1. the *baseline*: the scenario once without a fault, recording every product call with its
+   *position* (``position()``: the code path it is on, i.e. the function, its trigger, the
+   state the invocation started from (the endpoint, and each unsettled rollout's phase, the
+   outcome a rollback pursues, whether it has a baseline, autoscaling or clean-up left) and
+   every call the invocation made; and where on that path) and a snapshot of the whole state
+   after every minute (tests/faults/observe.py);
 2. the *forking run*: the scenario again; right before each call chosen for a fault, the
    process forks once per fault kind (``os.fork``: the child has the whole in-memory moto
    state as it is at that moment) and the child goes on with the fault armed. So a faulted
    run never repeats the scenario up to its fault;
-3. a child whose state after a minute equals the baseline's at the same minute (rollouts
-   without their histories, endpoint, pending SageMaker transitions, models, configs,
-   locks, idempotency records, scalable targets) has *converged*: the scenario is
+3. a child whose state after a minute equals the baseline's at the same minute (the
+   contents of rollouts without their histories, locks, idempotency records, the endpoint's
+   variants, configs, models, pending SageMaker transitions, scaling targets and policies,
+   the milestones announced: ``observe.snapshot``) has *converged*: the scenario is
    deterministic, so from there on it is the baseline, whose end is checked on its own. The
-   child stops there and reports what it did until then (``FAULTS_NO_CONVERGENCE=1`` runs
-   every child to the end instead).
+   child stops there and reports what it did until then (``converge=False``, or
+   ``FAULTS_NO_CONVERGENCE=1`` for the whole matrix, runs children to the end instead; the
+   matrix test does so for a sample of positions to check the shortcut).
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
 import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +56,34 @@ import botocore.endpoint
 from botocore.awsrequest import AWSResponse
 
 from rollout_core import naming
-from rollout_core.models import Phase, Rollout, Target
+from rollout_core.aws.autoscaling import DIMENSION, NAMESPACE, resource_id
+from rollout_core.models import Rollout
 from sandbox.calls import BaseListener, Call, error_response, hooks
-from sandbox.stack import ACCOUNT, REGION, TABLE, LambdaContext, Sandbox
+from sandbox.stack import REGION, TABLE, LambdaContext, Sandbox
+
+from .observe import (
+    Injected,
+    Outcome,
+    accepted,
+    announced,
+    locks_and_phases,
+    pages,
+    rollout_states,
+    scaling_state,
+    snapshot,
+)
+from .scenarios import (
+    ALARM,
+    SCALING,
+    SCALING_POLICY,
+    SETTLE_LIMIT,
+    STEP_ALARM,
+    STEP_POLICY,
+    TARGET,
+    UPDATE_SECONDS,
+    Mailbox,
+    Scenario,
+)
 
 # --- faults ----------------------------------------------------------------------------------
 
@@ -104,19 +133,6 @@ FAULT_KINDS = (*ERROR_FAULTS, CRASH)
 TRANSIENT_KINDS = frozenset({"throttling", "unavailable", "in_progress", CRASH})
 LAMBDA_RETRIES = 2  # EventInvokeConfig MaximumRetryAttempts in template.yaml
 MAX_IN_FLIGHT = 2  # positions whose faulted runs (one process per fault kind) run alongside the parent
-# SageMaker calls that change something: each must be accepted at most once per argument set.
-MUTATING = frozenset(
-    {
-        "CreateModel",
-        "CreateEndpointConfig",
-        "CreateEndpoint",
-        "UpdateEndpoint",
-        "UpdateEndpointWeightsAndCapacities",
-        "DeleteEndpoint",
-        "DeleteEndpointConfig",
-        "DeleteModel",
-    }
-)
 
 
 class _FastSleep:
@@ -132,228 +148,25 @@ class _FastSleep:
         return getattr(time, name)
 
 
-# --- scenarios -----------------------------------------------------------------------------------
-
-Step = tuple[str, Any]  # ("approve", "v2"), ("reject", "v2"), ("alarm", "ALARM"), ("wait", seconds)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    steps: tuple[Step, ...]
-    expected: dict[str, Phase]  # package label -> final phase without faults
-    serving: str | None  # the label serving 100 % at the end (None: no endpoint)
-
-
-ALARM = "sagemaker-rollout-churn-5xx"
-TARGET = Target.model_validate(
-    {
-        "model_package_group": "churn-model",
-        "endpoint_name": "churn-endpoint",
-        "instance_type": "ml.m5.large",
-        "plan": {"steps": [50, 100], "bake_seconds": 120},
-        "guard_alarms": [ALARM],
-        # issue 17: each candidate gets an alarm of its own (put when it joins, deleted at the end)
-        "candidate_alarms": {"metrics": ["5xx"]},
-    }
-)
-UPDATE_SECONDS = 60  # how long SageMaker takes per endpoint change here
-SETTLE_LIMIT = 90  # minutes of simulated time the harness waits at most for every rollout to settle
-
-# Lean versions of the built-in scenarios (two steps, two-minute bakes, one-minute updates).
-SCENARIOS = {
-    s.name: s
-    for s in (
-        Scenario("first_deployment", (("approve", "v1"), ("wait", 120)), {"v1": Phase.SUCCEEDED}, serving="v1"),
-        # Rejected while the endpoint is being created: nothing to go back to, the endpoint goes.
-        Scenario(
-            "first_deployment_rejected",
-            (("approve", "v1"), ("reject", "v1"), ("wait", 180)),
-            {"v1": Phase.ABORTED},
-            serving=None,
-        ),
-        Scenario(
-            "second_version_to_100",
-            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 600)),
-            {"v1": Phase.SUCCEEDED, "v2": Phase.SUCCEEDED},
-            serving="v2",
-        ),
-        Scenario(
-            "alarm_mid_way",
-            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 180), ("alarm", "ALARM"), ("wait", 240)),
-            {"v1": Phase.SUCCEEDED, "v2": Phase.ROLLED_BACK},
-            serving="v1",
-        ),
-        Scenario(
-            "rejection",
-            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 180), ("reject", "v2"), ("wait", 240)),
-            {"v1": Phase.SUCCEEDED, "v2": Phase.ABORTED},
-            serving="v1",
-        ),
-        Scenario(
-            "supersede",
-            (("approve", "v1"), ("wait", 120), ("approve", "v2"), ("wait", 180), ("approve", "v3"), ("wait", 720)),
-            {"v1": Phase.SUCCEEDED, "v2": Phase.SUPERSEDED, "v3": Phase.SUCCEEDED},
-            serving="v3",
-        ),
-    )
-}
-
-
-# --- how events reach the functions -----------------------------------------------------------------
-
-
-class Mailbox:
-    """EventBridge delivering every event once, in order, at once. Scheduled ticks bypass it."""
-
-    name = "in order"
-
-    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        """The events to deliver now, given these new ones."""
-        return list(events)
-
-    def due(self, now: datetime) -> list[dict[str, Any]]:
-        """Held events to deliver at the end of this minute (after the tick)."""
-        return []
-
-    def holding(self) -> bool:
-        return False
-
-
-class Twice(Mailbox):
-    name = "twice"
-
-    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        return [event for event in events for _ in range(2)]
-
-
-class Reordered(Mailbox):
-    """Each event is held until the next one arrives, and delivered after it (older after newer)."""
-
-    name = "out of order"
-
-    def __init__(self) -> None:
-        self.held: dict[str, Any] | None = None
-
-    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        out = []
-        for event in events:
-            if self.held is None:
-                self.held = event
-            else:
-                out += [event, self.held]
-                self.held = None
-        return out
-
-    def due(self, now: datetime) -> list[dict[str, Any]]:
-        held, self.held = self.held, None
-        return [] if held is None else [held]
-
-    def holding(self) -> bool:
-        return self.held is not None
-
-
-class Late(Mailbox):
-    """Every event arrives ``minutes`` late (the ticks meanwhile see the world as it is)."""
-
-    name = "late"
-
-    def __init__(self, minutes: int = 3) -> None:
-        self.delay = timedelta(minutes=minutes)
-        self.queue: list[tuple[datetime, dict[str, Any]]] = []
-
-    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        self.queue += [(now + self.delay, event) for event in events]
-        return []
-
-    def due(self, now: datetime) -> list[dict[str, Any]]:
-        ready = [event for at, event in self.queue if at <= now]
-        self.queue = [(at, event) for at, event in self.queue if at > now]
-        return ready
-
-    def holding(self) -> bool:
-        return bool(self.queue)
-
-
-class LostEndpointEvents(Mailbox):
-    """SageMaker's endpoint events never arrive: the ticks alone must carry the rollouts."""
-
-    name = "endpoint events lost"
-
-    def post(self, events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        return [e for e in events if e.get("detail-type") != "SageMaker Endpoint State Change"]
-
-
-# --- what a run reports ----------------------------------------------------------------------------
-
-
-@dataclass
-class Injected:
-    kind: str
-    index: int  # the k of "the k-th AWS call of the product"
-    action: str  # e.g. sagemaker:UpdateEndpoint
-    function: str | None
-    position: list[Any]  # see Position
-    attempts: int = 0  # HTTP attempts the client made for it (retries included)
-    status: int | None = None
-    sleeps: int = 0  # back-offs botocore slept before giving up
-
-
-@dataclass
-class Outcome:
-    scenario: str
-    phases: dict[str, str]  # package label -> phase
-    reasons: dict[str, str]
-    unsettled: list[str]
-    endpoint: dict[str, Any] | None  # status, config, weights {variant: %}, models {variant: model}
-    serving_label: str | None
-    candidates: dict[str, dict[str, str]]  # label -> variant, model, rollout id
-    models: list[str]  # this tool's models (by name prefix)
-    configs: list[str]  # this tool's endpoint configs
-    config_created: dict[str, float]  # config name -> creation order
-    endpoint_changes: list[list[str]]  # EndpointSimulator.calls
-    accepted: list[list[str]]  # successful mutating SageMaker calls: [operation, identity]
-    locks: dict[str, str]  # lock item -> the rollout that holds it
-    minutes: int
-    crashes: int = 0
-    redeliveries: int = 0
-    failed_invocations: int = 0
-    injected: Injected | None = None
-    converged_at: int | None = None  # minute at which the state was the baseline's again
-    error: str | None = None  # the harness itself failed in a child
-    seconds: float = 0.0  # how long the faulted run took
-    candidate_alarms: list[str] = field(default_factory=list)  # the candidates' own alarms that exist
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), default=str)
-
-    @staticmethod
-    def broken(scenario: str, injected: Injected | None, error: str) -> Outcome:
-        return Outcome(scenario, {}, {}, [], None, None, {}, [], [], {}, [], [], {}, 0, injected=injected, error=error)
-
-    @staticmethod
-    def from_json(text: str) -> Outcome:
-        data = json.loads(text)
-        injected = data.pop("injected")
-        return Outcome(**data, injected=None if injected is None else Injected(**injected))
-
-
 # --- recording calls, forking, injecting ---------------------------------------------------------
 
 
 @dataclass
 class Invocation:
     function: str
-    trigger: str
-    live: tuple[str, ...]  # phases of the live rollouts when it started
-    ops: list[str] = field(default_factory=list)
+    trigger: str  # e.g. "SageMaker Endpoint State Change IN_SERVICE", "Scheduled Event"
+    state: tuple[str, ...]  # the endpoint and the unsettled rollouts when it started (observe.rollout_states)
+    ops: list[str] = field(default_factory=list)  # the calls it made, in order
+    indexes: list[int] = field(default_factory=list)  # their k (the run's numbering)
 
 
-def position(invocation: Invocation | None, call: Call) -> tuple[Any, ...]:
-    """Where a call is in a handler's code path: function, live phases, the calls so far."""
-    if invocation is None:  # pragma: no cover - every product call runs inside a wrapped handler
-        return (call.function, (), (call.action,))
-    return (invocation.function, invocation.live, tuple(invocation.ops))
+def position(invocation: Invocation, n: int) -> tuple[Any, ...]:
+    """Where the n-th call of an invocation is: on which code path (the function, what
+    triggered it, the state it started from, and every call it made: the path), and where on
+    it. Two calls at one position are the same call of the same code path on the same kind of
+    state; a path that goes on differently (a tick that removes the candidate, not the one that
+    restored the weights) is another path, its calls other positions."""
+    return (invocation.function, invocation.trigger, invocation.state, tuple(invocation.ops), n)
 
 
 class _Listener(BaseListener):
@@ -419,8 +232,10 @@ class Run:
         self._grandchildren: list[int] = []
         self.snapshots: list[str] = []  # baseline: state after each minute
         self.marks: list[tuple[int, int]] = []  # baseline: (len(accepted), len(endpoint changes)) per minute
+        self.step_calls: list[int] = []  # calls made before each step of the scenario
         self.minute = 0
         self.crashes = self.redeliveries = self.failed_invocations = 0
+        self.after_crash: list[dict[str, dict[str, str]]] = []
         self._clients: dict[str, Any] = {}
         self._tmp = Path(tempfile.mkdtemp(prefix="faults-")) if self.plan else Path(tempfile.gettempdir())
 
@@ -441,6 +256,7 @@ class Run:
                     sandbox.handlers[fn] = self._wrap(fn, sandbox.handlers[fn])
                 try:
                     for kind, arg in self.scenario.steps:
+                        self.step_calls.append(len(self.calls))
                         self._step(kind, arg)
                     self._settle()
                     outcome = self._observe()
@@ -478,8 +294,8 @@ class Run:
         self.calls.append(call)
         if self.invocation is not None:
             self.invocation.ops.append(call.action)
-        here = position(self.invocation, call)
-        self.positions.append(here)
+            self.invocation.indexes.append(index)
+        self.positions.append((call.function, "", (), (call.action,), 0))  # set when the invocation ends
         if self.child_path is not None:
             return  # a child injects no further fault
         if self.baseline is not None:
@@ -553,12 +369,50 @@ class Run:
             self._deliver_all(self.sandbox.captured(lambda: sb.set_approval(self._package(arg), "Rejected")))
         elif kind == "alarm":
             self._deliver_all(self.sandbox.captured(lambda: sb.set_alarm(ALARM, arg)))
+        elif kind == "autoscale":
+            self._autoscale(arg)
         elif kind == "wait":
             end = sb.now + timedelta(seconds=float(arg))
             while sb.now < end:
                 self._minute()
         else:  # pragma: no cover
             raise ValueError(kind)
+
+    def _autoscale(self, label: str) -> None:
+        """The operator puts the serving variant of ``label``'s rollout under autoscaling. A
+        variant that is not serving (a non-transient fault failed its deployment) is left as
+        it is: the operator has nothing to put under autoscaling."""
+        rollout = next((r for r in self._rollouts() if r.model_package_arn == self.packages[label]), None)
+        assert rollout is not None, f"{self.scenario.name}: no rollout of {label} to autoscale yet"
+        sm = self._client("sagemaker")
+        try:
+            serving = sm.describe_endpoint(EndpointName=TARGET.endpoint_name)["ProductionVariants"]
+        except sm.exceptions.ClientError:
+            serving = []
+        if rollout.candidate.variant_name not in {v["VariantName"] for v in serving}:
+            assert self.child_path is not None, f"{self.scenario.name}: {label} is not serving in the fault-free run"
+            return
+        target = {"ServiceNamespace": NAMESPACE, "ScalableDimension": DIMENSION}
+        target["ResourceId"] = resource_id(TARGET.endpoint_name, rollout.candidate.variant_name)
+        aas = self._client("application-autoscaling")
+        aas.register_scalable_target(**target, **SCALING)
+        aas.put_scaling_policy(**target, **SCALING_POLICY)
+        step_arn = aas.put_scaling_policy(**target, **STEP_POLICY)["PolicyARN"]
+        self._client("cloudwatch").put_metric_alarm(
+            AlarmName=STEP_ALARM,
+            Namespace="AWS/SageMaker",
+            MetricName="ModelLatency",
+            Dimensions=[
+                {"Name": "EndpointName", "Value": TARGET.endpoint_name},
+                {"Name": "VariantName", "Value": rollout.candidate.variant_name},
+            ],
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=250000.0,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[step_arn],
+        )
 
     def _package(self, label: str) -> str:
         if label not in self.packages:
@@ -579,11 +433,11 @@ class Run:
         self._deliver_announced()
         self.minute += 1
         if self.baseline is None:
-            self.snapshots.append(self._snapshot())
-            self.marks.append((len(self._accepted()), len(sb.simulator.calls)))
+            self.snapshots.append(snapshot(sb, self.calls))
+            self.marks.append((len(accepted(self.calls)), len(sb.simulator.calls)))
         elif self.child_path is not None and self.converge and self._fault_done():
             known = self.baseline.snapshots
-            if self.minute <= len(known) and self._snapshot() == known[self.minute - 1]:
+            if self.minute <= len(known) and snapshot(sb, self.calls) == known[self.minute - 1]:
                 raise Converged
 
     def _fault_done(self) -> bool:
@@ -622,6 +476,7 @@ class Run:
                 return
             except Crash:
                 self.crashes += 1
+                self.after_crash.append(locks_and_phases())
                 self._cold_start()
             except Exception:
                 self.failed_invocations += 1
@@ -634,11 +489,15 @@ class Run:
 
     def _wrap(self, fn: str, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
         def run(event: dict[str, Any], context: Any) -> Any:
-            self.invocation = Invocation(fn, _trigger(event), self._live() if self.baseline is None else ())
+            # Only the baseline's positions are used (the plan is made from them).
+            states = rollout_states(TARGET.endpoint_name) if self.baseline is None else ()
+            self.invocation = invocation = Invocation(fn, _trigger(event), states)
             try:
                 return handler(event, context)
             finally:
                 self.invocation = None
+                for n, index in enumerate(invocation.indexes):
+                    self.positions[index - 1] = position(invocation, n)
 
         return run
 
@@ -650,7 +509,7 @@ class Run:
         return self._clients[service]
 
     def _items(self) -> list[dict[str, Any]]:
-        return list(_pages(self._client("dynamodb"), "scan", "Items", TableName=TABLE))
+        return list(pages(self._client("dynamodb"), "scan", "Items", TableName=TABLE))
 
     def _rollouts(self, items: list[dict[str, Any]] | None = None) -> list[Rollout]:
         found = [
@@ -658,69 +517,18 @@ class Run:
         ]
         return sorted(found, key=lambda r: r.created_at)
 
-    def _live(self) -> tuple[str, ...]:
-        return tuple(r.phase.value for r in self._rollouts() if r.live)
-
     def _unsettled(self) -> list[str]:
         return [r.rollout_id for r in self._rollouts() if not r.settled]
 
     def _label(self, arn: str) -> str:
         return next((label for label, a in self.packages.items() if a == arn), arn)
 
-    def _accepted(self) -> list[list[str]]:
-        return [[c.operation, _identity(c)] for c in self.calls if c.ok and c.operation in MUTATING]
-
-    def _snapshot(self) -> str:
-        """Everything the future of the scenario depends on (rollout histories aside).
-
-        Read from moto's backends directly (it runs after every simulated minute, so it must be
-        cheap); the harness never writes through them.
-        """
-        from moto.applicationautoscaling.models import applicationautoscaling_backends
-        from moto.dynamodb.models import dynamodb_backends
-        from moto.sagemaker.models import sagemaker_backends
-
-        items = []
-        for item in dynamodb_backends[ACCOUNT][REGION].get_table(TABLE).all_items():
-            attrs = item.to_json()["Attributes"]
-            if attrs["sk"]["S"] == "ROLLOUT":
-                rollout = Rollout.model_validate_json(attrs["body"]["S"])
-                items.append(rollout.model_dump(mode="json", exclude={"history", "updated_at", "version"}))
-            else:  # locks, idempotency records (their expiry times are wall-clock: left out)
-                items.append({k: v for k, v in attrs.items() if k not in ("expiration", "in_progress_expiration")})
-        sm = sagemaker_backends[ACCOUNT][REGION]
-        ep = sm.endpoints.get(TARGET.endpoint_name)
-        endpoint = None
-        if ep is not None:
-            endpoint = [
-                ep.endpoint_status,
-                ep.endpoint_config_name,
-                ep.failure_reason,
-                str(ep.last_modified_time),
-                ep.production_variants,
-            ]
-        pending = {
-            name: [str(t.due), t.kind, t.config_name, t.weights, t.failure]
-            for name, (_, t) in self.sandbox.simulator.pending.items()
-        }
-        scaling = applicationautoscaling_backends[ACCOUNT][REGION]
-        state = {
-            "items": sorted(json.dumps(i, sort_keys=True, default=str) for i in items),
-            "endpoint": endpoint,
-            "pending": pending,
-            "models": sorted(sm._models),
-            "configs": sorted(sm.endpoint_configs),
-            "scaling": sorted(f"{d}/{r}" for d, targets in scaling.targets.items() for r in targets),
-            "policies": sorted(scaling.policies),
-        }
-        return json.dumps(state, sort_keys=True, default=str)
-
     def _progress(self) -> Outcome:
         """What a converged run did until it converged (its end is the baseline's)."""
         outcome = Outcome.broken(self.scenario.name, self.injected, "")
         outcome.error = None
         outcome.endpoint_changes = [list(c) for c in self.sandbox.simulator.calls]
-        outcome.accepted = self._accepted()
+        outcome.accepted = accepted(self.calls)
         outcome.minutes = outcome.converged_at = self.minute
         outcome.crashes, outcome.redeliveries = self.crashes, self.redeliveries
         outcome.failed_invocations = self.failed_invocations
@@ -745,11 +553,15 @@ class Run:
                 "config": described["EndpointConfigName"],
                 "weights": {k: round(100 * w / total) for k, w in weights.items()},
                 "models": {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]},
+                "instances": {
+                    v["VariantName"]: [v["InstanceType"], v["InitialInstanceCount"]]
+                    for v in config["ProductionVariants"]
+                },
             }
             if len(weights) == 1:
                 serving_label = by_variant.get(next(iter(weights)))
         configs = sorted(
-            _pages(sm, "list_endpoint_configs", "EndpointConfigs", SortBy="CreationTime", SortOrder="Ascending"),
+            pages(sm, "list_endpoint_configs", "EndpointConfigs", SortBy="CreationTime", SortOrder="Ascending"),
             key=lambda c: c["CreationTime"],
         )
         prefix = naming.config_prefix(TARGET.endpoint_name)
@@ -770,15 +582,18 @@ class Run:
             },
             models=sorted(
                 m["ModelName"]
-                for m in _pages(sm, "list_models", "Models")
+                for m in pages(sm, "list_models", "Models")
                 if m["ModelName"].startswith(naming.model_prefix(TARGET.endpoint_name))
             ),
             configs=[c["EndpointConfigName"] for c in configs if c["EndpointConfigName"].startswith(prefix)],
             config_created={c["EndpointConfigName"]: n for n, c in enumerate(configs)},
             endpoint_changes=[list(c) for c in self.sandbox.simulator.calls],
-            accepted=self._accepted(),
+            accepted=accepted(self.calls),
             locks={i["pk"]["S"]: i["rollout_id"]["S"] for i in items if i["sk"]["S"] == "LOCK"},
             minutes=self.minute,
+            scaling=scaling_state(),
+            announced=announced(self.calls),
+            after_crash=self.after_crash,
             crashes=self.crashes,
             redeliveries=self.redeliveries,
             failed_invocations=self.failed_invocations,
@@ -798,21 +613,6 @@ def _trigger(event: dict[str, Any]) -> str:
     return f"{event.get('detail-type', '?')} {extra or detail.get('ModelApprovalStatus', '')}".strip()
 
 
-def _identity(call: Call) -> str:
-    """What a mutating SageMaker call acts on and asks for (two equal ones are the same change)."""
-    p = call.params
-    if call.operation == "UpdateEndpointWeightsAndCapacities":
-        weights = sorted((w["VariantName"], w.get("DesiredWeight")) for w in p.get("DesiredWeightsAndCapacities", []))
-        return f"EndpointName={p.get('EndpointName')} {weights}"
-    keys = ("EndpointName", "EndpointConfigName", "ModelName")
-    return " ".join(f"{k}={p[k]}" for k in keys if k in p)
-
-
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    for page in client.get_paginator(operation).paginate(**kwargs):
-        yield from page[key]
-
-
 # --- the matrix -----------------------------------------------------------------------------------
 
 
@@ -823,12 +623,14 @@ class Baseline:
     positions: list[tuple[Any, ...]]
     snapshots: list[str]
     marks: list[tuple[int, int]]
+    step_calls: list[int]  # calls made before each step of the scenario
 
 
 def record_baseline(scenario: Scenario) -> Baseline:
     run = Run(scenario)
     outcome = run.execute()
-    return Baseline(outcome, [c.action for c in run.calls], run.positions, run.snapshots, run.marks)
+    actions = [c.action for c in run.calls]
+    return Baseline(outcome, actions, run.positions, run.snapshots, run.marks, run.step_calls)
 
 
 def run_matrix(

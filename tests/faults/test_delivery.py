@@ -22,23 +22,10 @@ from sandbox.calls import BaseListener, Call, hooks
 from sandbox.stack import LambdaContext, Sandbox
 
 from . import stats
-from .harness import (
-    ALARM,
-    CRASH,
-    SCENARIOS,
-    TARGET,
-    Late,
-    LostEndpointEvents,
-    Mailbox,
-    Outcome,
-    Reordered,
-    Run,
-    Scenario,
-    Twice,
-    record_baseline,
-    run_matrix,
-)
-from .test_crash_matrix import check_end
+from .checks import check_end
+from .harness import CRASH, Run, record_baseline, run_matrix
+from .observe import Outcome
+from .scenarios import ALARM, SCENARIOS, TARGET, Late, LostEndpointEvents, Mailbox, Reordered, Scenario, Twice
 
 MAILBOXES = [Twice, Reordered, Late, LostEndpointEvents]
 # Delivered twice or out of order, the same changes happen in the same order. Late or lost
@@ -104,14 +91,21 @@ def test_a_lock_left_by_a_crash_does_not_block_the_next_rollout():
     # The first lock release: v1's first deployment has just been written SUCCEEDED.
     release = next(
         k
-        for k, (fn, _, ops) in enumerate(baseline.positions, 1)
-        if fn == "RolloutControllerFunction" and ops[-1] == "dynamodb:DeleteItem"
+        for k, (fn, _, _, ops, n) in enumerate(baseline.positions, 1)
+        if fn == "RolloutControllerFunction" and ops[n] == "dynamodb:DeleteItem"
     )
     (outcome,) = run_matrix(scenario, baseline, {release - 1: (CRASH,)}, converge=False)
     assert outcome.error is None, outcome.error
     assert outcome.crashes == 1
+    # The crash did leave the lock behind: v1 is written SUCCEEDED and still holds the endpoint.
+    (left,) = outcome.after_crash
+    v1 = outcome.candidates["v1"]["rollout_id"]
+    assert left["locks"] == {f"ENDPOINT#{TARGET.endpoint_name}": v1}
+    assert left["phases"] == {v1: "SUCCEEDED"}
+    # And it blocked nothing: v2 took the endpoint over and rolled out.
     assert outcome.phases == {"v1": "SUCCEEDED", "v2": "SUCCEEDED"}
     assert outcome.serving_label == "v2"
+    assert outcome.locks == {} or set(outcome.locks.values()) <= {v1, outcome.candidates["v2"]["rollout_id"]}
 
 
 # --- two approvals at the same moment -------------------------------------------------------------

@@ -19,7 +19,7 @@ from rollout_core.models import (
 from sandbox.stack import Sandbox
 from tests.integration.helpers import rollouts
 
-from .harness import TARGET
+from .scenarios import TARGET
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-model/1"

@@ -51,7 +51,7 @@ def test_target_variant_is_passed_on(serving_stack: Sandbox):
     assert serving_stack.jobs.requests[-1]["target_variant"] == variant
 
 
-@pytest.mark.parametrize(("size", "status"), [(LIMIT - 1, 200), (LIMIT, 200), (LIMIT + 1, 413), (9_000_000, 413)])
+@pytest.mark.parametrize(("size", "status"), [(LIMIT - 1, 200), (LIMIT, 200), (LIMIT + 1, 413)])
 def test_real_time_limit_on_both_sides(serving_stack: Sandbox, size: int, status: int):
     response = serving_stack.api("POST", INVOKE, b"7" * size, {"Content-Type": "text/csv"})
     assert response["statusCode"] == status
@@ -61,6 +61,39 @@ def test_real_time_limit_on_both_sides(serving_stack: Sandbox, size: int, status
         assert answer["jobs_route"] == "/v1/jobs"
         assert "/v1/jobs" in answer["message"]
         assert serving_stack.jobs.requests == [], "an oversized body must never reach SageMaker"
+
+
+@pytest.mark.parametrize(
+    ("size", "status", "message"),
+    [
+        # Base64 in the event, over Lambda's 6 MB invocation payload: Lambda refuses it and the
+        # gateway's 5XX response (template.yaml DEFAULT_5XX) points at the job route.
+        (4_800_000, 502, "Internal server error"),
+        (9_000_000, 502, "Internal server error"),
+        # Over API Gateway's own 10 MB: its REQUEST_TOO_LARGE response (template.yaml).
+        (11_000_000, 413, "POST /v1/jobs"),
+    ],
+)
+def test_bodies_lambda_or_the_gateway_refuse_never_reach_the_function(
+    serving_stack: Sandbox, size: int, status: int, message: str
+):
+    """README, Limits: bodies between 4.5 MB and 10 MB are refused by Lambda before our code
+    runs, larger ones by API Gateway; both answers say where large payloads go."""
+    invoked: list[str] = []
+    handler = serving_stack.handlers["InferenceApiFunction"]
+
+    def spy(event: dict[str, Any], context: Any) -> Any:
+        invoked.append(event["path"])
+        return handler(event, context)
+
+    serving_stack.handlers["InferenceApiFunction"] = spy
+    response = serving_stack.api("POST", INVOKE, b"7" * size, {"Content-Type": "text/csv"})
+    assert response["statusCode"] == status
+    answer = json_of(response)
+    assert message in answer["message"]
+    assert "/v1/jobs" in json.dumps(answer)
+    assert invoked == [], "the function never sees the request"
+    assert serving_stack.jobs.requests == []
 
 
 @pytest.mark.parametrize(

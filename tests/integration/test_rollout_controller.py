@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from rollout_core.models import Phase
 from sandbox.calls import BaseListener, Call, hooks
 from sandbox.stack import Sandbox
@@ -118,8 +120,9 @@ class _ControllerCalls(BaseListener):
 
 
 def test_a_tick_reads_each_live_rollout_once_and_no_settled_one(stack: Sandbox):
-    """2N + 2 AWS calls for N baking rollouts: the live index, one GetItem and one
-    DescribeEndpoint each, one DescribeAlarms. The settled first versions cost nothing."""
+    """3N + 2 AWS calls for N baking rollouts: the live index, one GetItem, one DescribeEndpoint
+    and one GetMetricData each (the canary analysis, every query of a decision in one call),
+    one DescribeAlarms. The settled first versions cost nothing."""
     versions = {}
     for n in (2, 3):
         group = f"churn-model-{n}"
@@ -141,5 +144,23 @@ def test_a_tick_reads_each_live_rollout_once_and_no_settled_one(stack: Sandbox):
         hooks.unsubscribe(counter)
     assert len(deliveries[0].result["rollouts"]) == 2
     assert sorted(counter.actions) == sorted(
-        ["dynamodb:Query", "cloudwatch:DescribeAlarms"] + ["dynamodb:GetItem", "sagemaker:DescribeEndpoint"] * 2
+        ["dynamodb:Query", "cloudwatch:DescribeAlarms"]
+        + ["dynamodb:GetItem", "sagemaker:DescribeEndpoint", "cloudwatch:GetMetricData"] * 2
     ), counter.actions
+
+
+def test_a_decision_on_an_old_read_loses_the_conditional_write(stack: Sandbox):
+    """Two deciders read the same rollout; the first write wins, the second is refused and
+    changes nothing (the unit property tests rely on this: their stale decisions are dropped)."""
+    from rollout_core import wiring
+    from rollout_core.aws.store import ConflictError
+
+    _, candidate = baking_at_10(stack)
+    store = wiring.rollout_service().store
+    read = rollout_for(candidate)
+    winner = store.save(read.model_copy(update={"reason": "first decider"}))
+    assert winner.version == read.version + 1
+    with pytest.raises(ConflictError):
+        store.save(read.model_copy(update={"reason": "second decider, on the old read"}))
+    stored = rollout_for(candidate)
+    assert (stored.version, stored.reason) == (winner.version, "first decider")

@@ -9,9 +9,10 @@ An operation with no mapping here raises ``Unmapped``, so a new call cannot slip
 
 ``Evaluator`` resolves a translated template's policies (intrinsics resolved against the
 sandbox's parameters and the physical names the functions' environment carries). The policy
-evaluation itself, ``allows(statements, access)`` with IAM's own rules for the features used,
-lives in sandbox/iam_policy.py (the sandbox's API Gateway evaluates caller policies with it)
-and is re-exported here.
+evaluation itself, ``allows(statements, access)`` with IAM's own rules for the features used
+(wildcards; String, Arn, Bool and Null condition operators with their negated and IfExists
+forms; an absent key as IAM treats it: ``condition_holds``), lives in sandbox/iam_policy.py
+(the sandbox's API Gateway evaluates caller policies with it) and is re-exported here.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sandbox.iam_policy import (  # the evaluation itself lives in the sandbox (
     Statement,
     action_matches,
     allows,
+    condition_holds,
     conditions_hold,
     resource_matches,
     statements_of,
@@ -39,6 +41,7 @@ __all__ = [
     "accesses",
     "action_matches",
     "allows",
+    "condition_holds",
     "conditions_hold",
     "environment_names",
     "resource_matches",
@@ -47,6 +50,9 @@ __all__ = [
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PARTITION = "aws"
+
+
+_NO_VALUE = object()  # Ref AWS::NoValue: the property (or list item) is left out
 
 
 class Unmapped(Exception):
@@ -96,6 +102,9 @@ _SAGEMAKER_RESOURCE = {
     "DescribeModelPackage": ("model-package", "ModelPackageName"),
     "UpdateModelPackage": ("model-package", "ModelPackageArn"),
 }
+# The Service Authorization Reference lists endpoint-config as a required resource type of
+# these two as well: IAM authorises them on the endpoint and on the config they name.
+_ALSO_ON_CONFIG = frozenset({"CreateEndpoint", "UpdateEndpoint"})
 _NO_RESOURCE_TYPES = {
     # Operations IAM authorises on "*" only (Service Authorization Reference: no resource types).
     ("sagemaker", "ListModels"),
@@ -121,6 +130,8 @@ def _sagemaker_call(call: Call, p: dict[str, Any]) -> list[Access]:
     kind, param = _SAGEMAKER_RESOURCE[call.operation]
     resource = _sagemaker(kind, str(p[param]))
     out = [Access(call.action, resource)]
+    if call.operation in _ALSO_ON_CONFIG:
+        out.append(Access(call.action, _sagemaker("endpoint-config", str(p["EndpointConfigName"]))))
     if call.operation.startswith("Create") and p.get("Tags"):
         out.append(Access("sagemaker:AddTags", resource, implied=True))
     role = p.get("ExecutionRoleArn") or p.get("RoleArn")
@@ -306,12 +317,14 @@ class Evaluator:
 
     # intrinsic functions
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+        if isinstance(value, list):  # a list item that is AWS::NoValue is left out
+            return [r for r in (self.resolve(v) for v in value) if r is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
         if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
+            return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
         ((fn, arg),) = value.items()
         if fn == "Ref":
             return self._ref(arg)
@@ -412,6 +425,10 @@ class Evaluator:
             else:
                 aws_managed.append(str(self.resolve(ref)))
         return statements, aws_managed
+
+    def managed_policy(self, logical_id: str) -> list[Statement]:
+        """The statements of one of the template's customer managed policies."""
+        return self._document(logical_id, self.resources[logical_id]["Properties"]["PolicyDocument"])
 
     def _document(self, source: str, document: dict[str, Any]) -> list[Statement]:
         return statements_of(source, self.resolve(document))

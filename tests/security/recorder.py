@@ -43,6 +43,8 @@ class Recorder(BaseListener):
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # function -> calls seen
     unmapped: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     retries: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    # What SageMaker did as the execution role (sandbox/jobs_ext.py JobsSimulator.role_calls).
+    role_accesses: dict[Context, set[Access]] = field(default_factory=lambda: defaultdict(set))
     collected: set[str] = field(default_factory=set)  # test files of this session
     active: list[Sandbox] = field(default_factory=list)
     children_dir: Path | None = None  # where forked processes save what they recorded
@@ -76,6 +78,12 @@ class Recorder(BaseListener):
             return
         self.accesses[(call.function, self._context())].update(found)
 
+    def record_role_calls(self, sandbox: Sandbox) -> None:
+        """Keep what SageMaker did as the execution role in ``sandbox`` (when it is left)."""
+        found = {Access(action, resource, conditions) for action, resource, conditions in sandbox.jobs.role_calls}
+        if found:
+            self.role_accesses[self._context()].update(found)
+
     def _context(self) -> Context:
         parameters = self.active[-1].parameters if self.active else {}
         env = {k: v for k, v in os.environ.items() if k.isupper() and not k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -92,6 +100,10 @@ class Recorder(BaseListener):
             "calls": self.calls,
             "unmapped": {k: sorted(v) for k, v in self.unmapped.items()},
             "retries": [[fn, service, sorted(v)] for (fn, service), v in self.retries.items()],
+            "role_accesses": [
+                [[list(map(list, ctx[0])), list(map(list, ctx[1]))], [_access(a) for a in found]]
+                for ctx, found in self.role_accesses.items()
+            ],
             "paths": sorted(self.paths),
         }
         path.write_text(json.dumps(data))
@@ -107,6 +119,9 @@ class Recorder(BaseListener):
             self.unmapped[fn].update(names)
         for fn, service, configs in data["retries"]:
             self.retries[(fn, service)].update(configs)
+        for (params, env), found in data.get("role_accesses", []):
+            ctx = (tuple(tuple(p) for p in params), tuple(tuple(e) for e in env))
+            self.role_accesses[ctx].update(Access(a[0], a[1], tuple(tuple(c) for c in a[2]), a[3]) for a in found)
         self.paths.update((fn, state, what) for fn, state, what in data.get("paths", []))
 
     # --- forked processes ------------------------------------------------------------------
@@ -115,6 +130,7 @@ class Recorder(BaseListener):
         """In a forked process: start empty, so that only this process's own calls are saved."""
         self.accesses, self.calls = defaultdict(set), defaultdict(int)
         self.unmapped, self.retries = defaultdict(set), defaultdict(set)
+        self.role_accesses = defaultdict(set)
         self.paths = set()
         self.forked = True
 
@@ -158,6 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     def left(self: Sandbox, *exc: object) -> None:
         if self in RECORDER.active:
+            RECORDER.record_role_calls(self)  # while the sandbox's environment is still set
             RECORDER.active.remove(self)
         leave(self, *exc)
 

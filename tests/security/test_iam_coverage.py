@@ -10,9 +10,13 @@ added), on the template as aws-sam-translator expands it (SAM policy templates b
 statements):
 - every recorded call maps to its IAM action(s) (tests/security/iam.py) and the function's role
   allows each on the resource the call names, with the call's condition keys;
-- every action and every resource a statement grants is used by a recorded call of a function
+- every (action, resource) pair a statement grants is used by a recorded call of a function
   that holds it (a customer managed policy shared by several functions counts the calls of all
-  of them), unless ALLOWED_UNUSED says why not;
+  of them), unless ALLOWED_UNUSED says why not for that action on that one resource; a pair
+  whose resource is not of a type the action is authorised on grants nothing (tests/security/sar.py);
+- the policy the stack hands to the SageMaker execution role (ModelJobsAccessPolicy) allows every
+  call SageMaker makes as that role in the job tests (reading inputs, writing outputs,
+  publishing results: sandbox/jobs_ext.py records them), and grants nothing else;
 - "*" is granted only for actions that have no resource types, or with a reason (STAR_OK);
 - AWS managed policies are only the ones SAM attaches for the Lambda runtime (RUNTIME_POLICIES);
 - every client the product uses sets its retry mode and ``total_max_attempts``.
@@ -25,33 +29,36 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox.template import load_template
 
-from . import summary
+from . import sar, summary
 from .conftest import ROOT
 from .iam import Access, Evaluator, Statement, action_matches, allows, environment_names, resource_matches
 from .recorder import MARKER, RECORDER, SUITES, Recorder
 
 pytestmark = pytest.mark.iam_coverage
 
-# Actions a policy may grant although no recorded call names them: each with its reason.
-ALLOWED_UNUSED = {
+# (action, resource) grants a policy may hold although no recorded call uses them: each with the
+# resource it may be granted on (a template expression, resolved per deployment) and the reason.
+ALLOWED_UNUSED: dict[str, tuple[Any, str]] = {
     "iam:CreateServiceLinkedRole": (
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
+            "sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+        },
         "Application Auto Scaling creates its service-linked role for SageMaker endpoints on the "
         "first RegisterScalableTarget in an account, with the caller's permissions; there is no "
-        "call of ours to record (and moto never needs it)."
-    ),
-    "sagemaker:DescribeModelPackage": (
-        "CreateModel with PrimaryContainer.ModelPackageName reads the model package on the "
-        "caller's behalf (authorisation-only, no call of its own)."
+        "call of ours to record (and moto never needs it).",
     ),
     "sqs:SendMessage": (
+        {"Fn::GetAtt": ["FunctionFailureQueue", "Arn"]},
         "EventInvokeConfig's on-failure destination: Lambda itself sends the failed asynchronous "
-        "invocation to the queue with the function's execution role."
+        "invocation to the queue with the function's execution role.",
     ),
 }
 # Granted on "*": allowed only for these actions, each with its reason.
@@ -64,6 +71,7 @@ STAR_OK = {
     "application-autoscaling:DescribeScalableTargets": "no resource types",
     "application-autoscaling:DescribeScalingPolicies": "no resource types",
     "cloudwatch:PutMetricData": "no resource types",
+    "cloudwatch:GetMetricData": "no resource types (the controller's canary analysis, judging.py)",
     "cloudwatch:DescribeAlarms": (
         "alarm ARNs are supported, but CloudWatch returns composite alarms only to callers whose "
         "DescribeAlarms permission is on '*' (template.yaml, ReadGuardAlarms)"
@@ -85,24 +93,37 @@ def _functions() -> list[str]:
     return [name for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"]
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorder:
-    if RECORDER.covers(SUITES):
-        forked = RECORDER.merge_children()
-        summary.lines.append(f"IAM: calls of {forked} forked (faulted) runs recorded as well")
-        return RECORDER
-    out = tmp_path_factory.mktemp("iam") / "recorded.json"
+class RecordingFailed(AssertionError):
+    """The suites whose calls the IAM test needs did not all pass: what they recorded is partial."""
+
+
+def record_suites(suites: tuple[str, ...], out: Path) -> Recorder:
+    """Run ``suites`` in a subprocess that records their calls; all of them must pass (a suite
+    stopped by a failure records only part of the calls, and the checks would pass on less)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider", "-x"],
+        [sys.executable, "-m", "pytest", *suites, "-q", "-p", "no:cacheprovider", "-x"],
         cwd=ROOT,
         env={**os.environ, "IAM_RECORD_OUT": str(out)},
         capture_output=True,
         text=True,
         check=False,
     )
-    assert out.exists(), f"recording {SUITES} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    merged = Recorder()
-    merged.merge(out)
+    if proc.returncode != 0 or not out.exists():
+        raise RecordingFailed(
+            f"recording {suites} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    recorder = Recorder()
+    recorder.merge(out)
+    return recorder
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorder:
+    if RECORDER.covers(SUITES):
+        forked = RECORDER.merge_children()
+        summary.lines.append(f"IAM: calls of {forked} forked (faulted) runs recorded as well")
+        return RECORDER
+    merged = record_suites(SUITES, tmp_path_factory.mktemp("iam") / "recorded.json")
     for (fn, ctx), found in RECORDER.accesses.items():
         merged.accesses[(fn, ctx)].update(found)
     for fn, names in RECORDER.unmapped.items():
@@ -111,8 +132,18 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorder:
         merged.retries[key].update(configs)
     for fn, n in RECORDER.calls.items():
         merged.calls[fn] += n
+    for ctx, found in RECORDER.role_accesses.items():
+        merged.role_accesses[ctx].update(found)
     merged.paths |= RECORDER.paths
     return merged
+
+
+def test_a_recording_whose_suites_fail_is_refused(tmp_path: Path):
+    """A partial recording (a suite stopped at its first failure) must not pass as a whole one."""
+    canary = Path(__file__).with_name("fixtures") / "recording_canary.py"
+    with pytest.raises(RecordingFailed, match="exit 1"):
+        record_suites((str(canary.relative_to(ROOT)),), tmp_path / "recorded.json")
+    assert (tmp_path / "recorded.json").exists(), "the canary session did write its (partial) record"
 
 
 def _evaluators(translated: dict[str, Any], recorded: Recorder) -> dict[tuple[str, Any], Evaluator]:
@@ -173,29 +204,89 @@ def _holders(evaluator: Evaluator, statement: Statement, fn: str) -> list[str]:
     return evaluator.holders(statement.source) or [fn]
 
 
+def unused_grants(st: Statement, used: list[Access], allowed: dict[str, str]) -> list[str]:
+    """Every (action, resource) pair ``st`` grants that no access in ``used`` needs.
+
+    A pair whose resource is not of a type the action is authorised on grants nothing and is
+    left out (the Service Authorization Reference: sagemaker:CreateModel on an endpoint ARN).
+    ``allowed``: action -> the one resource it may be granted on unused (ALLOWED_UNUSED).
+    """
+    found = []
+    for action in st.actions:
+        if "*" in action:
+            found.append(f"wildcard action {action}")
+            continue
+        for resource in st.resources:
+            if not sar.grants_anything(action, resource) or allowed.get(action) == resource:
+                continue
+            if not any(action_matches(action, a.action) and resource_matches(resource, a.resource) for a in used):
+                found.append(f"{action} on {resource}")
+    return found
+
+
 def test_nothing_is_granted_that_no_function_calls(translated: dict[str, Any], recorded: Recorder):
     by_function: dict[str, set[Access]] = defaultdict(set)
     for (fn, _), found in recorded.accesses.items():
         by_function[fn] |= found
     unused: set[str] = set()
+    pairs = 0
     for (fn, _), evaluator in _evaluators(translated, recorded).items():
         statements, _ = evaluator.statements(fn)
+        allowed = {action: str(evaluator.resolve(expr)) for action, (expr, _) in ALLOWED_UNUSED.items()}
         for st in statements:
             if st.effect != "Allow":
                 continue
-            used = [a for holder in _holders(evaluator, st, fn) for a in by_function[holder] if st.grants(a)]
-            holders = ", ".join(_holders(evaluator, st, fn))
-            for action in st.actions:
-                if "*" in action:
-                    unused.add(f"{st.source} {st.sid}: wildcard action {action}")
-                elif action not in ALLOWED_UNUSED and not any(action_matches(action, a.action) for a in used):
-                    unused.add(f"{st.source} {st.sid}: {action} (held by {holders})")
-            if set(st.actions) <= set(ALLOWED_UNUSED):
-                continue
-            for resource in st.resources:
-                if not any(resource_matches(resource, a.resource) for a in used):
-                    unused.add(f"{st.source} {st.sid}: resource {resource} for {list(st.actions)} (held by {holders})")
+            holders = _holders(evaluator, st, fn)
+            used = [a for holder in holders for a in by_function[holder] if st.grants(a)]
+            pairs += len(st.actions) * len(st.resources)
+            unused |= {
+                f"{st.source} {st.sid}: {u} (held by {', '.join(holders)})" for u in unused_grants(st, used, allowed)
+            }
     assert not unused, "granted but never called (remove, or say why in ALLOWED_UNUSED):\n" + "\n".join(sorted(unused))
+    summary.lines.append(f"IAM: every granted (action, resource) pair is used ({pairs} pairs over all deployments)")
+
+
+# The customer managed policy the stack hands to the SageMaker execution role (README: attach
+# the ModelJobsAccessPolicyArn output to SageMakerExecutionRoleArn).
+EXECUTION_ROLE_POLICY = "ModelJobsAccessPolicy"
+# Like ALLOWED_UNUSED, for what SageMaker does as that role.
+EXECUTION_ROLE_ALLOWED_UNUSED: dict[str, tuple[Any, str]] = {
+    "s3:AbortMultipartUpload": (
+        {"Fn::Sub": "${JobsBucket.Arn}/outputs/*"},
+        "SageMaker writes results in multipart uploads and aborts one it cannot finish (the "
+        "asynchronous inference prerequisites' example policy grants it); the sandbox writes "
+        "each result in one PutObject, so no recorded access uses it.",
+    ),
+}
+
+
+def test_the_execution_role_policy_allows_what_sagemaker_does_and_nothing_more(
+    translated: dict[str, Any], recorded: Recorder
+):
+    """Async inference and batch transform run as the execution role: reading the inputs,
+    writing the outputs, publishing async results. Every such access is allowed, and every
+    (action, resource) the policy grants is used by one."""
+    assert recorded.role_accesses, "no job test made SageMaker read or write as the execution role"
+    raw = load_template()
+    every = set().union(*recorded.role_accesses.values())
+    denied, unused = set(), set()
+    for (parameters, env), found in recorded.role_accesses.items():
+        names: dict[str, str] = {}
+        learnt: dict[str, str] = {}
+        for fn in _functions():
+            more_names, more_parameters = environment_names(raw, fn, dict(env))
+            names |= more_names
+            learnt |= more_parameters
+        evaluator = Evaluator(translated, {**dict(parameters), **learnt}, names)
+        statements = evaluator.managed_policy(EXECUTION_ROLE_POLICY)
+        allowed = {a: str(evaluator.resolve(expr)) for a, (expr, _) in EXECUTION_ROLE_ALLOWED_UNUSED.items()}
+        denied |= {f"{a.action} on {a.resource} {dict(a.conditions)}" for a in found if not allows(statements, a)}
+        for st in statements:
+            unused |= {f"{st.sid}: {u}" for u in unused_grants(st, [a for a in every if st.grants(a)], allowed)}
+    assert not denied, "SageMaker would get AccessDenied as the execution role:\n" + "\n".join(sorted(denied))
+    assert not unused, "granted to the execution role but never needed:\n" + "\n".join(sorted(unused))
+    actions = sorted({a.action for a in every})
+    summary.lines.append(f"IAM: {len(every)} execution-role accesses of SageMaker allowed ({', '.join(actions)})")
 
 
 def test_star_resources_only_where_aws_allows_nothing_narrower(translated: dict[str, Any], recorded: Recorder):

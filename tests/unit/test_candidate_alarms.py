@@ -133,5 +133,7 @@ def test_a_repair_that_fails_leaves_the_rollout_as_it_is():
     assert after.phase is Phase.PROVISIONING and after.history[-1].event == "will retry"
     world.now += timedelta(seconds=120)
     world.complete()
-    assert step(world, after).phase is Phase.SHIFTING  # and the rollout goes on, alarms put again
+    smoked = step(world, after)  # alarms put again; the smoke test (issue 12) before any traffic
+    assert smoked.history[-1].event == "smoke test skipped"
+    assert step(world, smoked).phase is Phase.SHIFTING  # and the rollout goes on
     assert set(world.alarms) == set(rollout.candidate_alarms.values())

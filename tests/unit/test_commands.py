@@ -130,25 +130,3 @@ def test_rollback_announcement_names_the_alarm_and_its_reason():
     rollout = run(world, decided)
     assert world.notes[-1] == "rolled_back"
     assert rollout.reason.startswith("guard alarm in ALARM: churn-5xx (Threshold Crossed")
-
-
-@pytest.mark.parametrize("outcome", [Phase.ABORTED, Phase.SUPERSEDED, Phase.FAILED])
-def test_a_paused_rollout_that_is_stopped_is_no_longer_paused(outcome: Phase):
-    """A rejection, a newer approval or a failure stops a paused rollout: it rolls back at once,
-    and nothing says it is held (an operator cannot resume a rollout that is rolling back)."""
-    world = World()
-    rollout = commands.command(baking_at_10(world), "pause", world.now)
-    stopped = machine.stop(rollout, outcome, "stopped", world.now)
-    assert stopped.phase is Phase.ROLLING_BACK
-    assert not stopped.paused and stopped.paused_at is None
-    with pytest.raises(CommandRefused):
-        commands.command(stopped, "resume", world.now)
-
-
-def test_a_paused_rollout_rolled_back_by_an_alarm_is_no_longer_paused():
-    world = World()
-    rollout = commands.command(baking_at_10(world), "pause", world.now)
-    world.alarms["churn-5xx"] = AlarmState.ALARM
-    rolling = step(world, rollout)
-    assert rolling.phase is Phase.ROLLING_BACK
-    assert not rolling.paused and rolling.paused_at is None

@@ -167,7 +167,7 @@ def test_insufficient_data_counts_as_ok_when_plan_says_ok():
     world = World()
     rollout = run(world, start(world, target(bake=60, insufficient_data="OK")), until=Phase.BAKING)
     world.alarms["churn-5xx"] = AlarmState.INSUFFICIENT_DATA
-    world.now += timedelta(seconds=120)
+    world.now += timedelta(seconds=360)  # the canary analysis has its 5 minutes of data by then
     rollout = step(world, rollout)
     assert rollout.phase is Phase.SHIFTING
 

@@ -110,6 +110,22 @@ def test_an_alarm_still_rolls_back_a_paused_rollout():
     assert step(world, rollout).phase is Phase.ROLLING_BACK
 
 
+def test_a_rollback_ends_the_pause():
+    """A rollback is never held by a pause (resume is refused while rolling back), so neither an
+    alarm nor a stop leaves a ROLLING_BACK rollout marked paused; the time paused is kept.
+    Found by the property test (a paused rollout rolled back stayed paused for good)."""
+    world = World()
+    rollout = commands.command(_bake(world, start(world)), "pause", world.now)
+    world.now += timedelta(seconds=600)
+    world.alarms["churn-5xx"] = AlarmState.ALARM
+    rolled = step(world, rollout)
+    assert rolled.phase is Phase.ROLLING_BACK
+    assert (rolled.paused, rolled.paused_at, rolled.paused_seconds) == (False, None, 600)
+    stopped = machine.stop(rollout, Phase.SUPERSEDED, "superseded by a newer approval", world.now)
+    assert stopped.phase is Phase.ROLLING_BACK
+    assert (stopped.paused, stopped.paused_at, stopped.paused_seconds) == (False, None, 600)
+
+
 # --- item 3: no endless loops -------------------------------------------------------------------------
 
 

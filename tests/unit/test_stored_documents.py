@@ -68,3 +68,26 @@ def test_a_document_of_a_newer_release_is_read_without_the_fields_this_one_does_
     rollout = documents.load_rollout(json.dumps(doc))
     assert rollout.phase is Phase.BAKING
     assert rollout.schema_version == documents.SCHEMA_VERSION
+
+
+def test_a_rollout_stored_before_judging_existed_does_not_start_judging_half_way():
+    """Version 2 (issue 19's release) had no plan.smoke_test / plan.analysis: such a rollout keeps
+    the plan it started with (issue 12's defaults are on only for rollouts started since)."""
+    doc = json.loads(_item("v1_rollout_baking.json")["body"]["S"])
+    doc["schema_version"] = 2
+    rollout = documents.load_rollout(json.dumps(doc))
+    assert not rollout.target.plan.analysis.enabled and not rollout.target.plan.smoke_test.enabled
+    # Written by this release (judging on), it reads back as it was.
+    judged = rollout.model_copy(
+        update={
+            "target": rollout.target.model_copy(
+                update={
+                    "plan": rollout.target.plan.model_copy(
+                        update={"analysis": rollout.target.plan.analysis.model_copy(update={"enabled": True})}
+                    )
+                }
+            )
+        }
+    )
+    again = documents.load_rollout(judged.model_dump_json())
+    assert again.target.plan.analysis.enabled and again.schema_version == documents.SCHEMA_VERSION

@@ -93,8 +93,17 @@ def test_dashboard_body_is_valid_and_names_sagemakers_metrics():
                 searched[match.group(1)] = match.group(2)
             else:
                 namespace, name, *dimensions = metric
+                if dimensions and isinstance(dimensions[-1], dict):  # rendering options (a label)
+                    assert set(dimensions.pop()) <= {"label"}
                 assert namespace == "SageMakerRollout"
-                assert dimensions == ["service", "sagemaker-rollout"]
+                assert dimensions[:2] == ["service", "sagemaker-rollout"]
+                if name.startswith("Canary"):  # judging.py: per endpoint (and per check), as emitted
+                    pairs = dict(zip(dimensions[2::2], dimensions[3::2], strict=True))
+                    assert pairs.pop("endpoint") == "churn-endpoint-dev"
+                    assert pairs in ({}, {"check": "errors"}, {"check": "latency"}), pairs
+                    assert bool(pairs) == (name != "CanaryScore")
+                else:
+                    assert dimensions == ["service", "sagemaker-rollout"]
                 assert name
     assert searched == {
         "Invocations": "Sum",
@@ -109,6 +118,7 @@ def test_every_metric_the_dashboard_shows_is_one_the_code_emits():
     for path in (ROOT / "layers" / "rollout_core" / "rollout_core").glob("*.py"):
         emitted |= set(re.findall(r'_(?:count|seconds)\("(\w+)"', path.read_text()))
         emitted |= set(re.findall(r'"(Rollouts\w+)"', path.read_text()))
+        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', path.read_text()))
     body = TEMPLATE["Resources"]["RolloutDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
     shown = set(re.findall(r'"\$\{Namespace\}", "(\w+)"', body))
     assert shown
@@ -192,6 +202,7 @@ def largest_parameters() -> dict[str, str]:
         "MaxDurationSeconds": str(TEMPLATE["Parameters"]["MaxDurationSeconds"]["MaxValue"]),
         "GuardAlarmNames": ",".join(alarms),
         "RetainModels": "50",
+        "CanaryAnalysis": "false",
         "AsyncEndpointName": "a" * 40,
         "AsyncInstanceType": "ml." + "g" * 12 + "." + "x" * 16,
         "TransformInstanceType": "ml." + "c" * 12 + "." + "x" * 16,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rollout_core import decisions, errors, history, machine
+from rollout_core import analysis, decisions, errors, history, machine, smoke
+from rollout_core.canary_models import MetricData, MetricRequest, RunSmokeTest, SmokeResult
 from rollout_core.models import (
     Action,
     AlarmState,
@@ -22,6 +23,7 @@ from rollout_core.models import (
     DeleteEndpointConfig,
     DeleteModel,
     EndpointView,
+    Notification,
     Observations,
     Phase,
     PutCandidateAlarms,
@@ -39,6 +41,26 @@ BASELINE = VariantSpec(variant_name="AllTraffic", model_name="churn-v1", instanc
 
 class TransientError(Exception):
     code = "ThrottlingException"
+
+
+@dataclass
+class Traffic:
+    """One variant's traffic per minute, as SageMaker's per-variant metrics would show it."""
+
+    invocations: int = 1000
+    errors: int = 0  # Invocation5XXErrors
+    latency_ms: float = 100.0  # ModelLatency (the statistic asked for), before a small per-minute wobble
+
+    def value(self, metric: str, minute: int) -> float | None:
+        if self.invocations == 0:
+            return None  # SageMaker publishes nothing for a variant without invocations
+        wobble = 1 + ((minute * 7919) % 11 - 5) / 1000
+        return {
+            "Invocations": float(self.invocations),
+            "Invocation5XXErrors": float(self.errors),
+            "Invocation4XXErrors": 0.0,
+            "ModelLatency": self.latency_ms * 1000 * wobble,
+        }.get(metric)
 
 
 @dataclass
@@ -61,6 +83,14 @@ class World:
     errors_next: list[str | tuple[str, str]] = field(default_factory=list)  # code or (code, message) of the next calls
     calls: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # milestones announced, in order
+    announced: list[Notification] = field(default_factory=list)  # the same, in full
+    # Judging (issue 12): the shell can judge; what the smoke test finds; per-variant traffic.
+    judging: bool = True
+    smoke_result: SmokeResult = field(default_factory=lambda: SmokeResult(outcome="skipped", reason="no sample"))
+    smoke_tests: int = 0  # RunSmokeTest actions carried out
+    baseline_traffic: Traffic = field(default_factory=Traffic)
+    candidate_traffic: Traffic = field(default_factory=Traffic)
+    metric_reads: list[MetricRequest] = field(default_factory=list)
 
     @classmethod
     def empty(cls) -> World:
@@ -85,14 +115,42 @@ class World:
             top = max(self.weights, key=lambda v: self.weights[v])
             spec = next(spec for spec, _ in self.configs[self.config] if spec.variant_name == top)
             serving = spec.model_copy(update={"instance_count": self.instances.get(top, spec.instance_count)})
+        metrics = None
+        wanted = analysis.request(rollout, self.now) if self.judging else None
+        if wanted is not None:
+            self.metric_reads.append(wanted)
+            metrics = self.metrics(rollout, wanted)
         return Observations(
-            endpoint=ep, alarms=dict(self.alarms), alarm_since=dict(self.alarm_since), serving_variant=serving
+            endpoint=ep,
+            alarms=dict(self.alarms),
+            alarm_since=dict(self.alarm_since),
+            serving_variant=serving,
+            judging=self.judging,
+            metrics=metrics,
         )
+
+    def metrics(self, rollout: Rollout, wanted: MetricRequest) -> MetricData:
+        """What GetMetricData would return for the request, from the traffic model."""
+        series: dict[str, list[tuple[datetime, float]]] = {}
+        minutes = int((wanted.end - wanted.start).total_seconds() // 60)
+        for query in wanted.queries:
+            is_candidate = query.dimensions.get("VariantName") == rollout.candidate.variant_name
+            traffic = self.candidate_traffic if is_candidate else self.baseline_traffic
+            points = []
+            for m in range(minutes):
+                value = traffic.value(query.metric_name, m)
+                if value is not None:
+                    points.append((wanted.start + timedelta(minutes=m), value))
+            series[query.id] = points
+        return MetricData(start=wanted.start, end=wanted.end, series=series)
 
     # --- actions --------------------------------------------------------------------------
 
     def apply(self, action: Action) -> None:
         self.calls.append(action.kind)
+        if isinstance(action, RunSmokeTest):
+            self.smoke_tests += 1
+            return
         if self.errors_next:
             item = self.errors_next.pop(0)
             code, message = item if isinstance(item, tuple) else (item, item)
@@ -203,7 +261,10 @@ def _step(world: World, rollout: Rollout, *, crash: bool = False) -> Rollout:
             world.apply(action)
         except TransientError as exc:
             return errors.on_action_error(decided, action, exc.code, str(exc), world.now)
+        if isinstance(action, RunSmokeTest):  # the shell folds what it found into the rollout
+            decided = smoke.finished(decided, world.smoke_result, world.now)
     world.notes += [n.milestone for n in decided.outbox]  # the shell publishes, then clears
+    world.announced += decided.outbox
     decided = history.announced(decided)
     return decisions.finished(decided, world.now) if decided.finishing else decided
 

@@ -9,7 +9,9 @@ Each document carries ``schema_version``; one written before versions existed is
   logged: the rollout goes on with what this release understands.
 
 Schema versions: 1 (no field), 2 (2026-12: schema_version itself; every field added since
-has a default, so the upgrade only stamps the version).
+has a default, so the upgrade only stamps the version), 3 (2026-12, issue 12: the plan's
+``smoke_test`` and ``analysis``, on by default; a rollout stored before has neither and keeps
+the plan it started with: both are written as disabled).
 """
 
 from __future__ import annotations
@@ -26,13 +28,24 @@ from .models import Rollout
 
 logger = Logger(child=True)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 Model = TypeVar("Model", bound=BaseModel)
 
 # version -> the function that turns a document of that version into the next one
 _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: lambda doc: {**doc, "schema_version": 2},
+    2: lambda doc: {**_judging_off(doc), "schema_version": 3},
 }
+
+
+def _judging_off(doc: dict[str, Any]) -> dict[str, Any]:
+    """A rollout started before judging existed does not start judging half-way (its plan has
+    no smoke_test or analysis: they are written as disabled). Jobs have no plan: unchanged."""
+    target = doc.get("target")
+    if not isinstance(target, dict) or not isinstance(target.get("plan"), dict):
+        return doc
+    plan = {"smoke_test": {"enabled": False}, "analysis": {"enabled": False}, **target["plan"]}
+    return {**doc, "target": {**target, "plan": plan}}
 
 
 def load_rollout(body: str) -> Rollout:

@@ -46,7 +46,27 @@ def notify(r: Rollout, milestone: str, text: str) -> Rollout:
         },
         resources=[r.model_package_arn],
     )
+    if milestone in ("rolled_back", "failed"):
+        note.detail.update(_judged(r))
     return r.model_copy(update={"outbox": [*r.outbox, note]})
+
+
+def _judged(r: Rollout) -> dict[str, Any]:
+    """What judged the candidate, for a rollout that ended badly (issue 12): a failed smoke test,
+    or the checks of the latest canary analysis that did not pass, with their numbers."""
+    out: dict[str, Any] = {}
+    if r.smoke_test is not None and r.smoke_test.outcome == "failed":
+        out["smoke_test"] = {"outcome": "failed", "reason": r.smoke_test.reason}
+    report = r.analysis
+    if report is not None and report.verdict != "PASS":
+        checks = [c for c in report.checks if c.verdict != "PASS"]
+        out["analysis"] = {
+            "verdict": report.verdict.value,
+            "step_percent": report.step_percent,
+            "score": report.score,
+            "checks": [c.model_dump(mode="json", exclude={"detail"}) for c in checks],
+        }
+    return out
 
 
 def announced(rollout: Rollout) -> Rollout:

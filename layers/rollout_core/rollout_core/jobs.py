@@ -83,7 +83,7 @@ class Job(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = 2  # of this document as stored (documents.py reads older and newer ones)
+    schema_version: int = 3  # of this document as stored (documents.py reads older and newer ones)
     job_id: str
     mode: Literal[JobMode.ASYNC, JobMode.BATCH]
     status: JobStatus = JobStatus.PENDING_UPLOAD

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import candidate_alarms, capacity, changes, guards, naming, preflight
+from . import analysis, candidate_alarms, capacity, changes, guards, naming, preflight, smoke
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -49,7 +49,7 @@ from .models import (
     UpdateWeights,
     VariantSpec,
 )
-from .rollback import rolling_back, start_rollback
+from .rollback import rolling_back, start_rollback, unpaused
 
 # Every change of phase decide(), stop() and errors.on_action_error can make. docs/how-rollouts-work.md
 # draws exactly these (tests/unit/test_docs.py), and the tests check every transition they see
@@ -122,9 +122,9 @@ def stop(rollout: Rollout, outcome: Phase, reason: str, now: datetime) -> Rollou
         return record(rollout.model_copy(update={"phase": outcome}), now, "stopped", reason, None, [])
     if outcome is Phase.SUPERSEDED and (rollout.first_deployment or rollout.phase is Phase.PROMOTING):
         return rollout
-    # A pause holds traffic moving forward, never the way back: a stopped rollout is not paused.
-    update = {"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, "paused": False, "paused_at": None}
-    changed = rollout.model_copy(update=update)
+    changed = rollout.model_copy(
+        update={"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, **unpaused(rollout, now)}
+    )
     return record(changed, now, "stop requested", reason, None, [])
 
 
@@ -149,6 +149,7 @@ def _forward(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
         return start_rollback(rollout, obs, now, Phase.ROLLED_BACK, reason)
     if _overdue(rollout, now) and rollout.phase is not Phase.PROMOTING:
         reason = f"rollout exceeded its max duration ({rollout.target.plan.max_duration_seconds}s)"
+        reason = analysis.overdue_reason(rollout, reason)  # a step held for want of traffic says so
         if rollout.first_deployment:
             return finish(rollout, obs, now, Phase.FAILED, reason, [])
         return start_rollback(rollout, obs, now, Phase.FAILED, reason)
@@ -222,11 +223,18 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if seen == "done":
         if r.first_deployment:
             return finish(r, obs, now, Phase.SUCCEEDED, "endpoint in service", changes.after_promotion(r))
+        # --- the smoke test, before any traffic (smoke.py) ---
+        smoked = smoke.gate(r, obs, now)
+        if isinstance(smoked, str):
+            return start_rollback(r, obs, now, Phase.FAILED, smoked)
+        if smoked is not None:
+            return smoked
+        # ---
         if r.fast_forward:
             return _shift(r, obs, now, len(r.target.plan.steps) - 1, "candidate in service; operator promoted")
         if r.paused:
-            return r, []  # paused: the candidate stays at weight 0
-        return _shift(r, obs, now, 0, "candidate in service")
+            return r, []  # paused: the candidate stays at weight 0 (the smoke test sent no user traffic)
+        return _shift(r, obs, now, 0, "candidate in service" + smoke.note(r))
     if ep.status == "UpdateRollbackFailed" and not r.first_deployment:
         return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep, obs))
     if seen == "failed":
@@ -283,20 +291,32 @@ def _baking(r: Rollout, obs: Observations, now: datetime) -> Decision:
     last = len(r.target.plan.steps) - 1
     if r.fast_forward and r.step_index < last:
         return _shift(r, obs, now, last, "operator promoted: remaining steps skipped")
+    # --- canary analysis (analysis.py): a critical check that fails rolls back at once ---
+    r, critical = analysis.review(r, obs, now)
+    if critical is not None:
+        return start_rollback(r, obs, now, Phase.ROLLED_BACK, critical)
+    # ---
     started = r.step_started_at or now
     if (now - started).total_seconds() < r.target.plan.bake_seconds:
         return r, []
     if r.paused or guards.holding(r, obs):
         return r, []
+    # --- canary analysis: the step goes on only on a PASS; Inconclusive holds it ---
+    judged = analysis.verdict(r, now)
+    if judged.failed is not None:
+        return start_rollback(r, obs, now, Phase.ROLLED_BACK, judged.failed)
+    if not judged.go:
+        return r, []
+    # ---
     if r.step_index + 1 < len(r.target.plan.steps):
-        return _shift(r, obs, now, r.step_index + 1, "step baked with guard alarms OK")
+        return _shift(r, obs, now, r.step_index + 1, "step baked with guard alarms OK" + judged.note)
     update = {
         "phase": Phase.PROMOTING,
         "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
         "desired_weights": {r.candidate.variant_name: 100},
         "attempts": 0,
     }
-    return request(r.model_copy(update=update), obs, now, "promoting", "100% baked with guard alarms OK")
+    return request(r.model_copy(update=update), obs, now, "promoting", "100% baked with guard alarms OK" + judged.note)
 
 
 def _promoting(r: Rollout, obs: Observations, now: datetime) -> Decision:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .alarm_spec import CandidateAlarms
+from .canary_models import AnalysisPlan, AnalysisReport, MetricData, RunSmokeTest, SmokeTestPlan, SmokeTestRecord
 
 # SageMaker resource name pattern (models, endpoints, endpoint configs, variants).
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
@@ -48,6 +49,9 @@ class RolloutPlan(BaseModel):
     bake_seconds: int = Field(default=600, ge=0, le=7 * 24 * 3600)
     insufficient_data: InsufficientData = InsufficientData.HOLD
     max_duration_seconds: int = Field(default=6 * 3600, ge=60)
+    # Judging the candidate (issue 12: smoke.py, analysis.py)
+    smoke_test: SmokeTestPlan = SmokeTestPlan()
+    analysis: AnalysisPlan = AnalysisPlan()
 
     _split_steps = field_validator("steps", mode="before")(_split_csv)
 
@@ -118,7 +122,8 @@ class Target(BaseModel):
     def _fits_a_standard_parameter(self) -> Target:
         # A target is one SSM parameter: "Standard parameters have a value limit of 4 KB"
         # (PutParameter API reference). The template's parameters keep its own within that.
-        size = len(self.model_dump_json().encode())
+        # Counted without the fields left at their defaults (a document need not spell them).
+        size = len(self.model_dump_json(exclude_defaults=True).encode())
         if size > TARGET_MAX_BYTES:
             raise ValueError(
                 f"the target is {size} bytes as JSON; an SSM Standard-tier parameter holds at most "
@@ -240,6 +245,9 @@ class Observations(BaseModel):
     quota_warnings: list[str] = Field(default_factory=list)  # quota reads that failed (the rollout tries)
     # Gathered when an endpoint change failed: the candidate container's last relevant log lines.
     container_log: list[str] = Field(default_factory=list)
+    # Judging the candidate (issue 12), gathered by a shell that can judge (the controller):
+    judging: bool = False  # the shell can run a smoke test (RunSmokeTest) and read metrics
+    metrics: MetricData | None = None  # a BAKING rollout's analysis window; None: not read
 
     def summary(self) -> dict[str, Any]:
         """Compact form kept in history: why a decision was made."""
@@ -396,7 +404,8 @@ Action = Annotated[
     | PruneOldModels
     | UpdateAsyncEndpoint
     | PutCandidateAlarms
-    | DeleteCandidateAlarms,
+    | DeleteCandidateAlarms
+    | RunSmokeTest,
     Field(discriminator="kind"),
 ]
 
@@ -419,7 +428,7 @@ class Rollout(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = 2  # of this document as stored (documents.py reads older and newer ones)
+    schema_version: int = 3  # of this document as stored (documents.py reads older and newer ones)
     rollout_id: str
     endpoint_name: str
     model_package_arn: str
@@ -467,6 +476,9 @@ class Rollout(BaseModel):
     updated_at: datetime
     version: int = 0
     history: list[HistoryEntry] = Field(default_factory=list)
+    # Judging the candidate (issue 12: smoke.py, analysis.py)
+    smoke_test: SmokeTestRecord | None = None  # the smoke test before the first shift
+    analysis: AnalysisReport | None = None  # the latest canary analysis of a bake
 
     @model_validator(mode="after")
     def _outcome_only_when_rolling_back(self) -> Rollout:

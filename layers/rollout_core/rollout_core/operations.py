@@ -117,6 +117,9 @@ class Operations:
                     max(0, int((next_step_at - self.service.now()).total_seconds())) if next_step_at else None
                 ),
             },
+            # Judging the candidate (issue 12): the smoke test and the latest canary analysis
+            "smoke_test": rollout.smoke_test.model_dump(mode="json") if rollout.smoke_test else None,
+            "analysis": rollout.analysis.model_dump(mode="json") if rollout.analysis else None,
             "history": [h.model_dump(mode="json") for h in rollout.history],
         }
 

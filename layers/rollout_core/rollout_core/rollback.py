@@ -31,10 +31,23 @@ STUCK_STATUSES = frozenset({"Failed", "UpdateRollbackFailed", "OutOfService"})
 STUCK_SECONDS = 1800
 
 
+def unpaused(r: Rollout, now: datetime) -> dict[str, object]:
+    """The fields that end a pause: a rollback is never held by one (nothing would resume it,
+    resume is refused outside the forward phases), so the pause ends when the rollback starts."""
+    held = (now - r.paused_at).total_seconds() if r.paused_at else 0
+    return {"paused": False, "paused_at": None, "paused_seconds": r.paused_seconds + held} if r.paused else {}
+
+
 def start_rollback(r: Rollout, obs: Observations, now: datetime, outcome: Phase, reason: str) -> Decision:
-    # A pause holds traffic moving forward, never the way back: a rollout rolling back is not paused.
-    update = {"phase": Phase.ROLLING_BACK, "outcome": outcome, "reason": reason, "rollback_started_at": now}
-    stopping = r.model_copy(update={**update, "paused": False, "paused_at": None})
+    stopping = r.model_copy(
+        update={
+            "phase": Phase.ROLLING_BACK,
+            "outcome": outcome,
+            "reason": reason,
+            "rollback_started_at": now,
+            **unpaused(r, now),
+        }
+    )
     stopping = record(stopping, now, "rolling back", reason, obs, [])
     return rolling_back(stopping, obs, now)
 

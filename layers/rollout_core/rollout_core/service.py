@@ -20,6 +20,8 @@ from .aws.quotas import QuotaGateway, QuotaReadings
 from .aws.sagemaker import RetryLater, SageMakerGateway
 from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
+from .canary_models import RunSmokeTest, SmokeResult
+from .judging import Judges
 from .models import (
     AlarmState,
     ApplyAutoscaling,
@@ -50,6 +52,7 @@ class RolloutService:
     quotas: QuotaGateway | None = None  # the quota pre-flight (preflight.py); None: skipped
     alarm_prefix: str = ""  # AlarmNamePrefix: the candidate's own alarms are named with it
     logs: ContainerLogs | None = None  # the candidate container's log, read when a change failed
+    judges: Judges | None = None  # the controller's: metrics of a bake, the smoke test (judging.py)
 
     @staticmethod
     def now() -> datetime:
@@ -241,8 +244,11 @@ class RolloutService:
             predecessor = self.store.get(rollout.predecessor_id)
             if predecessor is not None and predecessor.live:
                 return rollout  # its turn comes when the predecessor finishes
+        now = self.now()
         obs = self.observe(rollout, readings)
-        decided, actions = machine.decide(rollout, obs, self.now())
+        if self.judges is not None:  # issue 12: a bake's metrics, and the smoke test may be asked for
+            obs = self.judges.observe(rollout, obs, now)
+        decided, actions = machine.decide(rollout, obs, now)
         if decided == rollout and not actions:
             # Nothing to decide, but a command may have queued a milestone to announce.
             return self._announce_and_finish(rollout) if rollout.outbox else rollout
@@ -257,9 +263,15 @@ class RolloutService:
                 "decided",
                 extra={**self._keys(saved), "phase": saved.phase.value, "actions": [a.kind for a in actions]},
             )
+        if self.judges is not None:
+            self.judges.published(saved, now)
         for action in actions:
+            smoke: SmokeResult | None = None
             try:
-                if isinstance(action, SuspendAutoscaling | ApplyAutoscaling):
+                if isinstance(action, RunSmokeTest):  # issue 12: the result is folded in below
+                    assert self.judges is not None
+                    smoke = self.judges.run_smoke_test(action)
+                elif isinstance(action, SuspendAutoscaling | ApplyAutoscaling):
                     self.autoscaling.execute(action)
                 elif isinstance(action, PutCandidateAlarms | DeleteCandidateAlarms):
                     self.alarms.execute(action)
@@ -270,6 +282,9 @@ class RolloutService:
                 logger.warning("action failed", extra={**self._keys(saved), "action": action.kind, "code": code})
                 saved = self.store.save(errors.on_action_error(saved, action, code, message, self.now()))
                 break
+            if smoke is not None:  # outside the try: a failed save is not the smoke test's error
+                assert self.judges is not None
+                saved = self.judges.fold_smoke_test(self.store, saved, smoke, self.now())
         else:
             saved = self._announce_and_finish(saved)
         self._timings(rollout, saved)
@@ -278,6 +293,8 @@ class RolloutService:
             logger.error("gave up: left to do by hand", extra={**self._keys(saved), "left": saved.needs_attention})
         if saved.phase != rollout.phase:
             self._on_phase_change(rollout, saved)
+        if any(isinstance(a, RunSmokeTest) for a in actions) and saved.live:
+            return self._advance_loaded(saved, readings)  # its outcome decides at once
         return saved
 
     def _announce_and_finish(self, saved: Rollout) -> Rollout:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from functools import cache
 from typing import Any
 
 from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
-from .aws.clients import client, realtime_runtime_client
+from .aws.clients import client, realtime_runtime_client, smoke_runtime_client
 from .aws.job_store import JobStore
 from .aws.logs import ContainerLogs
+from .aws.metrics import MetricsGateway
 from .aws.notify import Notifier
 from .aws.quotas import QuotaGateway
 from .aws.runtime import RuntimeGateway
 from .aws.sagemaker import AsyncSettings, SageMakerGateway
+from .aws.samples import SmokeRunner
 from .aws.storage import Storage
 from .aws.store import RolloutStore
 from .aws.targets import TargetRepository
 from .aws.transform import TransformGateway
 from .job_service import JobService
+from .judging import Judges
 from .operations import Operations
 from .service import RolloutService
 
@@ -67,6 +71,24 @@ def rollout_service() -> RolloutService:
         alarm_prefix=os.environ.get("ALARM_NAME_PREFIX", ""),
         logs=ContainerLogs(aws_client("logs")),
     )
+
+
+@cache
+def controller_service() -> RolloutService:
+    """The rollout controller's service: rollout_service() that also judges the candidate (a
+    bake's metrics, the smoke test). Environment: as rollout_service(), plus
+    SAMPLE_PAYLOAD_BUCKET (the one bucket sample payloads are read from; empty: none)."""
+    service = rollout_service()
+    judges = Judges(
+        metrics=MetricsGateway(aws_client("cloudwatch")),
+        runner=SmokeRunner(
+            service.sagemaker,
+            aws_client("s3"),
+            smoke_runtime_client,
+            os.environ.get("SAMPLE_PAYLOAD_BUCKET") or None,
+        ),
+    )
+    return dataclasses.replace(service, judges=judges)  # the same gateways, plus the judges
 
 
 @cache

@@ -50,6 +50,22 @@ def realtime_runtime_client(session: boto3.session.Session | None = None) -> Any
     return client("sagemaker-runtime", session, REALTIME_RUNTIME_CONFIG)
 
 
+# The smoke test's InvokeEndpoint: one attempt (a retry would hide a slow or failing answer;
+# "try later" errors retry the whole smoke test instead, smoke.py) and a read timeout just past
+# the sample's latency budget, so a hanging container fails the sample, not the function.
+SMOKE_CONNECT_TIMEOUT_SECONDS = 2
+
+
+def smoke_runtime_client(read_timeout: float, session: boto3.session.Session | None = None) -> Any:
+    """sagemaker-runtime for the smoke test, waiting ``read_timeout`` seconds for an answer."""
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=SMOKE_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=read_timeout,
+    )
+    return client("sagemaker-runtime", session, config)
+
+
 def error_code(exc: Exception) -> tuple[str, str]:
     """(code, message) of a botocore ClientError; ("", str(exc)) otherwise."""
     response = getattr(exc, "response", None) or {}
