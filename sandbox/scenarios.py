@@ -51,6 +51,7 @@ class Expectation(BaseModel):
     notified: str | None = None  # an EventBridge detail-type announced so far (e.g. "Rollout Paused")
     paused: bool | None = None
     instances: dict[str, int] | None = None  # package label -> instances of its variant, exactly
+    instance_types: dict[str, str] | None = None  # package label -> its variant's instance type (issue 17)
     rollouts: int | None = None  # how many rollouts the package (``rollout``) has had
     history_contains: str | None = None  # a reason in the rollout's history contains this
     # SageMaker's async test notifications delivered so far (distinct SNS messages)
@@ -395,6 +396,13 @@ class Runner:
         described = self.sandbox.client("sagemaker").describe_endpoint(EndpointName=self.target.endpoint_name)
         return {self._label(v["VariantName"]): v["CurrentInstanceCount"] for v in described["ProductionVariants"]}
 
+    def _instance_types(self) -> dict[str, str]:
+        """Instance type per package label, from the endpoint's current config."""
+        sm = self.sandbox.client("sagemaker")
+        config = sm.describe_endpoint(EndpointName=self.target.endpoint_name)["EndpointConfigName"]
+        variants = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        return {self._label(v["VariantName"]): v["InstanceType"] for v in variants}
+
     def _weights(self) -> dict[str, int] | None:
         weights = self.sandbox.endpoint_weights(self.target.endpoint_name)
         return None if weights is None else {self._label(v): p for v, p in weights.items()}
@@ -524,6 +532,9 @@ class Runner:
         if want.endpoint_exists is not None:
             exists = self.sandbox.endpoint_status(self.target.endpoint_name) is not None
             assert exists == want.endpoint_exists, f"endpoint exists={exists}"
+        if want.instance_types is not None:
+            types = self._instance_types()
+            assert types == want.instance_types, f"instance types {types}, expected {want.instance_types}"
         if want.instances is not None:
             instances = self._instances()
             assert instances == want.instances, f"instances {instances}, expected {want.instances}"

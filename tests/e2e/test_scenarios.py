@@ -35,6 +35,9 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "slower_then_erroring_candidates_rolled_back",  # the latency check, then the critical errors check
         "quiet_endpoint_not_enough_traffic",
         "smoke_test_fails_then_equal_candidate_passes",
+        "quota_preflight_fails_before_touching",  # issue 17
+        "candidate_alarm_rolls_back",
+        "fallback_instance_type_takes_over",
     ):
         assert any(story in n for n in names), story
 

@@ -15,6 +15,7 @@ HISTORY_LIMIT = 200
 
 MILESTONE_TYPES = {
     "started": "Rollout Started",
+    "instance_type_changed": "Rollout Instance Type Changed",
     "step_advanced": "Rollout Step Advanced",
     "paused": "Rollout Paused",
     "resumed": "Rollout Resumed",

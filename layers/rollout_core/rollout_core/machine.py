@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import analysis, candidate_alarms, capacity, changes, guards, naming, preflight, smoke
+from . import analysis, candidate_alarms, capacity, changes, fallbacks, guards, naming, preflight, smoke
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -168,9 +168,10 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
     ep = obs.endpoint
     update: dict[str, Any]
     if ep is None:
-        short = preflight.shortfall(r.target, None, obs)
-        if short:
-            return finish(r, obs, now, Phase.FAILED, short, [])  # before touching anything
+        choice = fallbacks.choose(r.target, None, obs)
+        if choice.target is None:
+            return finish(r, obs, now, Phase.FAILED, choice.reason(), [])  # before touching anything
+        r, fell_back = fallbacks.apply(r, choice)
         update = {
             "phase": Phase.PROVISIONING,
             "baseline": None,
@@ -178,7 +179,7 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
             "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
             "desired_weights": {r.candidate.variant_name: 100},
         }
-        reason = "first deployment: creating the endpoint" + preflight.warnings(obs)
+        reason = "first deployment: creating the endpoint" + fell_back + preflight.warnings(obs)
         return request(r.model_copy(update=update), obs, now, "provisioning", reason)
     if ep.status in BUSY_STATUSES:
         return r, []
@@ -192,9 +193,10 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return finish(r, obs, now, Phase.FAILED, "cannot tell which variant serves", [])
     if serving.variant_name == r.candidate.variant_name:
         return finish(r, obs, now, Phase.SUCCEEDED, "candidate already serves all traffic", [])
-    short = preflight.shortfall(r.target, serving, obs)
-    if short:
-        return finish(r, obs, now, Phase.FAILED, short, [])  # before touching the endpoint
+    choice = fallbacks.choose(r.target, serving, obs)
+    if choice.target is None:
+        return finish(r, obs, now, Phase.FAILED, choice.reason(), [])  # before touching the endpoint
+    r, fell_back = fallbacks.apply(r, choice)
     candidate = r.candidate.model_copy(update={"settings": changes.candidate_settings(r.candidate, serving)})
     update = {
         "phase": Phase.PROVISIONING,
@@ -206,7 +208,7 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id),
         "desired_weights": {serving.variant_name: 100, candidate.variant_name: 0},
     }
-    reason = f"candidate joins baseline {serving.variant_name} at weight 0" + preflight.warnings(obs)
+    reason = f"candidate joins baseline {serving.variant_name} at weight 0" + fell_back + preflight.warnings(obs)
     joined, actions = request(r.model_copy(update=update), obs, now, "provisioning", reason)
     return joined, candidate_alarms.put(joined) + actions
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from . import clock, commands, decisions, errors, history, machine, naming, preflight
+from . import clock, commands, decisions, errors, fallbacks, history, machine, naming, preflight
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import error_code
@@ -404,7 +404,13 @@ class RolloutService:
         if self.quotas is None:
             return QuotaReadings()
         count = baseline.instance_count if baseline is not None else 0
-        readings = self.quotas.read(preflight.peak_need(rollout.target, baseline, count))
+        target = rollout.target
+        wanted = {
+            t
+            for tried in fallbacks.types(target)
+            for t in preflight.peak_need(target.model_copy(update={"instance_type": tried}), baseline, count)
+        }
+        readings = self.quotas.read(wanted)  # the fallback types' too (fallbacks.py)
         for warning in readings.warnings:
             logger.warning("quota pre-flight incomplete", extra={**self._keys(rollout), "warning": warning})
         return readings
