@@ -38,6 +38,7 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "quota_preflight_fails_before_touching",  # issue 17
         "candidate_alarm_rolls_back",
         "fallback_instance_type_takes_over",
+        "failed_health_check_shows_container_log",
     ):
         assert any(story in n for n in names), story
 
