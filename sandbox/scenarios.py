@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout_core.models import Rollout, Target
 
-from .gateway import CLIENT, OPERATOR
+from .gateway import CLIENT, OPERATOR, VIEWER
 from .sagemaker_ext import Failure
 from .stack import START, TABLE, Delivery, Sandbox
 from .template import ROOT
@@ -245,6 +245,45 @@ class Runner:
         """Autoscaling starts (to ``arg`` instances) just as the rollout's next update arrives."""
         self.sandbox.simulator.autoscale_before_next[self.target.endpoint_name] = int(arg)
         self._line("autoscaling", f"will scale the serving variant to {arg} as the next update arrives")
+
+    def _step_scaling_policy(self, arg: dict[str, Any]) -> None:
+        """The serving variant gets a scalable target ({min, max}) and a target-tracking policy
+        with ``scale_in_cooldown`` seconds (what a user sets up, e.g. a bad one for doctor)."""
+        sm = self.sandbox.client("sagemaker")
+        variant = sm.describe_endpoint(EndpointName=self.target.endpoint_name)["ProductionVariants"][0]["VariantName"]
+        rid = f"endpoint/{self.target.endpoint_name}/variant/{variant}"
+        aas = self.sandbox.client("application-autoscaling")
+        dimension = "sagemaker:variant:DesiredInstanceCount"
+        aas.register_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=rid,
+            ScalableDimension=dimension,
+            MinCapacity=int(arg.get("min", 1)),
+            MaxCapacity=int(arg.get("max", 4)),
+        )
+        aas.put_scaling_policy(
+            PolicyName=str(arg.get("name", "invocations-per-instance")),
+            ServiceNamespace="sagemaker",
+            ResourceId=rid,
+            ScalableDimension=dimension,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 70.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "ScaleInCooldown": int(arg.get("scale_in_cooldown", 300)),
+            },
+        )
+        self._line("autoscaling", f"{variant}: scalable target and a policy {arg}")
+
+    def _step_doctor(self, arg: Any) -> None:
+        """GET /v1/endpoints/{endpoint}/doctor as the rollout viewer (issue 17); the answer is
+        the last response (expect http_status / response_contains)."""
+        endpoint = str(arg or self.target.endpoint_name)
+        response = self.sandbox.api("GET", f"/v1/endpoints/{endpoint}/doctor", principal=VIEWER)
+        self.last_response = response
+        found = json.loads(response["body"]).get("findings", []) if response["statusCode"] == 200 else []
+        summary = "; ".join(f"{f['severity']} {f['message']}" for f in found) or "no finding"
+        self._line("api", f"doctor {endpoint} -> {response['statusCode']}: {summary}")
 
     def _step_edit(self, arg: Any) -> None:
         """Someone edits the package's description: SageMaker announces a state change that is

@@ -39,6 +39,7 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "candidate_alarm_rolls_back",
         "fallback_instance_type_takes_over",
         "failed_health_check_shows_container_log",
+        "doctor_reports_a_bad_autoscaling_policy",
     ):
         assert any(story in n for n in names), story
 

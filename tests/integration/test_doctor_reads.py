@@ -4,6 +4,7 @@ and guard alarm; read through the real clients, on moto and the sandbox's gaps."
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from rollout_core import doctor
@@ -59,3 +60,27 @@ def test_doctor_reports_a_bad_autoscaling_policy_on_a_sandbox_endpoint(stack: Sa
     assert f"variant {variant}: policy slow-scale-in waits 3600s between scale-ins: it hardly scales in" in messages
     assert f"variant {variant}: step scaling policy orphan-steps has no alarm: it never runs" in messages
     assert read_facts(rollout_service(), "no-such-endpoint", datetime.now(UTC)) is None
+
+
+def test_the_doctor_route_reports_and_flags_a_missing_guard_alarm(stack: Sandbox):
+    """GET /v1/endpoints/{endpoint}/doctor (the rollout API, read only): the findings, the most
+    severe first, and ``high`` when one is HIGH (a guard alarm that does not exist); 404 for an
+    endpoint that does not exist."""
+    (first,) = register(stack, 1)
+    stack.set_approval(first, "Approved")
+    stack.advance(180)
+    answer = stack.api("GET", "/v1/endpoints/churn-endpoint/doctor")
+    assert answer["statusCode"] == 200, answer["body"]
+    report = json.loads(answer["body"])
+    assert report["high"] is False and report["endpoint"] == "churn-endpoint"
+    assert [f["check"] for f in report["findings"]] == ["autoscaling"]  # the variant has none
+    stack.client("cloudwatch").delete_alarms(AlarmNames=["sagemaker-rollout-churn-5xx"])
+    report = json.loads(stack.api("GET", "/v1/endpoints/churn-endpoint/doctor")["body"])
+    assert report["high"] is True
+    assert report["findings"][0] == {
+        "severity": "HIGH",
+        "check": "guard_alarms",
+        "message": "guard alarm sagemaker-rollout-churn-5xx does not exist",
+        "fix": "create it, or remove it from the target's guard_alarms",
+    }
+    assert stack.api("GET", "/v1/endpoints/no-such-endpoint/doctor")["statusCode"] == 404

@@ -82,3 +82,27 @@ def test_failed_updates_and_payloads_near_the_limit():
     assert [(s, c) for s, c, _ in got] == [(Severity.MEDIUM, "failed_updates")] + [(Severity.MEDIUM, "payloads")] * 2
     assert "ModuleNotFoundError" in got[0][2] and "5.5 MB" in got[1][2] and "7 requests got 413" in got[2][2]
     assert found(largest_request_bytes=4.0 * 1024 * 1024) == []  # 4 MB: not near 6 MB
+
+
+def test_the_cli_exits_1_on_a_high_finding_only():
+    import argparse
+    import io
+
+    from rich.console import Console
+
+    from rollout_client import doctor_cli
+
+    class Client:
+        def __init__(self, findings: list[doctor.Finding]) -> None:
+            self.findings = findings
+
+        def doctor(self, endpoint: str) -> dict[str, object]:
+            listed = [f.model_dump(mode="json") for f in self.findings]
+            return {"endpoint": endpoint, "findings": listed, "high": doctor.exit_code(self.findings) == 1}
+
+    args = argparse.Namespace(endpoint="churn", json=False)
+    high = doctor.diagnose(HEALTHY.model_copy(update={"guard_alarms": {"gone": None}}))
+    out = Console(file=io.StringIO(), width=200)
+    assert doctor_cli.run(args, Client(high), out) == 1  # type: ignore[arg-type]
+    assert "guard alarm gone does not exist" in out.file.getvalue()  # type: ignore[attr-defined]
+    assert doctor_cli.run(args, Client([]), Console(file=io.StringIO())) == 0  # type: ignore[arg-type]
