@@ -141,6 +141,7 @@ def test_the_autoscaling_baseline_carries_scaling_to_the_promoted_variant(baseli
     keep = ("application-autoscaling:", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms")
     order = [a.split(":")[1] for a in baselines["autoscaled_to_100"].actions if a.startswith(keep)]
     assert [a for a in order if not a.startswith("Describe")] == [
+        "PutMetricAlarm",  # issue 17: the candidate's own 5XX alarm, as it joins
         "DeleteScalingPolicy",
         "DeleteScalingPolicy",
         "DeregisterScalableTarget",
@@ -148,6 +149,7 @@ def test_the_autoscaling_baseline_carries_scaling_to_the_promoted_variant(baseli
         "PutScalingPolicy",
         "PutScalingPolicy",
         "PutMetricAlarm",  # the step policy's alarm, for the promoted variant
+        "DeleteAlarms",  # issue 17: the candidate's own alarm, a finishing action
     ]
 
 
