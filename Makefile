@@ -14,7 +14,7 @@ FUNCTIONS := $(wildcard functions/*/app.py)
 SECURITY_VENV ?= .venv-security
 export SECURITY_VENV
 
-.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults explore faults-exhaustive deployed bench build clean FORCE
+.PHONY: sandbox test lint typecheck unit integration e2e cfn-lint security security-tools faults explore faults-exhaustive explore-stack deployed bench build clean FORCE
 
 $(VENV)/.installed: requirements-dev.txt layers/rollout_core/requirements.txt \
 		$(if $(filter $(PYTHON_VERSION),$(call python_version,$(PY))),,FORCE)
@@ -65,7 +65,7 @@ faults: $(VENV)/.installed
 	$(PY) -m pytest tests/faults
 
 ## explore: the long explorations, not part of `make test` (each is a target of its own, listed in EXPLORE)
-EXPLORE ?= faults-exhaustive
+EXPLORE ?= faults-exhaustive explore-stack
 explore: $(EXPLORE)
 
 ## faults-exhaustive: the crash matrix with every fault kind at every call of every scenario (FAULTS_EVERY_K=1)
@@ -77,6 +77,11 @@ deployed: $(VENV)/.installed
 ## security: linters on template.yaml and its translation, canaries, skips, baseline, IAM coverage
 security: $(VENV)/.installed $(SECURITY_VENV)/.installed
 	$(PY) -m pytest tests/security
+
+## explore-stack: the stateful exploration of the whole stack (tests/explore), longer than in `make test`:
+##                EXPLORE_EXAMPLES examples per seed (default 50), EXPLORE_STEPS rules each (default 20)
+explore-stack: $(VENV)/.installed $(SECURITY_VENV)/.installed
+	EXPLORE_EXAMPLES=$${EXPLORE_EXAMPLES:-50} EXPLORE_STEPS=$${EXPLORE_STEPS:-20} $(PY) -m pytest tests/explore -s -q
 
 ## bench: cold start, controller tick scale, alarm reaction; prints a table, writes bench-results.json
 bench: $(VENV)/.installed

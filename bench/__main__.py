@@ -5,12 +5,18 @@
   the layer's boto3 and makes the same clients, in the same run (worst function: ``cold_start_ratio``);
 - controller tick: time and AWS calls of one scheduled tick with 1, 10, 100 and 1000 live
   rollouts, with many finished rollouts in the table too (they must not count);
+- controller tick at 30 ms per AWS call (bench/tick_latency.py): wall time of one tick with 1, 10,
+  100 and 1000 live rollouts when every call takes 30 ms, with the controller's pool and
+  sequentially (one worker) in the same run: ``tick_wall_seconds_at_30ms`` and the speed-up;
 - alarm reaction: AWS calls and handler time from a guard alarm's event to the baseline at
   100 %, and to the candidate removed;
 - api_overhead_ratio: in-process time per request of the invocations route, as a ratio to a
   direct boto3 InvokeEndpoint on the same moto endpoint, median of 3 fresh processes (bench/api_overhead.py);
 - job path memory: each job handler's peak allocation with a 1 GiB input declared, against a
   1 KiB one, and the GetObject/PutObject calls they made (bench/job_memory.py).
+- the front door under load (bench/serve_load.py): ``python -m sandbox serve`` in its own process,
+  2,000 real-time requests on 16 connections (p50/p99 over a direct InvokeEndpoint on the same
+  moto server) and 50 concurrent jobs of 1-20 MB; no 5xx, every job in a final state.
 """
 
 from __future__ import annotations
@@ -343,6 +349,17 @@ def main() -> int:
     history_free = tick(10, 0, repeats=3)
     print(f"  10 live, no finished rollouts at all: {history_free['seconds']:.3f} s, {history_free['calls']} calls")
 
+    from bench.tick_latency import LATENCY, tick_at_latency
+
+    latency = tick_at_latency(LIVE, LATENCY)
+    print(f"\ncontroller tick at {LATENCY * 1000:.0f} ms per AWS call (recorded answers replayed; pool vs one worker)")
+    print(f"  {'live':>6} {'seconds':>9} {'sequential':>11} {'speed-up':>9} {'workers':>8} {'AWS calls':>10}")
+    for live, t in latency.items():
+        print(
+            f"  {live:>6} {t['seconds']:>9.3f} {t['sequential_seconds']:>11.3f} {t['speedup']:>9.2f}"
+            f" {t['workers']:>8} {t['calls']:>10}"
+        )
+
     alarm = alarm_reaction()
     print("\nalarm reaction (controller, from the ALARM event)")
     for mark, values in alarm.items():
@@ -370,6 +387,11 @@ def main() -> int:
     print(f"  worst ratio 1 GiB / 1 KiB: {memory['ratio']:.2f}")
     print(f"  GetObject/PutObject calls by the handlers: {memory['object_calls']}")
 
+    from bench.serve_load import printed
+
+    load = printed()
+    rt = load["real_time"]
+
     results = {
         "machine": machine,
         "cold_start_ratio": cold[worst]["ratio"],
@@ -384,7 +406,12 @@ def main() -> int:
         "tick_calls": {k: v["calls"] for k, v in scale.items()},
         "tick_finished_rollouts": FINISHED,
         "tick_10_live_without_finished": history_free,
+        "tick_wall_seconds_at_30ms": {k: v["seconds"] for k, v in latency.items()},
+        "tick_at_30ms": latency,
         "alarm_reaction": alarm,
+        "serve_overhead_p50_ms": rt["overhead_p50_ms"],
+        "serve_overhead_p99_ms": rt["overhead_p99_ms"],
+        "serve_load": load,
         "bench_seconds": round(time.perf_counter() - started, 1),
     }
     (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -1,18 +1,20 @@
 """Command line: ``python -m rollout_client [--api URL] invoke ENDPOINT FILE`` and
-``python -m rollout_client rollout list|status|pause|resume|promote|abort|start``, and
+``python -m rollout_client rollout list|status|pause|resume|promote|abort|approve|start``,
+``python -m rollout_client versions --group G`` (every environment of $SAGEMAKER_ROLLOUT_APIS) and
 ``python -m rollout_client doctor ENDPOINT [--json]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from . import doctor_cli
+from . import doctor_cli, versions_cli
 from .client import ApiError, RolloutClient, default_api_url
 from .rollout_cli import add_commands, run
 
@@ -31,8 +33,10 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Installed, the console script is sagemaker-rollout (rollout_client/pyproject.toml).
+    prog = "sagemaker-rollout" if Path(sys.argv[0]).name == "sagemaker-rollout" else "python -m rollout_client"
     parser = argparse.ArgumentParser(
-        prog="python -m rollout_client", description="sagemaker-rollout client", parents=[_common(defaults=True)]
+        prog=prog, description="sagemaker-rollout client", parents=[_common(defaults=True)]
     )
     common = _common(defaults=False)  # the same options after a command's name
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--json", action="store_true", help="print a JSON summary instead of the body")
     add_commands(sub, common)
     doctor_cli.add_command(sub, common)
+    versions_cli.add_command(sub, common)
     clean = sub.add_parser(
         "cleanup",
         help="list (and with --yes delete) the SageMaker resources this tool created for a stack",
@@ -86,6 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     if args.command == "cleanup":
         return _cleanup(args, Console())
+    if args.command == "versions":
+        try:
+            apis = versions_cli.environments(os.environ.get("SAGEMAKER_ROLLOUT_APIS"), args.api)
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            return 2
+        if not apis:
+            err.print("[red]no API URLs: set SAGEMAKER_ROLLOUT_APIS (dev=URL,staging=URL,...) or pass --api[/red]")
+            return 2
+        return versions_cli.run(args, apis, Console(), lambda url: RolloutClient(url, region=args.region))
     if not args.api:
         err.print("[red]no API URL: pass --api or set SAGEMAKER_ROLLOUT_API[/red]")
         return 2

@@ -191,9 +191,14 @@ class RolloutClient:
         return report
 
     def steer(self, rollout_id: str, action: str) -> dict[str, Any]:
-        """pause | resume | promote | abort."""
+        """pause | resume | promote | abort | approve (a rollout waiting at a manual gate)."""
         done: dict[str, Any] = json.loads(self.request("POST", f"/v1/rollouts/{quote(rollout_id)}/{action}").data)
         return done
+
+    def versions(self, group: str) -> dict[str, Any]:
+        """Where each version of ``group`` stands in this stack's environment (GET /v1/versions)."""
+        view: dict[str, Any] = json.loads(self.request("GET", "/v1/versions?" + urlencode({"group": group})).data)
+        return view
 
     def start_rollout(self, model_package_arn: str, target: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model_package_arn": model_package_arn}

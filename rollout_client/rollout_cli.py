@@ -1,12 +1,14 @@
-"""``rollout`` commands: list, status [--watch], pause, resume, promote, abort, start."""
+"""``rollout`` commands: list, status [--watch], pause, resume, promote, abort, approve, start."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -38,8 +40,12 @@ def add_commands(sub: Any, common: Any) -> None:
         help=f"exit {EXIT_SUCCEEDED} if the rollout SUCCEEDED, {EXIT_NOT_SUCCEEDED} if it ended otherwise "
         f"(ROLLED_BACK, FAILED, ABORTED, SUPERSEDED), {EXIT_LIVE} if it is still running (with --watch: at its end)",
     )
-    for action in ("pause", "resume", "promote", "abort"):
-        steer = commands.add_parser(action, help=f"{action} a rollout", parents=[common])
+    helps = {
+        "approve": "start a rollout waiting at a manual gate",
+        "abort": "abort a rollout (or decline a waiting one)",
+    }
+    for action in ("pause", "resume", "promote", "abort", "approve"):
+        steer = commands.add_parser(action, help=helps.get(action, f"{action} a rollout"), parents=[common])
         steer.add_argument("rollout_id")
         steer.add_argument("--json", action="store_true")
     start = commands.add_parser(
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace, client: RolloutClient, out: Console) -> int:
     command = args.rollout_command
     if command == "list":
         rows = client.rollouts(endpoint=args.endpoint, phase=args.phase, live=args.live)
-        out.print_json(json.dumps(rows)) if args.json else out.print(list_table(rows))
+        out.print_json(json.dumps(rows)) if args.json else out.print(list_table(rows, width=out.width))
         return 0
     if command == "status":
         return status(args, client, out)
@@ -115,37 +121,89 @@ def _watch(args: argparse.Namespace, client: RolloutClient, out: Console) -> dic
     return view
 
 
-def list_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="rollouts")
-    for column in ("id", "endpoint", "package", "phase", "step", "updated", "reason"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        phase = row["phase"] + (" (paused)" if row["paused"] else "")
-        table.add_row(
+# --- what people read: times in their own zone, steps as percentages -------------------------
+
+
+def short_time(iso: str, now: datetime | None = None) -> str:
+    """An API time (full ISO 8601, UTC) in the reader's local zone: "14:05:09" today, else
+    "Nov 20 14:05". --json keeps the API's full ISO times."""
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    today = (now or datetime.now(at.tzinfo)).astimezone().date()
+    return at.strftime("%H:%M:%S") if at.date() == today else at.strftime("%b %d %H:%M")
+
+
+def plan_text(steps: list[int]) -> str:
+    """The plan's traffic steps: "10% → 50% → 100%"."""
+    return " → ".join(f"{s}%" for s in steps)
+
+
+def step_text(row: dict[str, Any]) -> str:
+    """Where a rollout is, in percent of traffic on the candidate: "first deployment" (all traffic
+    at once), "next 50%" (nothing shifted yet), "50% → 100%" (at 50 %, 100 % next), "100%"."""
+    if row.get("first_deployment"):
+        return "first deployment"
+    steps, percent, phase = row["steps"], row["step_percent"], row["phase"]
+    if phase == "SUCCEEDED":
+        return "100%"
+    if phase in TERMINAL:
+        return f"stopped at {percent}%" if percent else "0%"
+    if phase == "ROLLING_BACK":
+        return f"back from {percent}%"
+    if percent == 0:  # no traffic shifted yet: queued, provisioning, waiting
+        return f"next {steps[0]}%" if steps else "0%"
+    later = [s for s in steps if s > percent]
+    return f"{percent}% → {later[0]}%" if later else f"{percent}%"
+
+
+def history_step(index: int, steps: list[int]) -> str:
+    """A history entry's step index as the candidate's traffic then (-1: before the first shift)."""
+    return f"{steps[index]}%" if 0 <= index < len(steps) else "0%"
+
+
+def list_table(rows: list[dict[str, Any]], now: datetime | None = None, width: int = 80) -> Table:
+    """One line per rollout in ``width`` columns: ids, packages, phases, steps and times whole; the
+    reason takes what is left and is cut short with an ellipsis (in full: ``rollout status ID``).
+    The endpoint is the package group's target's, so the package names it."""
+    cells = [
+        [
             row["rollout_id"],
-            row["endpoint"],
             row["model_package_arn"].rsplit("/", 2)[-2] + "/" + row["model_package_arn"].rsplit("/", 1)[-1],
-            phase,
-            f"{row['step_percent']}%",
-            row["updated_at"][:19],
-            row["reason"][:60],
-        )
+            row["phase"] + (" (paused)" if row["paused"] else ""),
+            step_text(row),
+            short_time(row["updated_at"], now),
+        ]
+        for row in rows
+    ]
+    columns = ("id", "package", "phase", "step", "updated")
+    widths = [max([len(name), *(len(c[i]) for c in cells)]) for i, name in enumerate(columns)]
+    room = max(12, width - sum(widths) - 2 * len(columns))  # two spaces between columns
+    table = Table(title="rollouts", box=None, pad_edge=False, padding=(0, 1))
+    for name, column_width in zip(columns, widths, strict=True):
+        table.add_column(name, no_wrap=True, min_width=column_width)
+    table.add_column("reason", no_wrap=True, max_width=room)
+    for row, row_cells in zip(rows, cells, strict=True):
+        reason = row["reason"] if len(row["reason"]) <= room else row["reason"][: room - 1] + "…"
+        table.add_row(*row_cells, reason)
     return table
 
 
-def status_view(view: dict[str, Any], history: bool = False) -> Group:
+def status_view(view: dict[str, Any], history: bool = False, now: datetime | None = None) -> Group:
     live = view["live"]
-    head = Table.grid(padding=(0, 2))
-    head.add_row("rollout", view["rollout_id"], "endpoint", view["endpoint"])
+    head = Table.grid(padding=(0, 2))  # label, value: ids and times never wrap at 80 columns
+    head.add_column(no_wrap=True)
+    head.add_column(overflow="fold")
     phase = view["phase"] + (" (paused)" if view["paused"] else "")
-    head.add_row("phase", phase, "step", f"{view['step_percent']}% of {view['steps']}")
+    head.add_row("rollout", f"{view['rollout_id']} on {view['endpoint']}")
+    head.add_row("phase", phase)
+    head.add_row("step", f"{step_text(view)} (plan {plan_text(view['steps'])})")
     next_step = live.get("seconds_to_next_step")
     head.add_row(
-        "endpoint", str(live["endpoint_status"]), "next step in", "-" if next_step is None else f"{next_step}s"
+        "endpoint", str(live["endpoint_status"]) + ("" if next_step is None else f", next step in {next_step}s")
     )
-    head.add_row("package", view["model_package_arn"], "reason", view["reason"])
+    head.add_row("package", view["model_package_arn"])
+    head.add_row("reason", view["reason"])
     if view.get("smoke_test"):
-        head.add_row("smoke test", smoke_line(view["smoke_test"]), "", "")
+        head.add_row("smoke test", smoke_line(view["smoke_test"]))
     weights = Table(title="traffic")
     weights.add_column("variant")
     weights.add_column("role")
@@ -175,20 +233,27 @@ def status_view(view: dict[str, Any], history: bool = False) -> Group:
     if view.get("needs_attention"):
         parts.append(f"[bold red]needs attention:[/bold red] {view['needs_attention']}")
     if history:
-        past = Table(title="history")
-        for column in ("at", "phase", "step", "event", "reason"):
-            past.add_column(column, overflow="fold")
+        past = Table(title="history", box=box.SIMPLE_HEAD, pad_edge=False)
+        past.add_column("at", no_wrap=True)
+        past.add_column("phase", overflow="fold")
+        past.add_column("step", no_wrap=True)
+        past.add_column("event", overflow="fold")
+        past.add_column("reason", overflow="fold", ratio=1, min_width=12)
         for entry in view["history"]:
-            past.add_row(entry["at"][:19], entry["phase"], str(entry["step"]), entry["event"], entry["reason"][:80])
+            past.add_row(
+                short_time(entry["at"], now),
+                entry["phase"],
+                history_step(entry["step"], view["steps"]),
+                entry["event"],
+                entry["reason"][:80],
+            )
         parts.append(past)
     return Group(*parts)
 
 
 def summary_line(row: dict[str, Any], what: str) -> str:
     paused = " (paused)" if row.get("paused") else ""
-    return (
-        f"{what}: rollout {row['rollout_id']} on {row['endpoint']} is {row['phase']}{paused} at {row['step_percent']}%"
-    )
+    return f"{what}: rollout {row['rollout_id']} on {row['endpoint']} is {row['phase']}{paused} ({step_text(row)})"
 
 
 # --- judging the candidate (issue 12): the smoke test and the latest canary analysis ---------

@@ -35,6 +35,7 @@ from .stack import CURRENT_FUNCTION
 # Service prefixes of IAM actions that differ from the service's signing name.
 IAM_PREFIX = {"monitoring": "cloudwatch"}
 _KEY = "sandbox_call"
+ANSWERED = "sandbox_answered"  # request.context: a before-send hook answered it, moto must not
 
 
 @dataclass
@@ -98,18 +99,17 @@ class CallHooks:
     def __init__(self) -> None:
         self.listeners: list[Listener] = []
         self._installed = False
-        self._silenced: Any = None
 
     # --- installing -----------------------------------------------------------------------
 
     def install(self) -> CallHooks:
         """Idempotent. Clients created before this call are not seen."""
         if not self._installed:
+            skip_answered_requests()
             BUILTIN_HANDLERS.insert(0, ("before-send", self._before_send))  # ahead of moto's stubber
             BUILTIN_HANDLERS.append(("before-parameter-build", self._before_parameter_build))
             BUILTIN_HANDLERS.append(("before-call", self._before_call))
             BUILTIN_HANDLERS.append(("after-call", self._after_call))
-            BUILTIN_HANDLERS.append(("before-send", self._after_moto))
             BUILTIN_HANDLERS.append(("before-sign.s3.PutObject", self._before_sign_post))
             self._installed = True
         return self
@@ -170,19 +170,10 @@ class CallHooks:
             response = listener.on_send(call, call.attempts)
             if response is not None:
                 # botocore still calls every before-send handler (it keeps the first answer):
-                # keep moto's stubber from carrying out the request this answer replaces.
-                stubber = _moto_stubber()
-                if stubber is not None and stubber.enabled:
-                    stubber.enabled = False
-                    self._silenced = stubber
+                # moto's stubber skips a request marked answered (see skip_answered_requests).
+                request.context[ANSWERED] = True
                 return response
         return None
-
-    def _after_moto(self, **_: Any) -> None:
-        """Registered after moto's stubber: turn it back on once it has skipped an answered request."""
-        if self._silenced is not None:
-            self._silenced.enabled = True
-            self._silenced = None
 
     def _after_call(self, http_response: Any, parsed: Any, context: Any = None, **_: Any) -> None:
         call = (context or {}).get(_KEY)
@@ -214,12 +205,23 @@ class CallHooks:
             listener.on_presign(call)
 
 
-def _moto_stubber() -> Any:
-    try:
-        from moto.core.models import botocore_stubber
-    except ImportError:  # pragma: no cover - moto is always there in the sandbox
-        return None
-    return botocore_stubber
+def skip_answered_requests() -> None:
+    """Make moto's stubber leave alone a request a before-send hook has answered (marked with
+    ``request.context[ANSWERED]``). Per request, not by turning the stubber off: the controller
+    makes calls from several threads at once, and the others must still reach moto. Idempotent."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if getattr(BotocoreStubber.__call__, "_skips_answered", False):
+        return
+    original = BotocoreStubber.__call__
+
+    def __call__(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if (getattr(request, "context", None) or {}).get(ANSWERED):
+            return None
+        return original(self, event_name, request, **kwargs)
+
+    __call__._skips_answered = True  # type: ignore[attr-defined]
+    BotocoreStubber.__call__ = __call__  # type: ignore[method-assign]
 
 
 def _plain(params: Any) -> Any:

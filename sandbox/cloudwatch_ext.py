@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ class MetricStore:
         # Called before each read: whoever publishes (the sandbox's SageMaker) catches up to now.
         self.before_read: list[Callable[[], None]] = []
         self._saved: dict[str, Any] = {}
+        # CloudWatch answers concurrent calls (the controller judges 16 rollouts at a time, and
+        # sandbox serve answers each request on its own thread): moto's calls and every publisher
+        # (the sandbox's SageMaker traffic) take this lock. Reentrant: a read's catch-up publishes.
+        self.lock = threading.RLock()
 
     # --- installing ---------------------------------------------------------------------
 
@@ -92,12 +97,14 @@ class MetricStore:
             end_time: datetime,
             scan_by: str = "TimestampDescending",
         ) -> list[dict[str, Any]]:
-            return store.get_metric_data(queries, start_time, end_time, scan_by)
+            with store.lock:
+                return store.get_metric_data(queries, start_time, end_time, scan_by)
 
         def put_metric_data(backend: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]]) -> None:
             store.refuse_reserved(namespace)
-            originals["put_metric_data"](backend, namespace, metric_data)  # moto's own validation
-            store.put(namespace, metric_data)
+            with store.lock:
+                originals["put_metric_data"](backend, namespace, metric_data)  # moto's own validation
+                store.put(namespace, metric_data)
 
         CloudWatchBackend.get_metric_data = get_metric_data  # type: ignore[method-assign,assignment]
         CloudWatchBackend.put_metric_data = put_metric_data  # type: ignore[method-assign,assignment]
@@ -120,11 +127,12 @@ class MetricStore:
         statistic_set: tuple[float, float, float, float] | None = None,
     ) -> None:
         """Record raw ``values`` (value -> count) and/or a statistic set (count, sum, min, max) at ``at``."""
-        minute = self.data[(namespace, name, frozenset(dimensions.items()))].setdefault(_floor(at), _Minute())
-        for value, count in (values or {}).items():
-            minute.values[float(value)] += count
-        if statistic_set is not None:
-            minute.sets.append(statistic_set)
+        with self.lock:
+            minute = self.data[(namespace, name, frozenset(dimensions.items()))].setdefault(_floor(at), _Minute())
+            for value, count in (values or {}).items():
+                minute.values[float(value)] += count
+            if statistic_set is not None:
+                minute.sets.append(statistic_set)
 
     @staticmethod
     def refuse_reserved(namespace: str) -> None:

@@ -78,9 +78,9 @@ PRINCIPALS = (CLIENT, OTHER_CLIENT, VIEWER, OPERATOR, ADMIN, OUTSIDER, PARTNER)
 BY_ACCESS_KEY = {p.access_key: p for p in PRINCIPALS}
 
 
-def invoke_arn(method: str, path: str) -> str:
+def invoke_arn(method: str, path: str, account: str = ACCOUNT) -> str:
     """The resource IAM authorizes a request on: the path as requested, parameters filled in."""
-    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{method.upper()}{path}"
+    return f"arn:aws:execute-api:{REGION}:{account}:{API_ID}/{STAGE}/{method.upper()}{path}"
 
 
 def refusal(error_type: str, message: str, status: int = 403) -> dict[str, Any]:
@@ -99,10 +99,11 @@ class Gateway:
 
     template: dict[str, Any]
     parameters: dict[str, str]
+    account: str = ACCOUNT  # the stack's (the API's) account
     _resolved: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": self.account}
         self._resolved = {**self.parameters, **pseudo, "InferenceApi": API_ID, "Environment": STAGE}
 
     def policy(self, logical_id: str) -> list[Statement]:
@@ -122,13 +123,13 @@ class Gateway:
         Amazon API Gateway")."""
         auth = self.template["Resources"]["InferenceApi"]["Properties"]["Auth"]
         custom = tpl.resolve(auth.get("ResourcePolicy", {}).get("CustomStatements", []), self.template, self._resolved)
-        long_form = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/"
+        long_form = f"arn:aws:execute-api:{REGION}:{self.account}:{API_ID}/"
         statements = json.loads(json.dumps(custom).replace('"execute-api:/', f'"{long_form}'))
         return statements_of("InferenceApi resource policy", {"Statement": statements})
 
     def authorize(self, principal: Principal, method: str, path: str) -> dict[str, Any] | None:
         """None if API Gateway lets the request through, else its 403."""
-        resource = invoke_arn(method, path)
+        resource = invoke_arn(method, path, self.account)
         context = [("aws:PrincipalAccount", principal.account), ("aws:PrincipalArn", principal.arn)]
         context += [("aws:userid", principal.user_id), ("aws:username", principal.name)]
         if principal.org_id:  # present only for a principal of an organization
@@ -140,7 +141,7 @@ class Gateway:
             return refusal("AccessDeniedException", f"{denied} with an explicit deny")
         by_identity = explicitly_allows(identity, access)
         by_resource = explicitly_allows(resource_policy, access, principal.arn)
-        if principal.account == ACCOUNT and (by_identity or by_resource):
+        if principal.account == self.account and (by_identity or by_resource):
             return None  # table A: an allow in either policy
         if by_identity and by_resource:
             return None  # table B: an allow in both

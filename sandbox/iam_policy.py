@@ -14,7 +14,9 @@ IAM's own rules for the features the project's policies use ("Policy evaluation 
   negated operators (``StringNotEquals``, ``ArnNotLike``, ...) where none may ("Conditions with
   multiple context keys or values": logical NOR);
 - a key absent from the request: the condition is false, except for ``...IfExists`` and the
-  negated operators, where it is true ("Condition operators", the note on absent keys).
+  negated operators, where it is true ("Condition operators", the note on absent keys);
+- the set qualifiers ``ForAllValues:`` (true when the key is absent) and ``ForAnyValue:``, on
+  the single-valued keys requests carry here.
 """
 
 from __future__ import annotations
@@ -92,9 +94,16 @@ def condition_holds(operator: str, key: str, wanted: Any, access: Access) -> boo
       for a negated operator;
     - ...IfExists: an absent key makes the condition true; a present one is checked as usual;
     - Null: "true" holds when the key is absent, "false" when it is present.
-    Set operators (ForAnyValue:/ForAllValues:) are not used by the project and are refused.
+    Set operators ("Conditions with multiple context keys or values"): the request's keys here
+    are single-valued, so ``ForAllValues:`` holds when the key is absent or its value matches,
+    and ``ForAnyValue:`` only when it is present and matches. Any other qualifier is refused.
     """
+    qualifier, _, operator = operator.rpartition(":")
+    if qualifier not in ("", "ForAllValues", "ForAnyValue"):
+        raise ValueError(f"condition qualifier {qualifier}:{operator} is not understood by this evaluator")
     got = access.key(key)
+    if qualifier and got is None:
+        return qualifier == "ForAllValues"
     if operator == "Null":
         return (got is None) == (str(wanted).lower() == "true")
     if_exists = operator.endswith("IfExists")

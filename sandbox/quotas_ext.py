@@ -13,6 +13,9 @@ moto 5.2.5 has no ListServiceQuotas and nothing for service code ``sagemaker``. 
   service limit 'ml.g4dn.xlarge for endpoint usage' is 0 Instances, with current utilization of
   0 Instances and a request delta of 1 Instances. ..."). A type the account has no quota
   listed for is not limited here.
+
+Quotas are per account ("Service Quotas ... for your AWS account", Service Quotas user guide):
+a world of stacks keeps one set per account (``set``), the defaults where a scenario sets none.
 """
 
 from __future__ import annotations
@@ -41,10 +44,18 @@ def quota_code(instance_type: str) -> str:
 class InstanceQuotas:
     """Per-type endpoint instance quotas: listed by Service Quotas, enforced by SageMaker."""
 
-    def __init__(self, simulator: EndpointSimulator, quotas: dict[str, int] | None = None) -> None:
+    def __init__(self, simulator: EndpointSimulator) -> None:
         self.simulator = simulator
-        self.quotas = {**DEFAULT_QUOTAS, **(quotas or {})}
+        self.by_account: dict[str, dict[str, int]] = {}
         self._saved: Any = None
+
+    def set(self, account: str, quotas: dict[str, int] | None) -> None:
+        """``account``'s quotas: the defaults, with ``quotas`` replacing a type's value."""
+        self.by_account[account] = {**DEFAULT_QUOTAS, **(quotas or {})}
+
+    def of(self, account: str) -> dict[str, int]:
+        """``account``'s quotas (a scenario or test may change them in place)."""
+        return self.by_account.setdefault(account, dict(DEFAULT_QUOTAS))
 
     def install(self) -> InstanceQuotas:
         quotas = self
@@ -71,7 +82,7 @@ class InstanceQuotas:
         listed = []
         region, account = response.region, response.current_account
         if params.get("ServiceCode") == "sagemaker":
-            for instance_type, value in sorted(self.quotas.items()):
+            for instance_type, value in sorted(self.of(account).items()):
                 code = quota_code(instance_type)
                 listed.append(
                     {
@@ -134,8 +145,9 @@ class InstanceQuotas:
 
     def require(self, backend: SageMakerModelBackend, delta: Counter[str]) -> None:
         used = self.in_use(backend)
+        quotas = self.of(backend.account_id)
         for instance_type, more in sorted(delta.items()):
-            quota = self.quotas.get(instance_type)
+            quota = quotas.get(instance_type)
             if quota is not None and more > 0 and used[instance_type] + more > quota:
                 raise ResourceLimitExceeded(
                     f"The account-level service limit '{instance_type} for endpoint usage' is {quota} Instances, "

@@ -1,4 +1,9 @@
-"""Scenario files: YAML lists of steps run on the sandbox, with expectations and a timeline."""
+"""Scenario files: YAML lists of steps run on the sandbox, with expectations and a timeline.
+
+A scenario runs one stack, or (``environments:``) a chain of them, one per environment, sharing
+one registry and one clock (sandbox/chain.py); steps and expectations then name the environment
+they address (``env:``, or ``v2@prod``), and the timeline interleaves every environment's lines.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout_core.models import Rollout, Target
 
-from .gateway import CLIENT, OPERATOR, VIEWER
+from . import peek
+from .chain import REGISTRY_ACCOUNT, Chain, Environment, separate_accounts
+from .gateway import CLIENT, OPERATOR, VIEWER, Principal
 from .sagemaker_ext import Failure
-from .stack import START, TABLE, Delivery, Sandbox
+from .stack import START, Delivery, Sandbox
 from .template import ROOT
 from .traffic_ext import VariantProfile
+from .world import REGION
 
 BUILTIN = Path(__file__).resolve().parent / "scenarios"
 SAMPLE_BUCKET = "sandbox-sample-payloads"  # SamplePayloadBucket of scenarios with ``samples: true``
@@ -63,6 +71,22 @@ class Expectation(BaseModel):
     user_requests: dict[str, int] | None = None  # package label -> users' requests its variant got, exactly
     # package label -> InvokeEndpoint calls that named its variant in TargetVariant (the smoke test)
     targeted_requests: dict[str, int] | None = None
+    env: str | None = None  # the environment the other keys are about (a chain); default: the first
+    # package label -> environment -> its state there, as GET /v1/versions says (serving, waiting, ...)
+    versions: dict[str, dict[str, str]] | None = None
+    # {older: v2, newer: v3}: in no environment did the older serve after the newer took all traffic
+    never_after: dict[str, str] | None = None
+
+
+class EnvironmentSpec(BaseModel):
+    """One environment of a chain: its target (over the defaults) and where its rollouts come from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: dict[str, Any] = Field(default_factory=dict)
+    source: str = "registry"  # or after:<environment>
+    soak: str | int = 0  # soak_seconds, as a duration (30m)
+    gate: str = "auto"
 
 
 class Scenario(BaseModel):
@@ -83,9 +107,15 @@ class Scenario(BaseModel):
     # when the scenario says nothing.
     traffic: dict[str, Any] = Field(default_factory=dict)
     samples: bool = False  # every package registered carries sample payloads (SamplePayloadUrl)
+    # A chain: one stack per environment, in order (each named after it: endpoint
+    # churn-endpoint-<env>, alarm sagemaker-rollout-churn-<env>-5xx).
+    environments: dict[str, EnvironmentSpec] = Field(default_factory=dict)
+    # "one": every stack and the registry in one account; "separate": the registry and each
+    # environment in an account of its own (cross-account: registry/template.yaml forwards).
+    accounts: str = Field(default="one", pattern="^(one|separate)$")
     steps: list[dict[str, Any]]
 
-    def full_target(self) -> Target:
+    def full_target(self, env: str | None = None) -> Target:
         base: dict[str, Any] = {
             "model_package_group": "churn-model",
             "endpoint_name": "churn-endpoint",
@@ -93,7 +123,12 @@ class Scenario(BaseModel):
             "instance_count": 1,
             "guard_alarms": ["sagemaker-rollout-churn-5xx"],
         }
-        return Target.model_validate({**base, **self.target})
+        if env is None:
+            return Target.model_validate({**base, **self.target})
+        spec = self.environments[env]
+        base |= {"endpoint_name": f"churn-endpoint-{env}", "guard_alarms": [f"sagemaker-rollout-churn-{env}-5xx"]}
+        chain = {"source": spec.source, "soak_seconds": int(seconds(spec.soak)), "gate": spec.gate}
+        return Target.model_validate({**base, **self.target, **spec.target, **chain})
 
 
 def seconds(value: str | int | float) -> float:
@@ -112,7 +147,7 @@ class Result:
     failures: list[str] = field(default_factory=list)
     rollouts: list[dict[str, Any]] = field(default_factory=list)
     endpoint_changes: list[tuple[str, str]] = field(default_factory=list)
-    final_weights: dict[str, int] | None = None
+    final_weights: Any = None  # one stack: package label -> %; a chain: environment -> that
 
     @property
     def passed(self) -> bool:
@@ -125,40 +160,37 @@ class Runner:
     def __init__(self, scenario: Scenario, deliver_each: int = 1) -> None:
         self.scenario = scenario
         self.deliver_each = deliver_each
-        self.target = scenario.full_target()
+        self.chained = bool(scenario.environments)
+        names = list(scenario.environments) or [""]
+        self.targets = {env: scenario.full_target(env or None) for env in names}
+        self.default = names[0]
+        self.target = self.targets[self.default]
         self.result = Result(scenario.name)
         self.packages: dict[str, str] = {}  # label -> model package ARN
         self.jobs: dict[str, str] = {}  # label -> job id
         self.manual: dict[str, str] = {}  # package label -> id of its latest manual rollout
         self.announced: list[str] = []  # EventBridge detail-types seen
         self.last_response: dict[str, Any] = {}
-        self._seen: dict[str, tuple[str, int]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, int]] = {}
+        self.served: dict[str, list[dict[str, int]]] = {env: [] for env in names}  # weights seen, in order
         self.traffic = dict(scenario.traffic)
-        self._labels: dict[str, str] = {}  # variant -> package label (cached)
-        self._judged: set[tuple[str, str, str, str]] = set()  # judging history entries shown
+        self._labels: dict[tuple[str, str], str] = {}  # (endpoint, variant) -> package label (cached)
+        self._judged: set[tuple[str, str, str, str, str]] = set()  # judging history entries shown
+        self._documents: dict[str, Rollout] = {}  # stored rollout document -> parsed (see _parsed)
 
     # --- running --------------------------------------------------------------------------
 
     def run(self) -> Result:
-        parameters = {
-            "EndpointName": self.target.endpoint_name,
-            "ModelPackageGroupName": self.target.model_package_group,
-        }
-        if self.scenario.samples:
-            parameters["SamplePayloadBucket"] = SAMPLE_BUCKET
-        with Sandbox(
-            update_seconds=self.scenario.endpoint_update_seconds,
-            parameters=parameters,
-            deliver_each=self.deliver_each,
-            lookup_seconds=self.scenario.lookup_delay_seconds,
-            quotas=self.scenario.quota,
-            rps=float(self.traffic.get("rps", 20)),
-        ) as sandbox:
-            self.sandbox = sandbox
-            sandbox.traffic.profile = self._profile
-            sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
-            for alarm in self.target.guard_alarms:
-                sandbox.create_alarm(alarm)
+        with self._world() as world:
+            self.stacks: dict[str, Sandbox] = world.stacks if isinstance(world, Chain) else {"": world}
+            self.sandbox = self.stacks[self.default]
+            self.sandbox.traffic.profile = self._profile
+            for stack in self.stacks.values():  # the scenario's quotas, in every account (issue 17)
+                stack.quotas.of(stack.account).update(self.scenario.quota)
+            if not self.chained:
+                self.sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
+                for alarm in self.target.guard_alarms:
+                    self.sandbox.create_alarm(alarm)
             for number, step in enumerate(self.scenario.steps, 1):
                 try:
                     self._step(step)
@@ -166,17 +198,63 @@ class Runner:
                     self.result.failures.append(f"step {number} {json.dumps(step, default=str)}: {exc}")
                     self._line("expect", f"FAILED: {exc}")
                     break
-            self.result.rollouts = [self._rollout_summary(r) for r in self._all_rollouts()]
-            self.result.endpoint_changes = list(sandbox.simulator.calls)
-            self.result.final_weights = self._weights()
+            self.result.rollouts = [
+                self._rollout_summary(r, env) for env in self.stacks for r in self._all_rollouts(env)
+            ]
+            self.result.endpoint_changes = list(self.sandbox.simulator.calls)
+            weights = {env: self._weights(env) for env in self.stacks}
+            self.result.final_weights = weights if self.chained else weights[""]
         return self.result
+
+    def _world(self) -> Chain | Sandbox:
+        update, lookup = self.scenario.endpoint_update_seconds, self.scenario.lookup_delay_seconds
+        rps = float(self.traffic.get("rps", 20))
+        if not self.chained:
+            parameters = {
+                "EndpointName": self.target.endpoint_name,
+                "ModelPackageGroupName": self.target.model_package_group,
+            }
+            if self.scenario.samples:
+                parameters["SamplePayloadBucket"] = SAMPLE_BUCKET
+            return Sandbox(
+                update_seconds=update,
+                parameters=parameters,
+                deliver_each=self.deliver_each,
+                lookup_seconds=lookup,
+                rps=rps,
+            )
+        assert not self.scenario.samples, "sample payloads are not simulated for a chain"
+        separate = self.scenario.accounts == "separate"
+        accounts = separate_accounts(list(self.targets)) if separate else {}
+        environments = [
+            Environment(env, target, account=accounts.get(env, "123456789012")) for env, target in self.targets.items()
+        ]
+        registry = REGISTRY_ACCOUNT if separate else "123456789012"
+        return Chain(
+            environments,
+            registry_account=registry,
+            update_seconds=update,
+            deliver_each=self.deliver_each,
+            lookup_seconds=lookup,
+            rps=rps,
+        )
+
+    def _addressed(self, arg: Any) -> tuple[str, str]:
+        """(environment, label) of a step's argument: "v2", "v2@prod" or {rollout: v2, env: prod}."""
+        if isinstance(arg, dict):
+            return str(arg.get("env", self.default)), str(arg["rollout"])
+        label, _, env = str(arg).partition("@")
+        return (env or self.default), label
+
+    def _env_of_alarm(self, name: str) -> str:
+        return next((env for env, t in self.targets.items() if name in t.guard_alarms), self.default)
 
     def _step(self, step: dict[str, Any]) -> None:
         if len(step) != 1:
             raise ValueError(f"a step has exactly one key: {step}")
         ((kind, arg),) = step.items()
-        if kind in ("pause", "resume", "promote", "abort"):
-            self._steer(kind, str(arg))
+        if kind in ("pause", "resume", "promote", "abort", "approve_gate"):
+            self._steer(kind.removesuffix("_gate"), arg)
             return
         handler = getattr(self, f"_step_{kind}", None)
         if handler is None:
@@ -199,16 +277,18 @@ class Runner:
         self._deliveries(self.sandbox.set_approval(self._package(str(arg)), "Rejected"))
 
     def _step_alarm(self, arg: dict[str, str]) -> None:
-        self._line("cloudwatch", f"{arg['name']} -> {arg['state']}")
-        self._deliveries(self.sandbox.set_alarm(arg["name"], arg["state"]))
+        env = arg.get("env") or self._env_of_alarm(arg["name"])
+        self._line("cloudwatch", f"{arg['name']} -> {arg['state']}", env)
+        self._deliveries(self.stacks[env].set_alarm(arg["name"], arg["state"]))
 
     def _step_candidate_alarm(self, arg: dict[str, str]) -> None:
         """{rollout: v2, metric: 5xx, state: ALARM}: one of the candidate's own alarms changes."""
-        rollout = self._rollout(arg["rollout"])
+        env = arg.get("env", self.default)
+        rollout = self._rollout(arg["rollout"], env)
         assert rollout is not None and arg["metric"] in rollout.candidate_alarms, f"no {arg['metric']} alarm"
         name = rollout.candidate_alarms[arg["metric"]]
-        self._line("cloudwatch", f"{name} -> {arg['state']}")
-        self._deliveries(self.sandbox.set_alarm(name, arg["state"]))
+        self._line("cloudwatch", f"{name} -> {arg['state']}", env)
+        self._deliveries(self.stacks[env].set_alarm(name, arg["state"]))
 
     def _step_wait(self, arg: Any) -> None:
         """Minute by minute: SageMaker finishes what is due, events flow, schedules fire."""
@@ -220,14 +300,16 @@ class Runner:
             sandbox.simulator.advance()
             sandbox.jobs.advance()
             self._deliveries(sandbox.deliver_endpoint_events())
-            self._deliveries(sandbox.evaluate_alarms())
-            self._deliveries(sandbox.tick())
-            if int((sandbox.now - START).total_seconds()) % 300 == 0:
-                self._deliveries(sandbox.tick("JobSweep"))
+            for stack in self.stacks.values():
+                self._deliveries(stack.evaluate_alarms())
+                self._deliveries(stack.tick())
+                if int((sandbox.now - START).total_seconds()) % 300 == 0:
+                    self._deliveries(stack.tick("JobSweep"))
             self._deliveries(sandbox.deliver_endpoint_events())
 
     def _step_tick(self, arg: Any) -> None:
-        self._deliveries(self.sandbox.tick())
+        for stack in self.stacks.values():
+            self._deliveries(stack.tick())
 
     def _step_fail_next_update(self, arg: Any) -> None:
         """A FailureReason, or {reason, status}: where the failed update leaves the endpoint
@@ -307,9 +389,10 @@ class Runner:
         self._line("sagemaker", f"{arg['package']}'s container will answer {status}: {message}")
 
     def _profile(self, endpoint: str, variant: str) -> VariantProfile:
-        if variant not in self._labels:
-            self._labels[variant] = self._label(variant).rstrip("*")
-        spec = self.traffic.get(self._labels[variant])
+        if (endpoint, variant) not in self._labels:
+            env = next((e for e, t in self.targets.items() if t.endpoint_name == endpoint), self.default)
+            self._labels[(endpoint, variant)] = self._label(variant, env).rstrip("*")
+        spec = self.traffic.get(self._labels[(endpoint, variant)])
         return VariantProfile(**spec) if isinstance(spec, dict) else VariantProfile()
 
     def _step_fail_next_async(self, arg: Any) -> None:
@@ -331,23 +414,38 @@ class Runner:
 
     # --- steps: the APIs --------------------------------------------------------------------
 
-    def _steer(self, action: str, label: str) -> None:
-        rollout = self._rollout(label)
+    def _steer(self, action: str, arg: Any) -> None:
+        env, label = self._addressed(arg)
+        rollout = self._rollout(label, env)
         assert rollout is not None, f"no rollout for {label}"
-        response = self.sandbox.api("POST", f"/v1/rollouts/{rollout.rollout_id}/{action}", principal=OPERATOR)
+        stack = self.stacks[env]
+        path = f"/v1/rollouts/{rollout.rollout_id}/{action}"
+        response = stack.api("POST", path, principal=self._principal(OPERATOR, env))
         self.last_response = response
-        self._line("operator", f"{action} {label} -> {response['statusCode']}")
+        self._line("operator", f"{action} {label} -> {response['statusCode']}", env)
         self._after_action()
 
+    def _principal(self, principal: Principal, env: str) -> Principal:
+        """The test principal, in the account of ``env``'s stack (a chain across accounts)."""
+        from dataclasses import replace
+
+        account = self.stacks[env].account
+        return principal if principal.account == account else replace(principal, account=account)
+
     def _step_start(self, arg: Any) -> None:
-        body = json.dumps({"model_package_arn": self._package(str(arg))})
-        response = self.sandbox.api(
-            "POST", "/v1/rollouts", body, {"Content-Type": "application/json"}, principal=OPERATOR
+        env, label = self._addressed(arg)
+        body = json.dumps({"model_package_arn": self._package(label)})
+        response = self.stacks[env].api(
+            "POST",
+            "/v1/rollouts",
+            body,
+            {"Content-Type": "application/json"},
+            principal=self._principal(OPERATOR, env),
         )
         self.last_response = response
         if response["statusCode"] == 201:
-            self.manual[str(arg)] = json.loads(response["body"])["rollout_id"]
-        self._line("operator", f"start {arg} by hand -> {response['statusCode']}")
+            self.manual[label] = json.loads(response["body"])["rollout_id"]
+        self._line("operator", f"start {label} by hand -> {response['statusCode']}", env)
         self._after_action()
 
     def _step_invoke(self, arg: dict[str, Any]) -> None:
@@ -399,15 +497,19 @@ class Runner:
 
     # --- observing ------------------------------------------------------------------------
 
-    def _all_rollouts(self) -> list[Rollout]:
-        ddb = self.sandbox.client("dynamodb")
-        items = ddb.scan(
-            TableName=TABLE, FilterExpression="sk = :r", ExpressionAttributeValues={":r": {"S": "ROLLOUT"}}
-        )
-        rollouts = [Rollout.model_validate_json(i["body"]["S"]) for i in items["Items"]]
-        return sorted(rollouts, key=lambda r: r.created_at)
+    def _parsed(self, body: str) -> Rollout:
+        """A stored rollout document, parsed once (the runner reads the store after every delivery)."""
+        if body not in self._documents:
+            self._documents[body] = Rollout.model_validate_json(body)
+        return self._documents[body]
 
-    def _label(self, rollout_id_or_variant: str) -> str:
+    def _all_rollouts(self, env: str | None = None) -> list[Rollout]:
+        stack = self.stacks[self.default if env is None else env]
+        bodies = peek.string_attribute(stack.account, REGION, stack.table, "body", "sk", "ROLLOUT")
+        rollouts = [self._parsed(body) for body in bodies]
+        return sorted(rollouts, key=lambda r: (r.created_at, r.updated_at))
+
+    def _label(self, rollout_id_or_variant: str, env: str | None = None) -> str:
         from rollout_core import naming
 
         for label, arn in self.packages.items():
@@ -418,36 +520,40 @@ class Runner:
             if rollout_id_or_variant in (rid, naming.variant_name(rid)):
                 return f"{label}*"  # a manual start of that package
         labels = {arn: label for label, arn in self.packages.items()}
-        for rollout in self._all_rollouts():  # a package approved again: a rollout id of its own
+        for rollout in self._all_rollouts(env):  # a package approved again, or promoted: an id of its own
             rid = rollout.rollout_id
             if rollout_id_or_variant in (rid, naming.variant_name(rid)) and rollout.model_package_arn in labels:
                 return labels[rollout.model_package_arn]
         return rollout_id_or_variant
 
-    def _rollout(self, label: str) -> Rollout | None:
+    def _rollout(self, label: str, env: str | None = None) -> Rollout | None:
         """The package's latest rollout (a manual start of it, if any)."""
         arn = self.packages.get(label)
-        mine = [r for r in self._all_rollouts() if r.model_package_arn == arn]
+        mine = [r for r in self._all_rollouts(env) if r.model_package_arn == arn]
         return mine[-1] if mine else None
 
-    def _instances(self) -> dict[str, int]:
+    def _instances(self, env: str | None = None) -> dict[str, int]:
         """Instances per package label, as DescribeEndpoint says (CurrentInstanceCount)."""
-        described = self.sandbox.client("sagemaker").describe_endpoint(EndpointName=self.target.endpoint_name)
-        return {self._label(v["VariantName"]): v["CurrentInstanceCount"] for v in described["ProductionVariants"]}
+        env = self.default if env is None else env
+        described = self.stacks[env].client("sagemaker").describe_endpoint(EndpointName=self.targets[env].endpoint_name)
+        return {self._label(v["VariantName"], env): v["CurrentInstanceCount"] for v in described["ProductionVariants"]}
 
-    def _instance_types(self) -> dict[str, str]:
+    def _instance_types(self, env: str | None = None) -> dict[str, str]:
         """Instance type per package label, from the endpoint's current config."""
-        sm = self.sandbox.client("sagemaker")
-        config = sm.describe_endpoint(EndpointName=self.target.endpoint_name)["EndpointConfigName"]
+        env = self.default if env is None else env
+        sm = self.stacks[env].client("sagemaker")
+        config = sm.describe_endpoint(EndpointName=self.targets[env].endpoint_name)["EndpointConfigName"]
         variants = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
-        return {self._label(v["VariantName"]): v["InstanceType"] for v in variants}
+        return {self._label(v["VariantName"], env): v["InstanceType"] for v in variants}
 
-    def _weights(self) -> dict[str, int] | None:
-        weights = self.sandbox.endpoint_weights(self.target.endpoint_name)
-        return None if weights is None else {self._label(v): p for v, p in weights.items()}
+    def _weights(self, env: str | None = None) -> dict[str, int] | None:
+        env = self.default if env is None else env
+        weights = self.stacks[env].endpoint_weights(self.targets[env].endpoint_name)
+        return None if weights is None else {self._label(v, env): p for v, p in weights.items()}
 
     def _deliveries(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
+            env = delivery.stack if self.chained else ""
             changed = self._changes()
             if "Records" in delivery.event:  # an SNS delivery
                 what = "SNS " + delivery.event["Records"][0]["Sns"]["TopicArn"].rsplit(":", 1)[-1]
@@ -460,54 +566,68 @@ class Runner:
                 what += f" ({status})"
             if delivery.error:
                 self.result.failures.append(f"{delivery.function} raised {delivery.error}")
-                self._line(delivery.function, f"<- {what}: ERROR {delivery.error}")
+                self._line(delivery.function, f"<- {what}: ERROR {delivery.error}", env)
             elif changed or what != "Scheduled Event":
-                self._line(delivery.function, f"<- {what}")
-            for line in changed:
-                self._line("rollout", line)
+                self._line(delivery.function, f"<- {what}", env)
+            for changed_env, line in changed:
+                self._line("rollout", line, changed_env)
         self._notifications()
 
     def _after_action(self) -> None:
-        for line in self._changes():
-            self._line("rollout", line)
+        for env, line in self._changes():
+            self._line("rollout", line, env)
         self._notifications()
 
     def _notifications(self) -> None:
-        """What the stack announced (read back from SQS subscribers), in the timeline."""
-        _, events = self.sandbox.notifications()
-        for event in events:
-            self.announced.append(event["detail-type"])
-            self._line("notification", f"{event['detail-type']}: {event['detail'].get('text', '')}"[:160])
+        """What the stacks announced (read back from SQS subscribers), in the timeline."""
+        for env, stack in self.stacks.items():
+            _, events = stack.notifications()
+            for event in events:
+                self.announced.append(event["detail-type"])
+                self._line("notification", f"{event['detail-type']}: {event['detail'].get('text', '')}"[:160], env)
 
-    def _changes(self) -> list[str]:
+    def _changes(self) -> list[tuple[str, str]]:
         lines = []
-        for rollout in self._all_rollouts():
-            for entry in rollout.history:  # the smoke test and the canary analysis's verdicts
-                mark = (rollout.rollout_id, entry.at.isoformat(), entry.event, entry.reason)
-                if entry.event in JUDGING_EVENTS and mark not in self._judged:
-                    self._judged.add(mark)
-                    lines.append(f"{self._label(rollout.rollout_id)} {entry.event}: {entry.reason}")
-            key = (rollout.phase.value, rollout.step_index)
-            if self._seen.get(rollout.rollout_id) == key:
-                continue
-            self._seen[rollout.rollout_id] = key
-            step = f" {rollout.current_step_percent}%" if rollout.phase.value in ("SHIFTING", "BAKING") else ""
-            last = rollout.reason if rollout.phase.terminal else (rollout.history[-1].reason if rollout.history else "")
-            lines.append(f"{self._label(rollout.rollout_id)} {rollout.phase.value}{step}: {last}")
+        for env in self.stacks:
+            for rollout in self._all_rollouts(env):
+                for entry in rollout.history:  # the smoke test and the canary analysis's verdicts
+                    mark = (env, rollout.rollout_id, entry.at.isoformat(), entry.event, entry.reason)
+                    if entry.event in JUDGING_EVENTS and mark not in self._judged:
+                        self._judged.add(mark)
+                        lines.append((env, f"{self._label(rollout.rollout_id, env)} {entry.event}: {entry.reason}"))
+                key = (rollout.phase.value, rollout.step_index)
+                if self._seen.get((env, rollout.rollout_id)) == key:
+                    continue
+                self._seen[(env, rollout.rollout_id)] = key
+                step = f" {rollout.current_step_percent}%" if rollout.phase.value in ("SHIFTING", "BAKING") else ""
+                last = (
+                    rollout.reason
+                    if rollout.phase.terminal
+                    else (rollout.history[-1].reason if rollout.history else "")
+                )
+                lines.append((env, f"{self._label(rollout.rollout_id, env)} {rollout.phase.value}{step}: {last}"))
         return lines
 
-    def _line(self, source: str, text: str) -> None:
+    def _line(self, source: str, text: str, env: str | None = None) -> None:
         offset = self.sandbox.now - START
         total = int(offset.total_seconds())
         stamp = f"+{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
-        weights = self._weights()
-        shown = "no endpoint" if weights is None else " ".join(f"{k}={v}%" for k, v in sorted(weights.items()))
-        status = self.sandbox.endpoint_status(self.target.endpoint_name) or "-"
+        shown_envs = [env] if env is not None else list(self.stacks)
+        views = []
+        for name in shown_envs:
+            weights = self._weights(name)
+            self.served[name].append(weights or {})
+            shown = "no endpoint" if weights is None else " ".join(f"{k}={v}%" for k, v in sorted(weights.items()))
+            status = self.stacks[name].endpoint_status(self.targets[name].endpoint_name) or "-"
+            views.append((name, status, weights or {}, shown))
+        where = f"[{env}] " if self.chained and env else ""
+        endpoint = " | ".join(f"{n + ': ' if self.chained else ''}{status}: {shown}" for n, status, _, shown in views)
+        first = views[0]
         self.result.timeline.append(
-            {"time": stamp, "source": source, "text": text, "endpoint": status, "weights": weights or {}}
+            {"time": stamp, "env": env, "source": source, "text": text, "endpoint": first[1], "weights": first[2]}
         )
         self._printed = getattr(self, "_printed", [])
-        self._printed.append(f"{stamp}  {source:<26} {text}  [{status}: {shown}]")
+        self._printed.append(f"{stamp}  {where}{source:<26} {text}  [{endpoint}]")
 
     def lines(self) -> list[str]:
         return getattr(self, "_printed", [])
@@ -515,9 +635,13 @@ class Runner:
     # --- expectations ---------------------------------------------------------------------
 
     def _expect(self, want: Expectation) -> None:
+        env = self.default if want.env is None else want.env
+        assert env in self.stacks, f"no environment {env!r}"
+        self._env = env
         self._expect_rollout(want)
         self._expect_endpoint(want)
         self._expect_api(want)
+        self._expect_chain(want)
 
     def _expect_rollout(self, want: Expectation) -> None:
         """Expectations on the package ``want.rollout``'s latest rollout."""
@@ -534,7 +658,7 @@ class Runner:
             ):
                 assert getattr(want, needs) is None, f"{needs} needs rollout"
             return
-        rollout = self._rollout(want.rollout)
+        rollout = self._rollout(want.rollout, self._env)
         assert rollout is not None, f"no rollout for {want.rollout}"
         if want.phase is not None:
             assert rollout.phase.value == want.phase, f"{want.rollout} is {rollout.phase.value}, expected {want.phase}"
@@ -542,7 +666,7 @@ class Runner:
             assert want.reason_contains in rollout.reason, f"reason {rollout.reason!r} lacks {want.reason_contains!r}"
         if want.rollouts is not None:
             arn = self.packages.get(want.rollout)
-            count = len([r for r in self._all_rollouts() if r.model_package_arn == arn])
+            count = len([r for r in self._all_rollouts(self._env) if r.model_package_arn == arn])
             assert count == want.rollouts, f"{want.rollout} has {count} rollouts, expected {want.rollouts}"
         if want.history_contains is not None:
             reasons = [h.reason for h in rollout.history]
@@ -563,19 +687,21 @@ class Runner:
 
     def _expect_endpoint(self, want: Expectation) -> None:
         """Expectations on the endpoint, the store and what was announced."""
+        env, stack, endpoint = self._env, self.stacks[self._env], self.targets[self._env].endpoint_name
         if want.weights is not None:
-            assert self._weights() == want.weights, f"weights {self._weights()}, expected {want.weights}"
+            weights = self._weights(env)
+            assert weights == want.weights, f"weights {weights}, expected {want.weights}"
         if want.endpoint_status is not None:
-            status = self.sandbox.endpoint_status(self.target.endpoint_name)
+            status = stack.endpoint_status(endpoint)
             assert status == want.endpoint_status, f"endpoint {status}, expected {want.endpoint_status}"
         if want.endpoint_exists is not None:
-            exists = self.sandbox.endpoint_status(self.target.endpoint_name) is not None
+            exists = stack.endpoint_status(endpoint) is not None
             assert exists == want.endpoint_exists, f"endpoint exists={exists}"
         if want.instance_types is not None:
-            types = self._instance_types()
+            types = self._instance_types(env)
             assert types == want.instance_types, f"instance types {types}, expected {want.instance_types}"
         if want.instances is not None:
-            instances = self._instances()
+            instances = self._instances(env)
             assert instances == want.instances, f"instances {instances}, expected {want.instances}"
         if want.notified is not None:
             self._notifications()
@@ -591,15 +717,17 @@ class Runner:
         ):
             if wanted is not None:
                 got: dict[str, int] = {}
-                for (_, variant), count in seen.items():
-                    label = self._label(variant).rstrip("*")
+                for (on, variant), count in seen.items():
+                    if on != endpoint:  # another environment's endpoint (a chain)
+                        continue
+                    label = self._label(variant, env).rstrip("*")
                     got[label] = got.get(label, 0) + count
                 for label, count in wanted.items():
                     assert got.get(label, 0) == count, (
                         f"{label}'s variant got {got.get(label, 0)} requests, expected {count}"
                     )
         if want.live_rollouts is not None:
-            live = [r for r in self._all_rollouts() if r.live]
+            live = [r for r in self._all_rollouts(env) if r.live]
             assert len(live) == want.live_rollouts, f"{len(live)} live rollouts, expected {want.live_rollouts}"
 
     def _expect_api(self, want: Expectation) -> None:
@@ -634,9 +762,35 @@ class Runner:
                 f"{len(seen)} test notifications delivered, expected {want.test_notifications}"
             )
 
-    def _rollout_summary(self, rollout: Rollout) -> dict[str, Any]:
+    def _expect_chain(self, want: Expectation) -> None:
+        """Expectations across environments: the versions view, and what served after what."""
+        if want.versions is not None:
+            for label, by_env in want.versions.items():
+                for env, state in by_env.items():
+                    got = self._version_state(label, env)
+                    assert got == state, f"{label} is {got!r} in {env} (GET /v1/versions), expected {state!r}"
+        if want.never_after is not None:
+            older, newer = want.never_after["older"], want.never_after["newer"]
+            for env, seen in self.served.items():
+                since = next((n for n, w in enumerate(seen) if w.get(newer, 0) == 100), None)
+                if since is not None:
+                    late = [w for w in seen[since:] if w.get(older, 0) > 0]
+                    assert not late, f"{older} served in {env} after {newer} had: {late[0]}"
+
+    def _version_state(self, label: str, env: str) -> str:
+        """The version's state in ``env`` as the rollout API's versions route says (a viewer)."""
+        stack = self.stacks[env]
+        group = self.targets[env].model_package_group
+        response = stack.api("GET", f"/v1/versions?group={group}", principal=self._principal(VIEWER, env))
+        assert response["statusCode"] == 200, response
+        rows = json.loads(response["body"])["versions"]
+        row = next((r for r in rows if r["model_package_arn"] == self.packages.get(label)), None)
+        return "never reached" if row is None else str(row["state"])
+
+    def _rollout_summary(self, rollout: Rollout, env: str = "") -> dict[str, Any]:
         return {
-            "package": self._label(rollout.rollout_id),
+            "env": env,
+            "package": self._label(rollout.rollout_id, env),
             "rollout_id": rollout.rollout_id,
             "phase": rollout.phase.value,
             "step": rollout.current_step_percent,

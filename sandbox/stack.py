@@ -1,28 +1,29 @@
-"""The stack on moto, in-process: resources from template.yaml, the real handlers, a simulated clock.
+"""One stack on moto, in-process: resources from template.yaml, the real handlers, a simulated clock.
 
 Events reach handlers the way EventBridge would deliver them: each event is matched against
 the rule patterns declared in template.yaml and handed to the function the rule targets.
+A ``Sandbox`` is one stack in one account; several can share one ``World`` (sandbox/world.py:
+moto, the simulators, the clock, one event bus per account), as environments in a chain do
+(sandbox/chain.py). Each stack's functions run with its own environment variables and their
+own cached clients and services (rollout_core.wiring), as separate Lambda functions would.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
-import os
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
-from moto import mock_aws
-
-from . import payload_limits
+from . import payload_limits, peek
 from . import template as tpl
 from .alarms_ext import AlarmStates
 from .autoscaling_ext import AutoscalingSimulator
@@ -34,9 +35,8 @@ from .logs_ext import ContainerLogs
 from .quotas_ext import InstanceQuotas
 from .sagemaker_ext import EndpointSimulator
 from .traffic_ext import TrafficSimulator
+from .world import ACCOUNT, REGION, START, World
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 TABLE = "sagemaker-rollout-sandbox"
 TARGETS_PREFIX = "/sagemaker-rollout/sandbox/targets"
 JOBS_BUCKET = "sagemaker-rollout-sandbox-jobs"
@@ -48,15 +48,19 @@ FUNCTIONS = {
     "AsyncResultsFunction": "async_results",
     "TransformJobEventsFunction": "transform_job_events",
     "RolloutApiFunction": "rollout_api",
+    "PromotionFunction": "promotion",
 }
-START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 STACK_NAME = "sagemaker-rollout-dev"  # the name the sample events in events/ carry
+
+__all__ = ["ACCOUNT", "REGION", "START", "Delivery", "Sandbox", "World"]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
 # The function the sandbox is running now: tests and benchmarks key the AWS calls they see by it
 # (sandbox/calls.py). Set by every handler in Sandbox.handlers, whichever path invokes it.
 CURRENT_FUNCTION: ContextVar[str | None] = ContextVar("sandbox_current_function", default=None)
+# The stack it belongs to (several stacks share a world: sandbox/chain.py).
+CURRENT_STACK: ContextVar[Sandbox | None] = ContextVar("sandbox_current_stack", default=None)
 
 
 def new_execution_environment() -> None:
@@ -69,14 +73,19 @@ def new_execution_environment() -> None:
             value.cache_clear()
 
 
-def tracked(logical_id: str, handler: Handler) -> Handler:
-    """``handler``, running as function ``logical_id`` (see CURRENT_FUNCTION)."""
+def tracked(logical_id: str, handler: Handler, stack: Sandbox | None = None) -> Handler:
+    """``handler``, running as function ``logical_id`` of ``stack`` (see CURRENT_FUNCTION): the
+    process takes the stack's environment first."""
 
     def run(event: dict[str, Any], context: Any) -> Any:
+        if stack is not None:
+            stack.world.activate(stack)
         token = CURRENT_FUNCTION.set(logical_id)
+        stack_token = CURRENT_STACK.set(stack)
         try:
             return handler(event, context)
         finally:
+            CURRENT_STACK.reset(stack_token)
             CURRENT_FUNCTION.reset(token)
 
     return run
@@ -89,10 +98,11 @@ class LambdaContext:
     function_name: str
     memory_limit_in_mb: int = 512
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    account: str = ACCOUNT
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        return f"arn:aws:lambda:{REGION}:{self.account}:function:{self.function_name}"
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
@@ -108,6 +118,7 @@ class Delivery:
     event: dict[str, Any]
     result: Any = None
     error: str | None = None
+    stack: str = "sandbox"  # the environment of the stack that ran it
 
 
 def sample_archive(files: dict[str, bytes]) -> bytes:
@@ -134,7 +145,12 @@ def _load_handler(logical_id: str) -> ModuleType:
 
 
 class Sandbox:
-    """The whole stack on moto. Use as a context manager."""
+    """One stack on moto. Use as a context manager.
+
+    Alone (the default), it makes its own world. In a chain, several stacks share ``world``,
+    each named after its ``environment`` (its table, targets path, bucket, topics, stack name)
+    and living in ``account``; the Model Registry is in ``registry_account``.
+    """
 
     def __init__(
         self,
@@ -144,62 +160,154 @@ class Sandbox:
         server_url: str | None = None,
         work_seconds: float = 60,
         lookup_seconds: float = 0,
-        quotas: dict[str, int] | None = None,  # instance type -> endpoint quota (issue 17)
+        *,
+        world: World | None = None,
+        environment: str | None = None,
+        account: str = ACCOUNT,
+        registry_account: str | None = None,
+        quotas: dict[str, int] | None = None,  # instance type -> this account's endpoint quota (issue 17)
         rps: float = 20.0,
     ) -> None:
-        self.now = START
-        self.deliver_each = deliver_each  # >1: every event arrives that many times (at-least-once)
+        self._owns_world = world is None
+        self.world = world or World(
+            update_seconds=update_seconds,
+            deliver_each=deliver_each,
+            server_url=server_url,
+            work_seconds=work_seconds,
+            lookup_seconds=lookup_seconds,
+            rps=rps,
+        )
+        self.environment = environment or "sandbox"
+        self.account = account
+        self.registry_account = registry_account or account
+        if environment is None:
+            self.stack_name, self.table, self.targets_prefix, self.jobs_bucket = (
+                STACK_NAME,
+                TABLE,
+                TARGETS_PREFIX,
+                JOBS_BUCKET,
+            )
+            self._prefix = "sandbox"
+        else:
+            self.stack_name = f"sagemaker-rollout-{environment}"
+            self.table = f"sagemaker-rollout-{environment}"
+            self.targets_prefix = f"/sagemaker-rollout/{environment}/targets"
+            self.jobs_bucket = f"sagemaker-rollout-{environment}-{account}-jobs"
+            self._prefix = f"sandbox-{environment}"
         self.template = tpl.load_template()
         self.parameters = {**tpl.parameter_defaults(self.template), **(parameters or {})}
-        self.gateway = Gateway(self.template, self.parameters)  # the API's IAM authorization
-        self.simulator = EndpointSimulator(
-            clock=lambda: self.now, update_seconds=update_seconds, lookup_seconds=lookup_seconds
-        )
-        self.autoscaling = AutoscalingSimulator()
-        self.quotas = InstanceQuotas(self.simulator, quotas)  # Service Quotas and their enforcement
-        self.alarm_states = AlarmStates(clock=lambda: self.now)  # initial state, updates, notBreaching
-        self.container_logs = ContainerLogs(self.simulator)  # endpoint containers' CloudWatch Logs
-        self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=work_seconds)
-        self._clients: dict[str, Any] = {}  # the sandbox's own clients (client())
-        self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
-        # CloudWatch's metric data (percentiles included), and users' traffic on the real-time
-        # endpoints with the per-variant metrics SageMaker publishes for it (``rps``; 0: none).
-        self.metrics = MetricStore()
-        self.traffic = TrafficSimulator(
-            self.metrics,
-            clock=lambda: self.now,
-            rps=rps,
-            failing=lambda endpoint, variant: (self.jobs.failing_variants.get((endpoint, variant)) or (None,))[0],
-        )
-        # What a call to a model takes, on the sandbox's stopwatch (rollout_core.clock.monotonic):
-        # each InvokeEndpoint moves it on by the simulated latency, so timings are reproducible.
-        self.stopwatch = 0.0
+        if environment is not None:
+            self.parameters.setdefault("Environment", environment)
+        self.gateway = Gateway(self.template, self.parameters, account=account)  # the API's IAM authorization
+        self.quotas.set(account, quotas)
         self.sample_archives = 0  # sample payload archives put so far
-        self.jobs.on_invoke.append(self._invoked)
-        self.metrics.before_read.append(self.publish_traffic)  # the clock may have jumped
-        # None: moto intercepts botocore in-process (mock_aws). A URL: a moto server there
-        # (python -m sandbox serve), so presigned URLs work for real HTTP clients too.
-        self.server_url = server_url
-        self.deliveries: list[Delivery] = []
-        self._mock = mock_aws()
-        self._env: dict[str, str | None] = {}
         self.handlers: dict[str, Handler] = {}
         self.modules: dict[str, ModuleType] = {}  # each function's app module, as loaded
         self.role_arn = ""
+        self.env: dict[str, str] = {}  # what the template gives this stack's functions
+        self._wiring: dict[str, Any] = {}  # this stack's own rollout_core.wiring caches
+        self._announced_seen = 0  # how far notifications() has read world.announced
+
+    # --- what the stacks of a world share ---------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        return self.world.now
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self.world.now = value
+
+    @property
+    def simulator(self) -> EndpointSimulator:
+        return self.world.simulator
+
+    @property
+    def autoscaling(self) -> AutoscalingSimulator:
+        return self.world.autoscaling
+
+    @property
+    def quotas(self) -> InstanceQuotas:
+        return self.world.quotas
+
+    @property
+    def alarm_states(self) -> AlarmStates:
+        return self.world.alarm_states
+
+    @property
+    def container_logs(self) -> ContainerLogs:
+        return self.world.container_logs
+
+    @property
+    def jobs(self) -> JobsSimulator:
+        return self.world.jobs
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return self.world.deliveries
+
+    @property
+    def deliver_each(self) -> int:
+        return self.world.deliver_each
+
+    @deliver_each.setter
+    def deliver_each(self, value: int) -> None:
+        self.world.deliver_each = value
+
+    @property
+    def server_url(self) -> str | None:
+        return self.world.server_url
+
+    @property
+    def metrics(self) -> MetricStore:
+        return self.world.metrics
+
+    @property
+    def traffic(self) -> TrafficSimulator:
+        return self.world.traffic
+
+    @property
+    def stopwatch(self) -> float:
+        return self.world.stopwatch
+
+    def publish_traffic(self) -> None:
+        """Users' requests of the minutes gone by, as per-variant metrics (before endpoints move on)."""
+        self.world.publish_traffic()
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def __enter__(self) -> Sandbox:
-        from rollout_core import clock
-
-        env = {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "TABLE_NAME": TABLE,
-            "TARGETS_PREFIX": TARGETS_PREFIX,
-            "JOBS_BUCKET": JOBS_BUCKET,
+        if self._owns_world:
+            self.world.start()
+        self.world.stacks.append(self)
+        sns = self.client("sns")
+        topics = {
+            "AsyncSuccessTopic": sns.create_topic(Name=f"{self._prefix}-async-success")["TopicArn"],
+            "AsyncErrorTopic": sns.create_topic(Name=f"{self._prefix}-async-error")["TopicArn"],
+            "NotificationsTopic": sns.create_topic(Name=f"{self._prefix}-notifications")["TopicArn"],
+        }
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=self.jobs_bucket)
+        if self.parameters.get("SamplePayloadBucket"):  # the users' bucket of sample payloads
+            s3.create_bucket(Bucket=self.parameters["SamplePayloadBucket"])
+        s3.put_bucket_notification_configuration(
+            Bucket=self.jobs_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": self.account}
+        self.routes = tpl.routes(self.template, {**self.parameters, **pseudo, **topics, "JobsBucket": self.jobs_bucket})
+        self.api_routes = tpl.api_routes(self.template)
+        self.role_arn = self.client("iam").create_role(
+            RoleName=f"{self._prefix}-sagemaker-execution",
+            AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}',
+        )["Role"]["Arn"]
+        self.client("dynamodb").create_table(**tpl.table_definition(self.template, "RolloutTable", self.table))
+        key, secret = self.world.credentials(self.account)
+        self.env = {
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "TABLE_NAME": self.table,
+            "TARGETS_PREFIX": self.targets_prefix,
+            "JOBS_BUCKET": self.jobs_bucket,
             # As the template sets it for the rollout controller (SamplePayloadBucket).
             "SAMPLE_PAYLOAD_BUCKET": self.parameters.get("SamplePayloadBucket", ""),
             "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
@@ -207,103 +315,58 @@ class Sandbox:
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
             or self.parameters.get("EndpointName", ""),
-            "POWERTOOLS_SERVICE_NAME": "sagemaker-rollout",
-            "POWERTOOLS_METRICS_NAMESPACE": "SageMakerRollout",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"),
+            "ASYNC_SUCCESS_TOPIC_ARN": topics["AsyncSuccessTopic"],
+            "ASYNC_ERROR_TOPIC_ARN": topics["AsyncErrorTopic"],
+            "NOTIFICATIONS_TOPIC_ARN": topics["NotificationsTopic"],
+            "SAGEMAKER_EXECUTION_ROLE_ARN": self.role_arn,
+            "ENVIRONMENT": self.parameters.get("Environment") or self.environment,
+            "ACCOUNT_ID": self.account,
         }
-        if self.server_url:
-            env["AWS_ENDPOINT_URL"] = self.server_url
-        for key, value in env.items():
-            self._env[key] = os.environ.get(key)
-            os.environ[key] = value
-        if not self.server_url:
-            self._mock.start()
-        self.simulator.install()
-        self.autoscaling.install()
-        self.quotas.install()
-        self.alarm_states.install()
-        self.container_logs.install()
-        self.jobs.install()
-        self.metrics.install()
-        clock.set_source(lambda: self.now)
-        clock.set_timer(lambda: self.stopwatch)
-        sns = boto3.client("sns", region_name=REGION)
-        topics = {
-            "AsyncSuccessTopic": sns.create_topic(Name="sandbox-async-success")["TopicArn"],
-            "AsyncErrorTopic": sns.create_topic(Name="sandbox-async-error")["TopicArn"],
-            "NotificationsTopic": sns.create_topic(Name="sandbox-notifications")["TopicArn"],
-        }
-        for key, logical_id in (
-            ("ASYNC_SUCCESS_TOPIC_ARN", "AsyncSuccessTopic"),
-            ("ASYNC_ERROR_TOPIC_ARN", "AsyncErrorTopic"),
-            ("NOTIFICATIONS_TOPIC_ARN", "NotificationsTopic"),
-        ):
-            self._env.setdefault(key, os.environ.get(key))
-            os.environ[key] = topics[logical_id]
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=JOBS_BUCKET)
-        if self.parameters.get("SamplePayloadBucket"):  # the users' bucket of sample payloads
-            s3.create_bucket(Bucket=self.parameters["SamplePayloadBucket"])
-        s3.put_bucket_notification_configuration(
-            Bucket=JOBS_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
-        )
-        pseudo = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-        self.routes = tpl.routes(self.template, {**self.parameters, **pseudo, **topics, "JobsBucket": JOBS_BUCKET})
-        self.api_routes = tpl.api_routes(self.template)
+        self.world.tap(self.account)
         self._listen_for_notifications(sns)
-        iam = boto3.client("iam", region_name=REGION)
-        self.role_arn = iam.create_role(
-            RoleName="sagemaker-execution", AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}'
-        )["Role"]["Arn"]
-        os.environ["SAGEMAKER_EXECUTION_ROLE_ARN"] = self.role_arn
-        self._env.setdefault("SAGEMAKER_EXECUTION_ROLE_ARN", None)
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(**tpl.table_definition(self.template, "RolloutTable", TABLE))
+        self.world.active = None
         self.cold_start()
         return self
 
     def cold_start(self) -> None:
         """A new execution environment for every function: each app module is loaded again, and
         the clients and services they built (rollout_core.wiring's caches) are gone."""
+        self._wiring = {}
+        self.world.active = None
+        self.world.activate(self)
         new_execution_environment()
         for logical_id in FUNCTIONS:
             module = _load_handler(logical_id)
             self.modules[logical_id] = module
-            self.handlers[logical_id] = tracked(logical_id, module.lambda_handler)
+            self.handlers[logical_id] = tracked(logical_id, module.lambda_handler, self)
+
+    def install_wiring(self) -> None:
+        """rollout_core.wiring's cached builders, this stack's own (as a function of its own has them)."""
+        from rollout_core import wiring
+
+        if not self._wiring:
+            self._wiring = {
+                name: functools.cache(fn.__wrapped__)
+                for name, fn in vars(wiring).items()
+                if callable(getattr(fn, "cache_clear", None))
+            }
+        for name, fn in self._wiring.items():
+            setattr(wiring, name, fn)
 
     def __exit__(self, *exc: object) -> None:
-        from rollout_core import clock
-
-        clock.set_source(None)
-        clock.set_timer(None)
-        new_execution_environment()
-        self.metrics.uninstall()
-        self._clients.clear()
-        self.jobs.uninstall()
-        self.container_logs.uninstall()
-        self.alarm_states.uninstall()
-        self.quotas.uninstall()
-        self.autoscaling.uninstall()
-        self.simulator.uninstall()
-        if not self.server_url:
-            self._mock.stop()
-        for key, value in self._env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        if self in self.world.stacks:
+            self.world.stacks.remove(self)
+        if self.world.active is self:
+            self.world.active = None
+        if self._owns_world:
+            self.world.stop()
 
     # --- clients --------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        """The sandbox's own client for ``service`` (not the functions'), made once per sandbox:
-        creating a boto3 client costs ~15 ms, and the scenarios ask for one at every observation
-        (measured: 40 % of a scenario's time went into client creation)."""
-        if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
-        return self._clients[service]
+        """A client of this stack's account (as a test or an operator would make one), made once
+        per world (sandbox/world.py: creating a boto3 client costs ~15 ms)."""
+        return self.world.client(service, self.account)
 
     # --- delivering events ----------------------------------------------------------------
 
@@ -312,7 +375,7 @@ class Sandbox:
         instead: for tests and benchmarks that deliver them their own way."""
         events: list[dict[str, Any]] = []
 
-        def keep(event: dict[str, Any]) -> list[Delivery]:
+        def keep(event: dict[str, Any], bus: str | None = None) -> list[Delivery]:
             events.append(event)
             return []
 
@@ -323,28 +386,30 @@ class Sandbox:
             del self.deliver
         return events
 
-    def deliver(self, event: dict[str, Any]) -> list[Delivery]:
-        """Hand ``event`` to every function whose rule in template.yaml matches it.
+    def deliver(self, event: dict[str, Any], bus: str | None = None) -> list[Delivery]:
+        """Put ``event`` on this stack's bus (or ``bus``): every function whose rule in
+        template.yaml matches it gets it, on every stack of that bus.
 
         Endpoint state changes the handlers cause are announced by SageMaker and delivered
-        in turn, as EventBridge would, before this returns.
+        in turn, as EventBridge would, before this returns; so are our own milestones.
         """
+        return self.world.deliver(event, bus or self.account)
+
+    def receive(self, event: dict[str, Any]) -> list[Delivery]:
+        """``event`` is on this stack's bus: hand it to the functions whose rules match it."""
         done: list[Delivery] = []
-        queue = [event]
-        while queue:
-            current = queue.pop(0)
-            for route in self.routes:
-                if not route.matches(current):
-                    continue
-                for _ in range(self.deliver_each):
-                    delivery = Delivery(at=self.now, function=route.function, event=current)
-                    try:
-                        delivery.result = self.handlers[route.function](current, LambdaContext(route.function))
-                    except Exception as exc:  # the timeline shows it; EventBridge would retry
-                        delivery.error = f"{type(exc).__name__}: {exc}"
-                    self.deliveries.append(delivery)
-                    done.append(delivery)
-            queue += self.simulator.drain() + self.jobs.drain()
+        for route in self.routes:
+            if not route.matches(event):
+                continue
+            for _ in range(self.deliver_each):
+                delivery = Delivery(at=self.now, function=route.function, event=event, stack=self.environment)
+                try:
+                    context = LambdaContext(route.function, account=self.account)
+                    delivery.result = self.handlers[route.function](event, context)
+                except Exception as exc:  # the timeline shows it; EventBridge would retry
+                    delivery.error = f"{type(exc).__name__}: {exc}"
+                self.deliveries.append(delivery)
+                done.append(delivery)
         return done
 
     def handler_errors(self) -> list[Delivery]:
@@ -352,47 +417,25 @@ class Sandbox:
         return [d for d in self.deliveries if d.error is not None]
 
     def deliver_endpoint_events(self) -> list[Delivery]:
-        """Deliver what SageMaker and S3 announced (endpoint, job and upload events)."""
-        done = []
-        for event in self.simulator.drain() + self.jobs.drain():
-            done += self.deliver(event)
-        return done
+        """Deliver what SageMaker, S3 and the functions announced (endpoint, job, upload events,
+        our milestones)."""
+        return self.world.deliver_pending()
 
     def evaluate_alarms(self) -> list[Delivery]:
         """CloudWatch evaluates the alarms that are due (sandbox/alarms_ext.py) and announces changes."""
         done = []
-        for name in self.alarm_states.evaluate(ACCOUNT, REGION):  # no data, treated as not breaching
+        for name in self.alarm_states.evaluate(self.account, REGION):  # no data, treated as not breaching
             done += self.set_alarm(name, "OK", "Threshold Crossed: no datapoints were received (not breaching)")
         return done
 
     def tick(self, rule: str = "RolloutTick") -> list[Delivery]:
         """A schedule rule fires (RolloutTick: the controller; JobSweep: the job sweep)."""
-        rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK_NAME}-{rule}"
+        rule_arn = f"arn:aws:events:{REGION}:{self.account}:rule/{self.stack_name}-{rule}"
         return self.deliver(self._event("aws.events", "Scheduled Event", [rule_arn], {}))
 
     def advance(self, seconds: float, tick_every: float = 60) -> None:
-        """Move the clock; endpoint transitions complete and the schedule fires on the way."""
-        end = self.now + timedelta(seconds=seconds)
-        while self.now < end:
-            self.now = min(end, self.now + timedelta(seconds=tick_every))
-            self.publish_traffic()
-            self.simulator.advance()
-            self.jobs.advance()
-            self.deliver_endpoint_events()
-            self.evaluate_alarms()
-            self.tick()
-            if int((self.now - START).total_seconds()) % 300 == 0:
-                self.tick("JobSweep")  # rate(5 minutes)
-            self.deliver_endpoint_events()
-
-    def _invoked(self, endpoint: str, variant: str, status: int) -> None:
-        self.stopwatch += self.traffic.record(endpoint, variant, status)
-
-    def publish_traffic(self) -> None:
-        """Users' requests of the minutes gone by, as per-variant metrics (before endpoints move on)."""
-        from moto.sagemaker.models import sagemaker_backends
-
-        self.traffic.advance(sagemaker_backends[ACCOUNT][REGION])
+        """Move the clock; endpoint transitions complete and the schedules fire on the way."""
+        self.world.advance(seconds, tick_every)
 
     # --- the model registry and alarms ----------------------------------------------------
 
@@ -402,7 +445,7 @@ class Sandbox:
         ``samples``: file name -> payload, put as the package's SamplePayloadUrl: "a single gzip
         compressed tar archive (.tar.gz suffix)" (DescribeModelPackage API reference), in the
         SamplePayloadBucket the sandbox was given."""
-        sm = self.client("sagemaker")
+        sm = self.world.client("sagemaker", self.registry_account)
         with contextlib.suppress(sm.exceptions.ClientError):  # the group exists already
             sm.create_model_package_group(ModelPackageGroupName=group)
         extra: dict[str, Any] = {}
@@ -413,14 +456,15 @@ class Sandbox:
             key = f"{group}/samples-{self.sample_archives}.tar.gz"
             self.client("s3").put_object(Bucket=bucket, Key=key, Body=sample_archive(samples))
             extra["SamplePayloadUrl"] = f"s3://{bucket}/{key}"
+        owner = self.registry_account
         arn: str = sm.create_model_package(
             **extra,
             ModelPackageGroupName=group,
             InferenceSpecification={
                 "Containers": [
                     {
-                        "Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{group}:latest",
-                        "ModelDataUrl": f"s3://models-{ACCOUNT}/{group}/model.tar.gz",
+                        "Image": f"{owner}.dkr.ecr.{REGION}.amazonaws.com/{group}:latest",
+                        "ModelDataUrl": f"s3://models-{owner}/{group}/model.tar.gz",
                     }
                 ],
                 "SupportedContentTypes": ["text/csv"],
@@ -433,12 +477,13 @@ class Sandbox:
 
     def set_approval(self, package_arn: str, status: str) -> list[Delivery]:
         """Change a package's approval; SageMaker announces it as documented."""
-        self.client("sagemaker").update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status)
+        sm = self.world.client("sagemaker", self.registry_account)
+        sm.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus=status)
         return self._announce_package(package_arn, ["ModelApprovalStatus"])
 
     def edit_package(self, package_arn: str, description: str) -> list[Delivery]:
         """Change a package's approval description: SageMaker announces every update of a package."""
-        sm = self.client("sagemaker")
+        sm = self.world.client("sagemaker", self.registry_account)
         # moto's UpdateModelPackage clears the approval status when the request leaves it out
         # (SageMaker keeps it): passed along unchanged here.
         status = sm.describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
@@ -448,7 +493,7 @@ class Sandbox:
         return self._announce_package(package_arn, ["ApprovalDescription"])
 
     def _announce_package(self, package_arn: str, changed: list[str]) -> list[Delivery]:
-        sm = self.client("sagemaker")
+        sm = self.world.client("sagemaker", self.registry_account)
         package = sm.describe_model_package(ModelPackageName=package_arn)
         status = package["ModelApprovalStatus"]
         detail = {
@@ -463,14 +508,23 @@ class Sandbox:
             # The registry's time of this change: now, on the sandbox's clock.
             "LastModifiedTime": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        return self.deliver(self._event("aws.sagemaker", "SageMaker Model Package State Change", [package_arn], detail))
+        event = envelope(
+            "aws.sagemaker",
+            "SageMaker Model Package State Change",
+            [package_arn],
+            detail,
+            self.now,
+            self.registry_account,
+            REGION,
+        )
+        return self.deliver(event, self.registry_account)
 
     def autoscale(self, endpoint_name: str, count: int) -> list[Delivery]:
         """Application Auto Scaling moves the serving variant to ``count`` instances (as it does:
         UpdateEndpointWeightsAndCapacities); SageMaker announces the change."""
         from moto.sagemaker.models import sagemaker_backends
 
-        self.simulator.autoscale(sagemaker_backends[ACCOUNT][REGION], endpoint_name, count)
+        self.simulator.autoscale(sagemaker_backends[self.account][REGION], endpoint_name, count)
         return self.deliver_endpoint_events()
 
     def create_alarm(self, name: str) -> None:
@@ -500,7 +554,7 @@ class Sandbox:
             "previousState": {"value": previous, "reason": "", "timestamp": stamp},
             "configuration": {"metrics": []},
         }
-        arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+        arn = f"arn:aws:cloudwatch:{REGION}:{self.account}:alarm:{name}"
         return self.deliver(self._event("aws.cloudwatch", "CloudWatch Alarm State Change", [arn], detail))
 
     def _stamp_alarm(self, name: str) -> None:
@@ -508,16 +562,16 @@ class Sandbox:
         alarms change on the simulated one."""
         from moto.cloudwatch.models import cloudwatch_backends
 
-        cloudwatch_backends[ACCOUNT][REGION].alarms[name].state_updated_timestamp = self.now
+        cloudwatch_backends[self.account][REGION].alarms[name].state_updated_timestamp = self.now
 
     def _event(self, source: str, detail_type: str, resources: list[str], detail: dict[str, Any]) -> dict[str, Any]:
-        return envelope(source, detail_type, resources, detail, self.now, ACCOUNT, REGION)
+        return envelope(source, detail_type, resources, detail, self.now, self.account, REGION)
 
     # --- targets and views ----------------------------------------------------------------
 
     def put_target(self, target_json: str, group: str) -> None:
         self.client("ssm").put_parameter(
-            Name=f"{TARGETS_PREFIX}/{group}", Value=target_json, Type="String", Overwrite=True
+            Name=f"{self.targets_prefix}/{group}", Value=target_json, Type="String", Overwrite=True
         )
 
     def endpoint_weights(self, endpoint_name: str) -> dict[str, int] | None:
@@ -542,40 +596,40 @@ class Sandbox:
             raise
 
     def _listen_for_notifications(self, sns: Any) -> None:
-        """SQS queues on the notifications topic and on a rule for our custom events, so what
-        the stack announces can be read back (as a subscriber would)."""
+        """An SQS queue on the notifications topic, so what the stack announces can be read back
+        (as a subscriber would); its EventBridge events are read on the world's tap."""
         sqs = self.client("sqs")
-        self.sns_queue = sqs.create_queue(QueueName="sandbox-notifications")["QueueUrl"]
-        self.events_queue = sqs.create_queue(QueueName="sandbox-rollout-events")["QueueUrl"]
+        self.sns_queue = sqs.create_queue(QueueName=f"{self._prefix}-notifications")["QueueUrl"]
         sns_arn = sqs.get_queue_attributes(QueueUrl=self.sns_queue, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        events_arn = sqs.get_queue_attributes(QueueUrl=self.events_queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
         sns.subscribe(
-            TopicArn=os.environ["NOTIFICATIONS_TOPIC_ARN"],
+            TopicArn=self.env["NOTIFICATIONS_TOPIC_ARN"],
             Protocol="sqs",
             Endpoint=sns_arn,
             Attributes={"RawMessageDelivery": "false"},
         )
-        events = self.client("events")
-        events.put_rule(Name="sandbox-rollout-events", EventPattern='{"source": ["sagemaker-rollout"]}')
-        events.put_targets(Rule="sandbox-rollout-events", Targets=[{"Id": "queue", "Arn": events_arn}])
 
     def notifications(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(SNS messages, EventBridge events) announced since the last call, read from SQS."""
+        """(SNS messages, EventBridge events) this stack announced since the last call."""
         sqs = self.client("sqs")
-        out: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
-        for queue, sink in ((self.sns_queue, out[0]), (self.events_queue, out[1])):
-            while True:
-                messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-                if not messages:
-                    break
-                for message in messages:
-                    sink.append(json.loads(message["Body"]))
-                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-        return out
+        messages_out: list[dict[str, Any]] = []
+        while not peek.queue_is_empty(self.account, REGION, self.sns_queue):  # no empty ReceiveMessage per look
+            messages = sqs.receive_message(QueueUrl=self.sns_queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                messages_out.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.sns_queue, ReceiptHandle=message["ReceiptHandle"])
+        self.world.collect()
+        fresh = self.world.announced[self._announced_seen :]
+        self._announced_seen = len(self.world.announced)
+        mine = [
+            e
+            for e in fresh
+            if e.get("account") == self.account and e.get("detail", {}).get("environment") == self.env["ENVIRONMENT"]
+        ]
+        return messages_out, mine
 
     def routes_topic(self, function: str, event: str) -> str:
         """The topic ARN a function's SNS event subscribes to."""
@@ -624,7 +678,7 @@ class Sandbox:
                 "stage": STAGE,
                 "apiId": API_ID,
                 "requestId": request_id or str(uuid.uuid4()),
-                "accountId": ACCOUNT,
+                "accountId": self.account,
                 "identity": identity(principal, user_agent=(headers or {}).get("User-Agent")),
             },
             "body": None if raw is None else base64.b64encode(raw).decode(),
@@ -642,7 +696,16 @@ class Sandbox:
             return refused
         event["resource"] = route.path
         event["requestContext"] = {**event["requestContext"], "resourcePath": route.path}  # type: ignore[dict-item]
-        response: dict[str, Any] = self.handlers[route.function](event, LambdaContext(route.function))
+        context = LambdaContext(route.function, account=self.account)
+        try:
+            response: dict[str, Any] = self.handlers[route.function](event, context)
+        except Exception as exc:
+            # "If the function runs but returns an error ... API Gateway returns a 502 ... the body
+            # ... is {"message": "Internal server error"}" (Lambda Developer Guide, "Handling Lambda
+            # errors with an API Gateway API"). The timeline keeps the error, as for events.
+            self.deliveries.append(Delivery(self.now, route.function, event, error=f"{type(exc).__name__}: {exc}"))
+            body = json.dumps({"message": "Internal server error"})
+            response = {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": body}
         self.deliver_endpoint_events()
         return response
 

@@ -105,8 +105,8 @@ _NO_VALUE = object()  # Ref AWS::NoValue: the property (or list item) is left ou
 
 
 def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> Any:
-    """Resolve Ref to parameters, Fn::Sub of a string, Fn::If, Fn::Split and AWS::NoValue;
-    anything else is kept as written."""
+    """Resolve Ref to parameters, Fn::Sub (both forms), Fn::If, Fn::Split, Fn::Select, Fn::Join
+    and AWS::NoValue; anything else is kept as written."""
     if isinstance(value, dict):
         if value == {"Ref": "AWS::NoValue"}:
             return _NO_VALUE
@@ -114,6 +114,10 @@ def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
             return parameters[value["Ref"]]
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
             return re.sub(r"\$\{([\w:]+)\}", lambda m: str(parameters.get(m.group(1), m.group(0))), value["Fn::Sub"])
+        if set(value) == {"Fn::Sub"}:  # the list form: [text, {variable: value, ...}]
+            text, variables = value["Fn::Sub"]
+            local = {k: str(_resolve(v, template, parameters)) for k, v in variables.items()}
+            return _resolve({"Fn::Sub": text}, template, {**parameters, **local})
         if set(value) == {"Fn::If"}:
             name, when_true, when_false = value["Fn::If"]
             chosen = when_true if _condition(name, template, parameters) else when_false
@@ -121,6 +125,12 @@ def _resolve(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
         if set(value) == {"Fn::Split"}:
             separator, text = value["Fn::Split"]
             return str(_resolve(text, template, parameters)).split(separator)
+        if set(value) == {"Fn::Select"}:
+            index, items = value["Fn::Select"]
+            return _resolve(items, template, parameters)[int(_resolve(index, template, parameters))]
+        if set(value) == {"Fn::Join"}:
+            separator, items = value["Fn::Join"]
+            return separator.join(str(i) for i in _resolve(items, template, parameters))
         resolved = {k: _resolve(v, template, parameters) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
     if isinstance(value, list):
@@ -145,7 +155,7 @@ def routes(template: dict[str, Any], parameters: dict[str, str]) -> list[Route]:
     """
     found = []
     for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
+        if resource.get("Type") != "AWS::Serverless::Function" or not deployed(resource, template, parameters):
             continue
         for name, event in resource.get("Properties", {}).get("Events", {}).items():
             props = event.get("Properties", {})
@@ -164,6 +174,11 @@ def routes(template: dict[str, Any], parameters: dict[str, str]) -> list[Route]:
                 continue
             found.append(Route(logical_id, name, pattern))
     return found
+
+
+def deployed(resource: dict[str, Any], template: dict[str, Any], parameters: dict[str, str]) -> bool:
+    """The resource's Condition holds for ``parameters`` (or it has none)."""
+    return "Condition" not in resource or _condition(resource["Condition"], template, parameters)
 
 
 def table_definition(template: dict[str, Any], logical_id: str, name: str) -> dict[str, Any]:

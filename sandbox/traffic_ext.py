@@ -77,24 +77,28 @@ class TrafficSimulator:
     def record(self, endpoint: str, variant: str, status: int) -> float:
         """A direct InvokeEndpoint call answered with ``status``: counted in this minute's metrics.
         Returns how long it took, in seconds (model latency and overhead)."""
-        now = self.clock()
-        minute = _floor(now)
-        entry = self._pending.setdefault((endpoint, variant, minute), _Minute())
-        calls = self.direct[(endpoint, variant)]
-        self.direct[(endpoint, variant)] = calls + 1
-        rng = random.Random(f"direct:{endpoint}:{variant}:{calls}")
-        profile = self.profile(endpoint, variant)
-        return (self._add(entry, profile, rng, status) + profile.overhead_ms * 1000) / 1e6
+        with self.store.lock:  # one lock with the metric store: a read's catch-up publishes
+            now = self.clock()
+            minute = _floor(now)
+            entry = self._pending.setdefault((endpoint, variant, minute), _Minute())
+            calls = self.direct[(endpoint, variant)]
+            self.direct[(endpoint, variant)] = calls + 1
+            rng = random.Random(f"direct:{endpoint}:{variant}:{calls}")
+            profile = self.profile(endpoint, variant)
+            return (self._add(entry, profile, rng, status) + profile.overhead_ms * 1000) / 1e6
 
-    def advance(self, backend: SageMakerModelBackend) -> None:
-        """Publish every whole minute up to now: users' requests on the endpoints as they are."""
-        now = _floor(self.clock())
-        if self._next is None:
-            self._next = now
-        while self._next < now:
-            self._users(backend, self._next)
-            self._publish(self._next)
-            self._next += timedelta(minutes=1)
+    def advance(self, *backends: SageMakerModelBackend) -> None:
+        """Publish every whole minute up to now: users' requests on the endpoints as they are
+        (of every account's backend given: the stacks of a world)."""
+        with self.store.lock:  # concurrent reads each catch up: one publishes, the others wait
+            now = _floor(self.clock())
+            if self._next is None:
+                self._next = now
+            while self._next < now:
+                for backend in backends:
+                    self._users(backend, self._next)
+                self._publish(self._next)
+                self._next += timedelta(minutes=1)
 
     # --- inside ---------------------------------------------------------------------------
 

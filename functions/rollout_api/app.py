@@ -3,7 +3,8 @@
 GET  /v1/rollouts                      filters: endpoint, phase, live; paginated (limit, next_token)
 POST /v1/rollouts                      {"model_package_arn": ..., "target": group?}: start by hand
 GET  /v1/rollouts/{rollout_id}         the rollout, its full history, a live look at the endpoint
-POST /v1/rollouts/{rollout_id}/{action} pause | resume | promote | abort
+POST /v1/rollouts/{rollout_id}/{action} pause | resume | promote | abort | approve (a manual gate)
+GET  /v1/versions?group=               each version of a model package group here: serving, rolling out, ...
 GET  /v1/endpoints/{endpoint}/doctor   what is likely to hurt the endpoint (read only)
 """
 
@@ -30,6 +31,7 @@ metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 JSON = "application/json"
 ROLLOUT_ID = r"^[0-9a-f]{10}$"
+GROUP_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # SageMaker's ModelPackageGroupName
 PACKAGE_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[A-Za-z0-9-]{1,63}/[0-9]+$"
 
 
@@ -82,7 +84,7 @@ def get_rollout(rollout_id: Annotated[str, Path(pattern=ROLLOUT_ID)]) -> Respons
 @tracer.capture_method
 def steer(
     rollout_id: Annotated[str, Path(pattern=ROLLOUT_ID)],
-    action: Annotated[Literal["pause", "resume", "promote", "abort"], Path()],
+    action: Annotated[Literal["pause", "resume", "promote", "abort", "approve"], Path()],
 ) -> Response[str]:
     rollout = operations().command(rollout_id, action, _caller())
     return _json(200, summary(rollout))
@@ -97,6 +99,13 @@ def doctor_report(endpoint: Annotated[str, Path(pattern=NAME_PATTERN)]) -> Respo
     findings = doctor.diagnose(facts)
     body = {"endpoint": endpoint, "findings": [f.model_dump(mode="json") for f in findings]}
     return _json(200, {**body, "high": doctor.exit_code(findings) != 0})
+
+
+@app.get("/v1/versions", responses=api_docs.VERSIONS)
+@tracer.capture_method
+def versions(group: Annotated[str, Query(pattern=GROUP_NAME, max_length=63)]) -> Response[str]:
+    """Where each version of the group stands in this environment (the client merges environments)."""
+    return _json(200, operations().versions(group))
 
 
 @app.exception_handler(OperationError)  # type: ignore[untyped-decorator]

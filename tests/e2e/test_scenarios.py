@@ -40,6 +40,9 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "fallback_instance_type_takes_over",
         "failed_health_check_shows_container_log",
         "doctor_reports_a_bad_autoscaling_policy",
+        "chain_dev_staging_prod",  # issue 11: environments in a chain
+        "chain_rollback_and_rejection",
+        "chain_two_versions_in_a_row",
     ):
         assert any(story in n for n in names), story
 

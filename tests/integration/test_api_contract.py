@@ -28,6 +28,7 @@ ROLLOUTS = "/v1/rollouts"
 ROLLOUT = "/v1/rollouts/{rollout_id}"
 STEER = "/v1/rollouts/{rollout_id}/{action}"
 DOCTOR = "/v1/endpoints/{endpoint}/doctor"
+VERSIONS = "/v1/versions"
 
 
 class Contract:
@@ -144,6 +145,9 @@ def test_the_rollout_api_declares_what_it_answers(serving_stack: Sandbox):
     c.send(200, "GET", DOCTOR, "/v1/endpoints/churn-endpoint/doctor")
     c.send(404, "GET", DOCTOR, "/v1/endpoints/no-such-endpoint/doctor")
     c.send(422, "GET", DOCTOR, "/v1/endpoints/not_a_name!/doctor")
+    c.send(200, "GET", VERSIONS, f"{VERSIONS}?group=churn-model")
+    c.send(404, "GET", VERSIONS, f"{VERSIONS}?group=fraud-model")
+    c.send(422, "GET", VERSIONS, f"{VERSIONS}?group=Bad_Name!")
 
     spec = (
         serving_stack.modules["RolloutApiFunction"]

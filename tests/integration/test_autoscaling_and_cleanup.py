@@ -8,19 +8,9 @@ from rollout_core.aws.autoscaling import DIMENSION, resource_id
 from rollout_core.models import Phase
 from sandbox.stack import TARGETS_PREFIX, Sandbox
 from tests.conftest import SAMPLE_TARGET
+from tests.faults.scenarios import SCALING_POLICY
 
 from .helpers import register, rollout_for, serving
-
-POLICY = {
-    "PolicyName": "invocations-per-instance",
-    "PolicyType": "TargetTrackingScaling",
-    "TargetTrackingScalingPolicyConfiguration": {
-        "TargetValue": 70.0,
-        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-        "ScaleInCooldown": 300,
-        "ScaleOutCooldown": 60,
-    },
-}
 
 
 def scaling(stack: Sandbox, variant: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -41,7 +31,7 @@ def test_promoted_variant_gets_the_baseline_autoscaling(stack: Sandbox):
     aas.register_scalable_target(
         ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=DIMENSION, MinCapacity=2, MaxCapacity=6
     )
-    aas.put_scaling_policy(ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=DIMENSION, **POLICY)
+    aas.put_scaling_policy(ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=DIMENSION, **SCALING_POLICY)
 
     stack.set_approval(second, "Approved")
     stack.advance(3600)

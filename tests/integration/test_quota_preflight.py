@@ -35,7 +35,7 @@ def gateway() -> QuotaGateway:
 
 
 def test_finds_a_quota_on_a_later_page(stack: Sandbox):
-    stack.quotas.quotas.update({f"ml.r5.{n}xlarge": 10 for n in range(2, 250)})  # more than one page of 100
+    stack.quotas.of(stack.account).update({f"ml.r5.{n}xlarge": 10 for n in range(2, 250)})  # more than one page of 100
     readings = gateway().read(["ml.r5.249xlarge"])
     assert readings.quotas["ml.r5.249xlarge"].quota == 10 and readings.quotas["ml.r5.249xlarge"].in_use == 0
 
@@ -57,7 +57,7 @@ def test_a_read_that_fails_is_a_warning(stack: Sandbox, operation: str, code: st
 def test_sagemaker_refuses_an_update_past_the_quota_with_its_own_message(serving_stack: Sandbox):
     """The sandbox's SageMaker: what the pre-flight prevents (a new fleet while the old one runs)."""
     sm = serving_stack.client("sagemaker")
-    serving_stack.quotas.quotas["ml.m5.large"] = 3  # 2 in use; a new fleet of 2 would make 4
+    serving_stack.quotas.of(serving_stack.account)["ml.m5.large"] = 3  # 2 in use; a new fleet of 2 would make 4
     described = sm.describe_endpoint(EndpointName="churn-endpoint")
     config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
     variant = config["ProductionVariants"][0]
@@ -90,7 +90,7 @@ def test_reads_the_quotas_and_a_rollout_that_does_not_fit_fails_before_it_touche
     assert "ml.c5.large" not in readings.quotas
     assert readings.warnings == ["Service Quotas lists no applied value for 'ml.c5.large for endpoint usage'"]
 
-    serving_stack.quotas.quotas["ml.m5.large"] = 3  # 2 in use; the next rollout needs 2 more
+    serving_stack.quotas.of(serving_stack.account)["ml.m5.large"] = 3  # 2 in use; the next rollout needs 2 more
     changes = len(serving_stack.simulator.calls)
     models = serving_stack.client("sagemaker").list_models()["Models"]
     arn = serving_stack.register_package("churn-model")

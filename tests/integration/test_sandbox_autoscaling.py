@@ -7,8 +7,7 @@ from botocore.exceptions import ClientError
 
 from rollout_core.aws.autoscaling import DIMENSION, NAMESPACE, resource_id
 from sandbox.stack import Sandbox
-
-from .test_autoscaling_and_cleanup import POLICY
+from tests.faults.scenarios import SCALING_POLICY as POLICY
 
 TARGET = {"ServiceNamespace": NAMESPACE, "ScalableDimension": DIMENSION, "ResourceId": resource_id("e", "v")}
 

@@ -18,6 +18,7 @@ forms; an absent key as IAM treats it: ``condition_holds``), lives in sandbox/ia
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlparse
 
@@ -48,8 +49,11 @@ __all__ = [
 ]
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
+ACCOUNT = "123456789012"  # the sandbox's default account (one stack, or a chain in one account)
 PARTITION = "aws"
+# The account of the stack whose function made the call being mapped (a chain across accounts:
+# sandbox/chain.py): names in a call become ARNs of that account.
+_CALLER_ACCOUNT: ContextVar[str] = ContextVar("iam_caller_account", default=ACCOUNT)
 
 
 _NO_VALUE = object()  # Ref AWS::NoValue: the property (or list item) is left out
@@ -59,8 +63,8 @@ class Unmapped(Exception):
     """A call this module does not know the IAM authorisation of."""
 
 
-def _arn(service: str, resource: str, region: str = REGION, account: str = ACCOUNT) -> str:
-    return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
+def _arn(service: str, resource: str, region: str = REGION, account: str | None = None) -> str:
+    return f"arn:{PARTITION}:{service}:{region}:{account or _CALLER_ACCOUNT.get()}:{resource}"
 
 
 def _sagemaker(kind: str, name: str) -> str:
@@ -73,12 +77,17 @@ def _table(name: str) -> str:
     return name if name.startswith("arn:") else _arn("dynamodb", f"table/{name}")
 
 
-def accesses(call: Call) -> list[Access]:
-    """The IAM authorisations ``call`` needs (raises Unmapped for an unknown operation)."""
+def accesses(call: Call, account: str = ACCOUNT) -> list[Access]:
+    """The IAM authorisations ``call`` needs, made by a function in ``account`` (raises Unmapped
+    for an unknown operation)."""
     fn = _MAPPERS.get(call.iam_prefix) if call.service != "sagemaker-runtime" else _runtime
     if fn is None:
         raise Unmapped(f"{call.service}:{call.operation}")
-    return fn(call, call.params)
+    token = _CALLER_ACCOUNT.set(account)
+    try:
+        return fn(call, call.params)
+    finally:
+        _CALLER_ACCOUNT.reset(token)
 
 
 # --- per service ------------------------------------------------------------------------------
@@ -314,6 +323,7 @@ class Evaluator:
             **parameters,
         }
         self.names = names
+        self.account = str(self.parameters["AWS::AccountId"])  # the deployment's (a chain: its stack's)
 
     # intrinsic functions
     def resolve(self, value: Any) -> Any:
@@ -384,7 +394,7 @@ class Evaluator:
             raise KeyError(f"no value for parameter {name}")
         resource = self.resources.get(name, {})
         if resource.get("Type") == "AWS::IAM::ManagedPolicy":
-            return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{name}"
+            return f"arn:{PARTITION}:iam::{self.account}:policy/{name}"
         return f"{{{name}}}"  # a resource the functions are not told about: matches nothing real
 
     def _attribute(self, logical: str, attribute: str) -> str:
@@ -394,14 +404,15 @@ class Evaluator:
             return self.names[f"{logical}.Arn"]
         kind = self.resources.get(logical, {}).get("Type", "")
         name = self._ref(logical)
+        account = self.account
         arns = {
-            "AWS::DynamoDB::Table": lambda: _arn("dynamodb", f"table/{name}"),
-            "AWS::SQS::Queue": lambda: _arn("sqs", str(name).rsplit("/", 1)[-1]),
+            "AWS::DynamoDB::Table": lambda: _arn("dynamodb", f"table/{name}", account=account),
+            "AWS::SQS::Queue": lambda: _arn("sqs", str(name).rsplit("/", 1)[-1], account=account),
             "AWS::SNS::Topic": lambda: str(name),
             "AWS::S3::Bucket": lambda: f"arn:{PARTITION}:s3:::{name}",
-            "AWS::Lambda::Function": lambda: _arn("lambda", f"function:{name}"),
-            "AWS::IAM::Role": lambda: f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}",
-            "AWS::Events::EventBus": lambda: _arn("events", f"event-bus/{name}"),
+            "AWS::Lambda::Function": lambda: _arn("lambda", f"function:{name}", account=account),
+            "AWS::IAM::Role": lambda: f"arn:{PARTITION}:iam::{account}:role/{name}",
+            "AWS::Events::EventBus": lambda: _arn("events", f"event-bus/{name}", account=account),
         }
         return arns.get(kind, lambda: f"{{{logical}.Arn}}")()
 

@@ -2,8 +2,10 @@
 
 Registered from tests/conftest.py. Calls are seen through botocore's hooks (sandbox/calls.py)
 and keyed by the function the sandbox was running (sandbox.stack.CURRENT_FUNCTION), together
-with the deployment they were made in (the sandbox's template parameters and the functions'
-environment), so that test_iam_coverage.py can check each one against that function's policy.
+with the deployment they were made in: the stack that ran the function (sandbox.stack.CURRENT_STACK;
+several stacks share a world in a chain, sandbox/chain.py), its template parameters with its
+account and stack name, and the functions' environment. test_iam_coverage.py checks each call
+against that function's policy as that stack's parameters resolve it.
 Calls made in forked processes (the fault matrix's faulted runs: error paths, retries after a
 crash) count too: each forked process saves what it recorded when it ends (``on_exit``) and
 ``merge_children()`` adds it to the session's record.
@@ -27,7 +29,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from sandbox.calls import BaseListener, Call, hooks
-from sandbox.stack import Sandbox
+from sandbox.stack import CURRENT_STACK, Sandbox
 
 from .iam import Access, Unmapped, accesses
 
@@ -71,21 +73,31 @@ class Recorder(BaseListener):
     def _record(self, call: Call) -> None:
         assert call.function is not None
         self.calls[call.function] += 1
+        # The stack whose function runs now (a chain has several); the last one entered when a
+        # caller did not say (code that invokes a handler outside Sandbox.handlers).
+        stack = CURRENT_STACK.get() or (self.active[-1] if self.active else None)
         try:
-            found = accesses(call)
+            found = accesses(call, stack.account) if stack is not None else accesses(call)
         except Unmapped as exc:
             self.unmapped[call.function].add(str(exc))
             return
-        self.accesses[(call.function, self._context())].update(found)
+        self.accesses[(call.function, self._context(stack))].update(found)
 
     def record_role_calls(self, sandbox: Sandbox) -> None:
         """Keep what SageMaker did as the execution role in ``sandbox`` (when it is left)."""
         found = {Access(action, resource, conditions) for action, resource, conditions in sandbox.jobs.role_calls}
         if found:
-            self.role_accesses[self._context()].update(found)
+            self.role_accesses[self._context(sandbox)].update(found)
 
-    def _context(self) -> Context:
-        parameters = self.active[-1].parameters if self.active else {}
+    @staticmethod
+    def _context(stack: Sandbox | None) -> Context:
+        """The deployment a call was made in: the stack's parameters, with the pseudo parameters
+        its policies resolve (account, stack name), and the functions' environment."""
+        parameters = (
+            {**stack.parameters, "AWS::AccountId": stack.account, "AWS::StackName": stack.stack_name}
+            if stack is not None
+            else {}
+        )
         env = {k: v for k, v in os.environ.items() if k.isupper() and not k.startswith(("AWS_", "POWERTOOLS_"))}
         return tuple(sorted(parameters.items())), tuple(sorted(env.items()))
 

@@ -55,6 +55,8 @@ TABLE: list[tuple[str, str, set[str]]] = [
     ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/resume", {OPERATOR_POLICY}),
     ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/promote", {OPERATOR_POLICY}),
     ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/abort", {OPERATOR_POLICY}),
+    ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/approve", {OPERATOR_POLICY}),
+    ("GET /v1/versions", "/v1/versions", {VIEWER_POLICY, OPERATOR_POLICY}),
     # Not a command (the function would answer 422): no policy lets it through.
     ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/delete", set()),
 ]

@@ -106,8 +106,12 @@ def test_a_deny_with_a_negated_condition_applies_when_the_key_is_absent():
 
 
 def test_an_unknown_operator_is_refused_not_guessed():
-    with pytest.raises(ValueError, match="ForAnyValue:StringLike"):
-        condition_holds("ForAnyValue:StringLike", "aws:TagKeys", "a*", access())
+    # The set qualifiers ForAllValues:/ForAnyValue: are understood (the event-bus policies use
+    # them: tests/unit/test_iam_policy.py); anything else is refused rather than guessed.
+    with pytest.raises(ValueError, match="ForEachValue:StringLike"):
+        condition_holds("ForEachValue:StringLike", "aws:TagKeys", "a*", access())
+    with pytest.raises(ValueError, match="NumericLessThan"):
+        condition_holds("NumericLessThan", "aws:MultiFactorAuthAge", "3600", access())
 
 
 # --- the coverage test's (action, resource) pairs -------------------------------------------------

@@ -173,3 +173,28 @@ Resources:
 """
     problems = skip_problems(yaml.safe_load(text), text)
     assert len(problems) == 3, problems
+
+
+# --- registry/template.yaml (the Model Registry's account, issue 11) --------------------------------
+
+REGISTRY_TEMPLATE = TEMPLATE.parent / "registry" / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def registry_translated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("registry") / "registry.json"
+    translate(REGISTRY_TEMPLATE, out)
+    return out
+
+
+def test_the_registry_template_passes_cfn_lint_and_checkov_as_written_and_translated(registry_translated: Path):
+    for path in (REGISTRY_TEMPLATE, registry_translated):
+        proc = cfn_lint(path)
+        assert proc.returncode == 0, f"cfn-lint on {path.name}:\n{proc.stdout}{proc.stderr}"
+        report = checkov(path)
+        assert report["summary"]["parsing_errors"] == 0, path.name
+        assert not failed(report), f"checkov on {path.name}:\n" + "\n".join(failed(report))
+        assert report["summary"]["passed"] > 0, f"checkov checked nothing in {path.name}"
+    problems = skip_problems(load_template(REGISTRY_TEMPLATE), REGISTRY_TEMPLATE.read_text())
+    assert not problems, "\n".join(problems)
+    summary.lines.append("registry/template.yaml: 0 findings from cfn-lint and checkov, as written and translated")

@@ -260,7 +260,9 @@ def test_the_inference_api_can_be_capped_on_its_own(translated: Template, value:
 def test_capping_the_other_functions_never_disables_one(translated: Template):
     """Reserved concurrency 0 stops a function: a cap is a positive number, or no property at all."""
     functions = set(of_type(translated, "AWS::Lambda::Function"))
-    capped = reserved(translated, {"ReservedConcurrency": "capped", "InferenceApiReservedConcurrency": "0"})
+    # In an environment that follows another one, so that every function exists (the promotion one too).
+    overrides = {"ReservedConcurrency": "capped", "InferenceApiReservedConcurrency": "0", "RolloutSource": "after:dev"}
+    capped = reserved(translated, overrides)
     assert set(capped) == functions - {INFERENCE_API}
     assert all(value > 0 for value in capped.values()), capped
     assert STACKS_PER_ACCOUNT * sum(capped.values()) <= ACCOUNT_QUOTA - UNRESERVED_FLOOR

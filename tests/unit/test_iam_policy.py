@@ -35,6 +35,13 @@ def access(**keys: str) -> Access:
         ({"StringNotEquals": {"aws:PrincipalOrgID": "o-1"}}, {}, True),
         ({"ArnNotLike": {"aws:PrincipalArn": ARN}}, {}, True),
         ({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-1"}}, {}, True),
+        # set qualifiers on single-valued request keys (the bus policies' events:source):
+        # ForAllValues holds when the key is absent or matches, ForAnyValue only when it matches
+        ({"ForAllValues:StringEquals": {"events:source": ["aws.sagemaker"]}}, {"events:source": "aws.sagemaker"}, True),
+        ({"ForAllValues:StringEquals": {"events:source": ["aws.sagemaker"]}}, {"events:source": "evil"}, False),
+        ({"ForAllValues:StringEquals": {"events:source": ["aws.sagemaker"]}}, {}, True),
+        ({"ForAnyValue:StringEquals": {"events:source": ["aws.sagemaker"]}}, {}, False),
+        ({"ForAnyValue:StringEquals": {"events:source": ["aws.sagemaker"]}}, {"events:source": "aws.sagemaker"}, True),
         # several operators, several keys: all must hold
         (
             {"StringEquals": {"aws:PrincipalOrgID": "o-1"}, "StringNotEquals": {"aws:PrincipalAccount": "1"}},

@@ -124,6 +124,11 @@ def test_a_rollback_ends_the_pause():
     stopped = machine.stop(rollout, Phase.SUPERSEDED, "superseded by a newer approval", world.now)
     assert stopped.phase is Phase.ROLLING_BACK
     assert (stopped.paused, stopped.paused_at, stopped.paused_seconds) == (False, None, 600)
+    # An action's error that sends the rollout back (errors.on_action_error) ends the pause too.
+    weights = UpdateWeights(endpoint_name=rollout.endpoint_name, weights={"candidate": 100})
+    failed = errors.on_action_error(rollout, weights, "ValidationException", "bad", world.now)
+    assert failed.phase is Phase.ROLLING_BACK
+    assert (failed.paused, failed.paused_at, failed.paused_seconds) == (False, None, 600)
 
 
 # --- item 3: no endless loops -------------------------------------------------------------------------

@@ -209,6 +209,9 @@ def largest_parameters() -> dict[str, str]:
         "TransformInstanceCount": "100",
         "MaxPayloadMB": "100",
         "JobTimeoutSeconds": "604800",
+        "RolloutSource": "after:staging",
+        "SoakSeconds": str(TEMPLATE["Parameters"]["SoakSeconds"]["MaxValue"]),
+        "PromotionGate": "manual",
     }
     for key, text in values.items():
         spec = TEMPLATE["Parameters"][key]

@@ -95,6 +95,27 @@ class RolloutPage(BaseModel):
     next_token: str | None = None
 
 
+class VersionRow(BaseModel):
+    """One model package version in this environment (rollout_core.versions.table)."""
+
+    model_package_arn: str
+    version: int | None = None
+    state: str  # serving, rolling out, waiting, rolling back, replaced, rolled back, failed, ...
+    detail: str
+    phase: str
+    rollout_id: str
+    since: str
+    waiting: dict[str, Any] | None = None  # what a WAITING rollout waits for
+
+
+class VersionsView(BaseModel):
+    group: str
+    environment: str
+    endpoint: str
+    source: str  # registry, or after:<environment>
+    versions: list[VersionRow]
+
+
 class RolloutView(RolloutSummary):
     live: dict[str, Any]  # endpoint status, weights per variant, guard alarm states, time to the next step
     history: list[dict[str, Any]]
@@ -188,5 +209,10 @@ STEER_ROLLOUT: dict[int, OpenAPIResponse] = {
     200: answer("the rollout after the command", RolloutSummary),
     404: error("no such rollout"),
     409: error("the command does not apply to the rollout as it is (the message says why)"),
+    422: INVALID,
+}
+VERSIONS: dict[int, OpenAPIResponse] = {
+    200: answer("each version of the group with a rollout here, newest first, and its state", VersionsView),
+    404: error("no target for that model package group"),
     422: INVALID,
 }

@@ -1,10 +1,11 @@
-"""Operator commands (pause, resume, promote, abort), validated against the state machine."""
+"""Operator commands (pause, resume, promote, abort, approve), validated against the state machine."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from . import promotion
 from .history import notify, record
 from .machine import stop
 from .models import Phase, Rollout
@@ -18,17 +19,23 @@ STEERABLE = frozenset({Phase.PROVISIONING, Phase.SHIFTING, Phase.BAKING})
 
 
 def command(rollout: Rollout, action: str, now: datetime, who: str = "operator") -> Rollout:
-    """pause | resume | promote | abort, validated against the state machine."""
+    """pause | resume | promote | abort | approve, validated against the state machine."""
     phase = rollout.phase
     if phase.terminal:
         raise CommandRefused(f"rollout {rollout.rollout_id} is {phase.value}: nothing to {action}")
+    if action == "approve":  # issue 11: a manual gate (promotion.py)
+        refused = promotion.refusal(rollout, now)
+        if refused:
+            raise CommandRefused(refused)
+        return promotion.approve(rollout, now, who)
     if action == "abort":
         if phase is Phase.ROLLING_BACK:
             raise CommandRefused(f"rollout {rollout.rollout_id} is already rolling back ({rollout.reason})")
         if phase is Phase.PROMOTING:
             raise CommandRefused("the candidate is being promoted; abort is possible once the update completes")
-        stopped = stop(rollout, Phase.ABORTED, f"aborted by {who}", now)
-        return record(stopped.model_copy(update={"paused": False}), now, "abort", f"aborted by {who}", None, [])
+        verb = "declined" if phase is Phase.WAITING else "aborted"  # a WAITING rollout never started
+        stopped = stop(rollout, Phase.ABORTED, f"{verb} by {who}", now)
+        return record(stopped.model_copy(update={"paused": False}), now, "abort", f"{verb} by {who}", None, [])
     if phase not in STEERABLE:
         raise CommandRefused(f"cannot {action} a rollout that is {phase.value}")
     if action == "pause":

@@ -31,6 +31,7 @@ from .models import (
     UpdateEndpoint,
     UpdateWeights,
 )
+from .rollback import unpaused
 
 # Errors (not transient ones) on the way back or in clean-up before the tool gives up and asks
 # for hands: the rollout then ends FAILED (on the way back) or keeps its outcome (clean-up),
@@ -104,7 +105,8 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
         # Only a weights or capacity update can have left the candidate on the endpoint.
         failed = rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail, "finishing": _discarded(rollout)})
         return record(failed, now, "failed", detail, None, [])
-    stopping = rollout.model_copy(update={"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail})
+    update: dict[str, Any] = {"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail}
+    stopping = rollout.model_copy(update=update | unpaused(rollout, now))  # the way back is never held
     return record(stopping, now, "rolling back", detail, None, [])
 
 

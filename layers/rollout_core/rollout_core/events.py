@@ -132,3 +132,26 @@ class TransformJobEvent(EventBridgeModel):
 
 
 JobEvent = Annotated[TransformJobEvent | ScheduledEvent, Field(discriminator="detail_type")]
+
+
+class RolloutMilestone(BaseModel):
+    """The detail of our own milestone events (source ``sagemaker-rollout``; history.notify and
+    aws/notify.py write it). Events from before issue 11 lack the group and the origin."""
+
+    rollout_id: str
+    endpoint: str
+    model_package_arn: str
+    model_package_group: str | None = None
+    environment: str | None = None  # the announcing stack's environment, account and region
+    account: str | None = None
+    region: str | None = None
+    trigger: Literal["approval", "promotion", "manual"] = "approval"
+    guard_alarms: list[str] = Field(default_factory=list)
+
+
+class UpstreamMilestoneEvent(EventBridgeModel):
+    """An upstream environment's milestone that a downstream stack acts on (promotion_service.py)."""
+
+    source: Literal["sagemaker-rollout"]
+    detail_type: Literal["Rollout Started", "Rollout Succeeded"] = Field(alias="detail-type")
+    detail: RolloutMilestone

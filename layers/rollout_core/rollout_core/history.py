@@ -26,6 +26,9 @@ MILESTONE_TYPES = {
     "superseded": "Rollout Superseded",
     "aborted": "Rollout Aborted",
     "needs_attention": "Rollout Needs Attention",
+    # Promotion across environments (promotion.py): recorded at a soak or a manual gate; approved.
+    "waiting": "Rollout Waiting",
+    "gate_approved": "Rollout Gate Approved",
 }
 
 
@@ -44,6 +47,13 @@ def notify(r: Rollout, milestone: str, text: str) -> Rollout:
             "phase": r.phase.value,
             "step_percent": r.current_step_percent,
             "text": text,
+            # What a downstream environment follows (promotion_service.py): the group, what
+            # started this rollout (it follows approvals and promotions, not an operator's
+            # starts), and the guard alarms whose ALARM during its soak cancels it. The shell
+            # adds this stack's environment, account and region (aws/notify.py).
+            "model_package_group": r.model_package_group,
+            "trigger": r.trigger,
+            "guard_alarms": r.target.guard_alarms,
         },
         resources=[r.model_package_arn],
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import analysis, candidate_alarms, capacity, changes, fallbacks, guards, naming, preflight, smoke
+from . import analysis, candidate_alarms, capacity, changes, fallbacks, guards, naming, preflight, promotion, smoke
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -45,6 +45,7 @@ from .models import (
     Phase,
     Rollout,
     Target,
+    Trigger,
     UpdateCapacity,
     UpdateWeights,
     VariantSpec,
@@ -55,6 +56,9 @@ from .rollback import rolling_back, start_rollback, unpaused
 # draws exactly these (tests/unit/test_docs.py), and the tests check every transition they see
 # is one of them (tests/unit/world.py).
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    # issue 11 (promotion.py): released, or ended before its turn (cancelled soak, rejected,
+    # declined, replaced at the gate).
+    Phase.WAITING: frozenset({Phase.PENDING, Phase.ABORTED, Phase.SUPERSEDED}),
     Phase.PENDING: frozenset({Phase.PROVISIONING, Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED}),
     Phase.PROVISIONING: frozenset({Phase.SHIFTING, Phase.SUCCEEDED, Phase.FAILED, Phase.ROLLING_BACK}),
     Phase.SHIFTING: frozenset({Phase.BAKING, Phase.FAILED, Phase.ROLLING_BACK}),
@@ -74,6 +78,7 @@ def new_rollout(
     reason: str = "model package approved",
     approved_at: datetime | None = None,
     alarm_prefix: str = "",
+    trigger: Trigger = "approval",
 ) -> Rollout:
     """A PENDING rollout of ``model_package_arn`` onto the target's endpoint.
 
@@ -102,6 +107,7 @@ def new_rollout(
         candidate_alarms=own_alarms,
         created_at=now,
         updated_at=now,
+        trigger=trigger,
     )
     rollout = notify(
         rollout, "started", f"rollout of {model_package_arn} onto {target.endpoint_name} started ({reason})"
@@ -120,6 +126,9 @@ def stop(rollout: Rollout, outcome: Phase, reason: str, now: datetime) -> Rollou
         return rollout
     if rollout.phase is Phase.PENDING:
         return record(rollout.model_copy(update={"phase": outcome}), now, "stopped", reason, None, [])
+    if rollout.phase is Phase.WAITING:  # issue 11: nothing on the endpoint; announced (promotion.py)
+        ended = notify(rollout.model_copy(update={"phase": outcome, "reason": reason}), outcome.value.lower(), reason)
+        return record(ended, now, "stopped", reason, None, [])
     if outcome is Phase.SUPERSEDED and (rollout.first_deployment or rollout.phase is Phase.PROMOTING):
         return rollout
     changed = rollout.model_copy(
@@ -132,6 +141,8 @@ def decide(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
     """The next state of ``rollout`` and the actions that get the endpoint there."""
     if rollout.phase.terminal:
         return rollout, list(rollout.finishing)  # repeated until finished() acknowledges them
+    if rollout.phase is Phase.WAITING:
+        return promotion.waiting(rollout, obs, now)  # issue 11: soak and gate (promotion.py)
     if rollout.phase is Phase.PENDING:
         return _pending(rollout, obs, now)
     if rollout.phase is Phase.ROLLING_BACK:

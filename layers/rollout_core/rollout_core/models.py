@@ -14,6 +14,7 @@ from .target_models import (
     NAME_PATTERN,
     TARGET_MAX_BYTES,
     AlarmState,
+    Gate,
     InferenceSettings,
     InsufficientData,
     RolloutPlan,
@@ -25,6 +26,7 @@ __all__ = [
     "NAME_PATTERN",
     "TARGET_MAX_BYTES",
     "AlarmState",
+    "Gate",
     "InferenceSettings",
     "InsufficientData",
     "RolloutPlan",
@@ -44,6 +46,7 @@ class Phase(StrEnum):
     FAILED = "FAILED"
     ABORTED = "ABORTED"
     SUPERSEDED = "SUPERSEDED"
+    WAITING = "WAITING"  # recorded, soaking upstream or at a manual gate (rollout_core/promotion.py)
 
     @property
     def terminal(self) -> bool:
@@ -323,6 +326,29 @@ class HistoryEntry(BaseModel):
     actions: list[str] = Field(default_factory=list)
 
 
+Trigger = Literal["approval", "promotion", "manual"]
+
+
+class Promotion(BaseModel):
+    """A rollout recorded WAITING: where it comes from and what it waits for (promotion.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upstream: str | None = None  # the environment it follows; None: a registry approval at a manual gate
+    upstream_rollout_id: str | None = None
+    upstream_account: str | None = None
+    # When the package reached 100 % upstream (its Rollout Succeeded), or was approved.
+    reached_at: datetime
+    # The upstream's guard alarms: one going to ALARM during the soak cancels it.
+    upstream_alarms: list[str] = Field(default_factory=list)
+    soak_until: datetime | None = None  # None: no soak
+    soaked_at: datetime | None = None  # when the soak ended with nothing wrong upstream
+    gate: Gate = Gate.AUTO
+    approved_by: str | None = None  # the operator who approved a manual gate (IAM identity)
+    approved_at: datetime | None = None
+    released_at: datetime | None = None  # when it left WAITING for the endpoint
+
+
 class Rollout(BaseModel):
     """One model package version going onto one endpoint. Stored as one DynamoDB item."""
 
@@ -376,6 +402,10 @@ class Rollout(BaseModel):
     updated_at: datetime
     version: int = 0
     history: list[HistoryEntry] = Field(default_factory=list)
+    # What started it: a registry approval, an upstream environment's success, or an operator
+    # (downstream environments follow only the first two).
+    trigger: Trigger = "approval"
+    promotion: Promotion | None = None  # where a WAITING rollout comes from and what it waits for
     # Judging the candidate (issue 12: smoke.py, analysis.py)
     smoke_test: SmokeTestRecord | None = None  # the smoke test before the first shift
     analysis: AnalysisReport | None = None  # the latest canary analysis of a bake

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import guards
+from . import guards, versions
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.clients import error_code
 from .aws.sagemaker import SageMakerGateway
@@ -43,6 +43,10 @@ def summary(rollout: Rollout) -> dict[str, Any]:
         "candidate_variant": rollout.candidate.variant_name,
         "created_at": rollout.created_at.isoformat(),
         "updated_at": rollout.updated_at.isoformat(),
+        # issue 11: how it started, whether it is a first deployment, what a WAITING one waits for.
+        "trigger": rollout.trigger,
+        "first_deployment": rollout.first_deployment and rollout.phase not in (Phase.PENDING, Phase.WAITING),
+        "waiting": versions.waiting(rollout),
     }
 
 
@@ -67,6 +71,7 @@ class Operations:
     service: RolloutService
     sagemaker: SageMakerGateway
     alarms: AlarmGateway
+    environment: str = ""  # this stack's (ENVIRONMENT)
 
     def list(
         self, endpoint: str | None, phase: str | None, live: bool, limit: int, token: str | None
@@ -123,6 +128,22 @@ class Operations:
             "history": [h.model_dump(mode="json") for h in rollout.history],
         }
 
+    def versions(self, group: str) -> dict[str, Any]:
+        """Where each version of ``group`` stands in this environment (GET /v1/versions)."""
+        target = self.service.targets.get(group)
+        if target is None:
+            raise OperationError(404, f"no target for model package group {group}")
+        store = self.service.store
+        rollouts = store.of_endpoint(target.endpoint_name)
+        serving = store.serving_rollout(target.endpoint_name)
+        return {
+            "group": group,
+            "environment": self.environment,
+            "endpoint": target.endpoint_name,
+            "source": target.source,
+            "versions": versions.table(rollouts, serving),
+        }
+
     def command(self, rollout_id: str, action: str, who: str) -> Rollout:
         self.get(rollout_id)
         try:
@@ -148,7 +169,7 @@ class Operations:
             raise OperationError(404, f"no target for model package group {group}")
         now = self.service.now()
         rollout = self.service.start(
-            target, model_package_arn, salt=f"manual-{now.isoformat()}", reason=f"started by {who}"
+            target, model_package_arn, salt=f"manual-{now.isoformat()}", reason=f"started by {who}", trigger="manual"
         )
         assert rollout is not None
         return rollout

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextvars
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from . import clock, commands, decisions, errors, fallbacks, history, machine, naming, preflight
+from . import (
+    clock,
+    commands,
+    decisions,
+    errors,
+    fallbacks,
+    history,
+    machine,
+    naming,
+    preflight,
+    promotion,
+    promotion_service,
+)
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
-from .aws.clients import error_code
+from .aws.clients import CONCURRENT_CALLS, error_code
 from .aws.logs import ContainerLogs
 from .aws.notify import Notifier
 from .aws.quotas import QuotaGateway, QuotaReadings
@@ -33,12 +49,44 @@ from .models import (
     Rollout,
     SuspendAutoscaling,
     Target,
+    Trigger,
     VariantSpec,
 )
 
 logger = Logger(child=True)
+T = TypeVar("T")
+R = TypeVar("R")
+# Powertools' metric set is one dict per process; decisions run on several threads.
+_METRICS_LOCK = threading.Lock()
 
 CREATE_RETRIES = 3
+
+# How many rollouts one controller invocation reads, and how many endpoints it decides, at a
+# time. A quiet tick costs each rollout a GetItem and a DescribeEndpoint: at 30 ms per call,
+# 1,000 live rollouts take ~60 s one after another, ~4 s with 16 workers, inside the tick's
+# minute. Each worker has at most one call in flight, so the clients' connection pool
+# (max_pool_connections, aws/clients.py) is the same number. 16 threads are far below Lambda's
+# 1,024 threads and 1,024 file descriptors per execution environment ("Lambda quotas").
+# Concurrent decisions are safe: every save is a conditional write on the rollout's version,
+# and one endpoint's rollouts stay on one worker, in order.
+DECISION_WORKERS = CONCURRENT_CALLS
+
+
+def _concurrently(work: Callable[[T], R], items: list[T], workers: int) -> list[R]:
+    """``[work(item) for item in items]``, ``workers`` at a time; the first error is raised.
+
+    Each task runs in a copy of the caller's context (context variables reach the workers; one
+    context cannot be entered by two threads). boto3 clients are thread-safe ("Multithreading
+    or multiprocessing with clients", Boto3 guide). The X-Ray SDK keeps a segment per thread;
+    in Lambda each worker makes its own from the invocation's trace header, so its calls are
+    traced under the function's segment.
+    """
+    workers = min(workers, len(items))
+    if workers <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decide") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, work, item) for item in items]
+        return [future.result() for future in futures]
 
 
 @dataclass
@@ -53,6 +101,7 @@ class RolloutService:
     alarm_prefix: str = ""  # AlarmNamePrefix: the candidate's own alarms are named with it
     logs: ContainerLogs | None = None  # the candidate container's log, read when a change failed
     judges: Judges | None = None  # the controller's: metrics of a bake, the smoke test (judging.py)
+    decision_workers: int = DECISION_WORKERS
 
     @staticmethod
     def now() -> datetime:
@@ -73,6 +122,9 @@ class RolloutService:
         if target is None:
             logger.info("no target for model package group; ignored", extra={"group": model_package_group})
             return None
+        if target.upstream is not None:  # issue 11: it follows another environment, not the registry
+            logger.info("target follows an upstream environment; approval ignored", extra={"source": target.source})
+            return None
         if self.sagemaker.approval_status(model_package_arn) == "Rejected":
             # Events can arrive out of order: an approval delivered after the package's
             # rejection must not roll out a rejected package.
@@ -84,6 +136,12 @@ class RolloutService:
             # Approved again after the approval its first rollout was made for: a new approval,
             # not a duplicate (duplicates carry the same time), so a rollout of its own.
             salt = f"approved-{approved_at.isoformat()}"
+        if target.waits:  # issue 11: a manual gate first (promotion_service.py)
+            reached = approved_at or self.now()
+            reason = "model package approved"
+            return promotion_service.arrive(
+                self, target, model_package_arn, reached_at=reached, salt=salt, trigger="approval", reason=reason
+            )
         return self.start(target, model_package_arn, salt=salt, approved_at=approved_at)
 
     def start(
@@ -93,6 +151,7 @@ class RolloutService:
         salt: str = "",
         reason: str = "model package approved",
         approved_at: datetime | None = None,
+        trigger: Trigger = "approval",
     ) -> Rollout | None:
         """Record a rollout of ``model_package_arn`` on the target and take the endpoint.
 
@@ -109,6 +168,7 @@ class RolloutService:
                 reason=reason,
                 approved_at=approved_at,
                 alarm_prefix=self.alarm_prefix,
+                trigger=trigger,
             )
             existing = self.store.get(candidate.rollout_id)
             if existing is not None:
@@ -119,15 +179,22 @@ class RolloutService:
             superseded = None
             if owner is not None and owner.live:
                 superseded = machine.stop(owner, Phase.SUPERSEDED, f"superseded by {model_package_arn}", now)
+                waits_for = owner.rollout_id
+                if superseded is not owner and owner.phase is Phase.PENDING and owner.predecessor_id:
+                    # The owner was itself waiting (for a first deployment or a promotion to
+                    # finish) and is superseded before its turn: the new rollout waits for that
+                    # one, which still moves traffic, not for the owner, which ends at once.
+                    waits_for = owner.predecessor_id
                 candidate = machine.new_rollout(
                     target,
                     model_package_arn,
                     now,
                     salt=salt,
                     reason=reason,
-                    predecessor_id=owner.rollout_id,
+                    predecessor_id=waits_for,
                     approved_at=approved_at,
                     alarm_prefix=self.alarm_prefix,
+                    trigger=trigger,
                 )
             try:
                 created = self.store.create(
@@ -200,25 +267,42 @@ class RolloutService:
         ``fired`` maps alarm names to (time, reason) of an ALARM event: a rollout that
         started before that time rolls back even if the alarm is OK again by now.
         """
-        rollouts = [r for r in self.store.live() if not r.settled]
+        # The live index holds ids only: each rollout is one GetItem, DECISION_WORKERS at a time.
+        loaded = _concurrently(self.store.get, list(self.store.live_ids()), self.decision_workers)
+        rollouts = [r for r in loaded if r is not None and not r.settled]
         if endpoint_name is not None:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:
-            rollouts = [r for r in rollouts if alarm_name in r.guard_alarm_names]
+            # issue 11: a WAITING rollout soaks under its upstream's guard alarms (promotion.py).
+            rollouts = [r for r in rollouts if alarm_name in r.guard_alarm_names or promotion.watches(r, alarm_name)]
         readings = self.alarms.read({name for r in rollouts for name in r.guard_alarm_names})
+        # Rollouts of one endpoint are decided in order by one worker (a successor waits for its
+        # predecessor); endpoints are decided concurrently, DECISION_WORKERS at a time.
+        by_endpoint: dict[str, list[Rollout]] = {}
+        for rollout in rollouts:
+            by_endpoint.setdefault(rollout.endpoint_name, []).append(rollout)
+        decided = _concurrently(
+            lambda group: self._advance_endpoint(group, readings, fired),
+            list(by_endpoint.values()),
+            self.decision_workers,
+        )
+        return [r for group in decided for r in group]
+
+    def _advance_endpoint(
+        self, group: list[Rollout], readings: AlarmReadings, fired: dict[str, tuple[datetime, str]] | None
+    ) -> list[Rollout]:
+        """One decision for each live rollout of one endpoint, in order; never raises."""
         results = []
-        decided_endpoints: set[str] = set()
-        for loaded in rollouts:
+        for index, loaded in enumerate(group):
             rollout = loaded
-            if loaded.endpoint_name in decided_endpoints:
+            if index:
                 # Deciding an earlier rollout of this endpoint may have moved this one (its
                 # successor): read it again. Any other change since the first read makes the
                 # conditional save below fail, so nothing is done on a stale rollout.
                 rollout = self.store.get(loaded.rollout_id) or loaded
-            decided_endpoints.add(rollout.endpoint_name)
             seen = AlarmReadings(dict(readings.states), dict(readings.reasons), dict(readings.since))
             for name, (at, reason) in (fired or {}).items():
-                if at >= rollout.created_at:
+                if at >= promotion_service.alarm_since(rollout):
                     seen.states[name], seen.reasons[name], seen.since[name] = AlarmState.ALARM, reason, at
             try:
                 results.append(self._advance_loaded(rollout, seen))
@@ -240,6 +324,9 @@ class RolloutService:
     def _advance_loaded(self, rollout: Rollout, readings: AlarmReadings | None) -> Rollout:
         if rollout.settled:
             return rollout
+        if rollout.phase is Phase.WAITING:  # issue 11: soak and gate; no AWS reads (promotion_service.py)
+            states, reasons = (readings.states, readings.reasons) if readings else (None, None)
+            return promotion_service.advance_waiting(self, rollout, states, reasons)
         if rollout.phase is Phase.PENDING and rollout.predecessor_id:
             predecessor = self.store.get(rollout.predecessor_id)
             if predecessor is not None and predecessor.live:
@@ -421,10 +508,12 @@ class RolloutService:
 
     @staticmethod
     def _seconds(name: str, value: float) -> None:
-        Metrics().add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+        with _METRICS_LOCK:
+            Metrics().add_metric(name=name, unit=MetricUnit.Seconds, value=value)
 
     @staticmethod
     def _count(name: str) -> None:
         # Metrics() shares one metric set per process (flushed by the handler's log_metrics);
         # made here, not at import, so it reads POWERTOOLS_METRICS_NAMESPACE as set now.
-        Metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)
+        with _METRICS_LOCK:
+            Metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)

@@ -89,6 +89,18 @@ class InferenceSettings(BaseModel):
         return None if value == "" else value
 
 
+class Gate(StrEnum):
+    """Who starts a rollout that reached its environment: by itself, or an operator."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+REGISTRY = "registry"
+AFTER = "after:"
+SOURCE_PATTERN = r"^(registry|after:[a-z0-9](-*[a-z0-9]){0,62})$"
+
+
 class Target(BaseModel):
     """Where approvals of one model package group roll out, and how."""
 
@@ -111,6 +123,12 @@ class Target(BaseModel):
     # Alarms on the candidate variant's own metrics. None: the 5XX and latency ones when the
     # target has no guard alarm at all, none otherwise; {"metrics": []}: none at all.
     candidate_alarms: CandidateAlarms | None = None
+    # Where this target's rollouts come from, and what they wait for (rollout_core/promotion.py):
+    # "registry" (Model Registry approvals) or "after:<environment>" (that environment's stack
+    # announcing Rollout Succeeded for a package of this group).
+    source: str = Field(default=REGISTRY, pattern=SOURCE_PATTERN)
+    soak_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)  # served 100 % upstream this long first
+    gate: Gate = Gate.AUTO  # manual: an operator approves the start (POST /v1/rollouts/{id}/approve)
 
     _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
     _split_fallbacks = field_validator("instance_type_fallbacks", mode="before")(_split_csv)
@@ -121,6 +139,22 @@ class Target(BaseModel):
         if len(set(types)) != len(types):
             raise ValueError("instance_type_fallbacks: each type once, and not the target's instance_type")
         return self
+
+    @model_validator(mode="after")
+    def _soak_needs_an_upstream(self) -> Target:
+        if self.soak_seconds and self.upstream is None:
+            raise ValueError("soak_seconds needs an upstream environment (source: after:<environment>)")
+        return self
+
+    @property
+    def upstream(self) -> str | None:
+        """The environment this target follows, or None when it follows the Model Registry."""
+        return self.source.removeprefix(AFTER) if self.source.startswith(AFTER) else None
+
+    @property
+    def waits(self) -> bool:
+        """Its rollouts are recorded WAITING first (a soak, a manual gate, or an upstream to follow)."""
+        return self.upstream is not None or self.gate is Gate.MANUAL
 
     @property
     def candidate_alarm_spec(self) -> CandidateAlarms | None:

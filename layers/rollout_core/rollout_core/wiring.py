@@ -48,11 +48,21 @@ def async_settings() -> AsyncSettings | None:
     )
 
 
+def origin() -> dict[str, str]:
+    """This stack's environment, account and region (ENVIRONMENT, ACCOUNT_ID, AWS_REGION)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+    return {
+        "environment": os.environ.get("ENVIRONMENT", ""),
+        "account": os.environ.get("ACCOUNT_ID", ""),
+        "region": region,
+    }
+
+
 def notifier() -> Notifier | None:
     """SNS topic NOTIFICATIONS_TOPIC_ARN and custom events on EVENT_BUS_NAME (default bus)."""
     topic = os.environ.get("NOTIFICATIONS_TOPIC_ARN") or None
     bus = os.environ.get("EVENT_BUS_NAME", "default")
-    return Notifier(aws_client("sns"), aws_client("events"), topic, bus)
+    return Notifier(aws_client("sns"), aws_client("events"), topic, bus, origin())
 
 
 @cache
@@ -121,4 +131,6 @@ def runtime_gateway() -> RuntimeGateway:
 def operations() -> Operations:
     """The rollout API's service: listing, live views, commands, manual starts."""
     service = rollout_service()
-    return Operations(service=service, sagemaker=service.sagemaker, alarms=service.alarms)
+    return Operations(
+        service=service, sagemaker=service.sagemaker, alarms=service.alarms, environment=origin()["environment"]
+    )

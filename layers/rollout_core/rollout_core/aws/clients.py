@@ -7,12 +7,18 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+# How many calls one client may have in flight at once: the controller decides that many
+# endpoints concurrently (service.DECISION_WORKERS). botocore keeps max_pool_connections
+# connections per client (10 by default); a thread beyond it opens a connection and drops it.
+CONCURRENT_CALLS = 16
+
 # ``total_max_attempts`` counts calls, not retries. Standard mode retries throttling and
 # transient errors with backoff; what still fails reaches the core as a ClientError.
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 4},
     connect_timeout=5,
     read_timeout=30,
+    max_pool_connections=CONCURRENT_CALLS,
 )
 
 

@@ -11,11 +11,16 @@ SOURCE = "sagemaker-rollout"  # the source of our custom events on the default b
 
 
 class Notifier:
-    def __init__(self, sns: Any, events: Any, topic_arn: str | None, bus: str = "default") -> None:
+    def __init__(
+        self, sns: Any, events: Any, topic_arn: str | None, bus: str = "default", origin: dict[str, str] | None = None
+    ) -> None:
         self._sns = sns
         self._events = events
         self._topic = topic_arn
         self._bus = bus
+        # Who announces: this stack's environment, account and region, added to every event's
+        # detail (a downstream environment, maybe in another account, follows them).
+        self._origin = {k: v for k, v in (origin or {}).items() if v}
 
     def publish(self, notifications: list[Notification]) -> None:
         """SNS first, then EventBridge; raises on the first failure (the caller retries all)."""
@@ -39,7 +44,7 @@ class Notifier:
                     {
                         "Source": SOURCE,
                         "DetailType": note.detail_type,
-                        "Detail": json.dumps(note.detail, default=str),
+                        "Detail": json.dumps({**note.detail, **self._origin}, default=str),
                         "EventBusName": self._bus,
                         "Resources": note.resources,
                     }

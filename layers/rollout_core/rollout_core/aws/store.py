@@ -29,8 +29,12 @@ def _rollout_key(rollout_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"ROLLOUT#{rollout_id}"}, "sk": {"S": "ROLLOUT"}}
 
 
-def _lock_key(endpoint_name: str) -> dict[str, Any]:
-    return {"pk": {"S": f"ENDPOINT#{endpoint_name}"}, "sk": {"S": "LOCK"}}
+def _lock_key(endpoint_name: str, slot: str = "LOCK") -> dict[str, Any]:
+    """The endpoint's LOCK (its one live rollout) or GATE (its one WAITING rollout: promotion.py)."""
+    return {"pk": {"S": f"ENDPOINT#{endpoint_name}"}, "sk": {"S": slot}}
+
+
+GATE = "GATE"
 
 
 class RolloutStore:
@@ -44,8 +48,19 @@ class RolloutStore:
         item = self._ddb.get_item(TableName=self._table, Key=_rollout_key(rollout_id), ConsistentRead=True).get("Item")
         return None if item is None else load_rollout(item["body"]["S"])
 
-    def lock_owner(self, endpoint_name: str) -> str | None:
-        item = self._ddb.get_item(TableName=self._table, Key=_lock_key(endpoint_name), ConsistentRead=True).get("Item")
+    def lock_owner(self, endpoint_name: str, slot: str = "LOCK") -> str | None:
+        """The rollout holding the endpoint's LOCK (or, with ``slot=GATE``, its gate)."""
+        key = _lock_key(endpoint_name, slot)
+        item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        return None if item is None else str(item["rollout_id"]["S"])
+
+    def serving_rollout(self, endpoint_name: str) -> str | None:
+        """The id of the endpoint's last promoted rollout, if any."""
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"ENDPOINT#{endpoint_name}"}, "sk": {"S": "SERVING"}},
+            ConsistentRead=True,
+        ).get("Item")
         return None if item is None else str(item["rollout_id"]["S"])
 
     def serving_model(self, endpoint_name: str) -> str | None:
@@ -68,6 +83,16 @@ class RolloutStore:
                 "rollout_id": {"S": rollout.rollout_id},
             },
         )
+
+    def of_endpoint(self, endpoint_name: str) -> list[Rollout]:
+        """Every recorded rollout of one endpoint (every page of a filtered Scan; the versions view)."""
+        found: list[Rollout] = []
+        token: dict[str, Any] | None = None
+        while True:
+            items, token = self.page(1000, token, endpoint_name)
+            found += items
+            if not token:
+                return found
 
     def page(
         self, limit: int, token: dict[str, Any] | None, endpoint: str | None = None, phase: str | None = None
@@ -131,21 +156,16 @@ class RolloutStore:
             item["live_sk"] = {"S": f"{rollout.created_at.isoformat()}#{rollout.rollout_id}"}
         return item
 
-    def create(self, rollout: Rollout, *, stale_owner: str | None, superseded: Rollout | None) -> Rollout:
+    def create(
+        self, rollout: Rollout, *, stale_owner: str | None, superseded: Rollout | None, slot: str = "LOCK"
+    ) -> Rollout:
         """Record a new rollout and make it the endpoint's owner, atomically.
 
         ``stale_owner`` is the lock's current owner as read (None: no lock); ``superseded``
-        is that owner's new state when it was live and is being superseded.
+        is that owner's new state when it was live and is being superseded. With ``slot=GATE``
+        the new (WAITING) rollout takes the endpoint's gate instead of its lock.
         """
         created = rollout.model_copy(update={"version": 1})
-        lock_condition: dict[str, Any]
-        if stale_owner is None:
-            lock_condition = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            lock_condition = {
-                "ConditionExpression": "rollout_id = :owner",
-                "ExpressionAttributeValues": {":owner": {"S": stale_owner}},
-            }
         items: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -154,23 +174,51 @@ class RolloutStore:
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {**_lock_key(rollout.endpoint_name), "rollout_id": {"S": rollout.rollout_id}},
-                    **lock_condition,
-                }
-            },
+            {"Put": self._slot_put(rollout, slot, stale_owner)},
         ]
         if superseded is not None:
             items.append({"Put": self._versioned_put(superseded)})
+        self._transact(items)
+        return created
+
+    def claim(self, released: Rollout, *, stale_owner: str | None, superseded: Rollout | None) -> Rollout:
+        """A WAITING rollout, released (now PENDING), leaves the gate and takes the lock, atomically."""
+        items: list[dict[str, Any]] = [
+            {"Put": self._versioned_put(released)},
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _lock_key(released.endpoint_name, GATE),
+                    "ConditionExpression": "rollout_id = :me",
+                    "ExpressionAttributeValues": {":me": {"S": released.rollout_id}},
+                }
+            },
+            {"Put": self._slot_put(released, "LOCK", stale_owner)},
+        ]
+        if superseded is not None:
+            items.append({"Put": self._versioned_put(superseded)})
+        self._transact(items)
+        return released.model_copy(update={"version": released.version + 1})
+
+    def _slot_put(self, rollout: Rollout, slot: str, stale_owner: str | None) -> dict[str, Any]:
+        condition: dict[str, Any]
+        if stale_owner is None:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "rollout_id = :owner",
+                "ExpressionAttributeValues": {":owner": {"S": stale_owner}},
+            }
+        item = {**_lock_key(rollout.endpoint_name, slot), "rollout_id": {"S": rollout.rollout_id}}
+        return {"TableName": self._table, "Item": item, **condition}
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
             self._ddb.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if error_code(exc)[0] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
                 raise ConflictError(str(exc)) from exc
             raise
-        return created
 
     def _versioned_put(self, rollout: Rollout) -> dict[str, Any]:
         nxt = rollout.model_copy(update={"version": rollout.version + 1})
@@ -193,14 +241,16 @@ class RolloutStore:
         saved = rollout.model_copy(update={"version": rollout.version + 1})
         if not saved.live:
             self.release(saved)  # idempotent: also repeated when the clean-up is acknowledged
+            if saved.promotion is not None and saved.promotion.released_at is None:
+                self.release(saved, GATE)  # ended while WAITING: its gate is free
         return saved
 
-    def release(self, rollout: Rollout) -> None:
-        """Free the endpoint's lock if this (finished) rollout still holds it."""
+    def release(self, rollout: Rollout, slot: str = "LOCK") -> None:
+        """Free the endpoint's lock (or gate) if this (finished) rollout still holds it."""
         try:
             self._ddb.delete_item(
                 TableName=self._table,
-                Key=_lock_key(rollout.endpoint_name),
+                Key=_lock_key(rollout.endpoint_name, slot),
                 ConditionExpression="rollout_id = :me",
                 ExpressionAttributeValues={":me": {"S": rollout.rollout_id}},
             )
