@@ -25,6 +25,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.servicequotas.responses import ServiceQuotasResponse
 
@@ -34,6 +35,14 @@ from .sagemaker_ext import EndpointSimulator, ResourceLimitExceeded
 # about other behaviour). A scenario's ``quota:`` replaces a type's value.
 DEFAULT_QUOTAS = {"ml.m5.large": 20, "ml.m5.xlarge": 20, "ml.g4dn.xlarge": 4, "ml.g5.xlarge": 4}
 _NOT_RUNNING = frozenset({"Failed", "Deleting", "OutOfService"})
+
+
+class AccessDeniedException(JsonRESTError):
+    """What Service Quotas answers a caller whose policy lacks the action (Service Quotas API
+    reference, Errors: AccessDeniedException, "You do not have sufficient permission")."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("AccessDeniedException", message)
 
 
 def quota_code(instance_type: str) -> str:
@@ -47,6 +56,7 @@ class InstanceQuotas:
     def __init__(self, simulator: EndpointSimulator) -> None:
         self.simulator = simulator
         self.by_account: dict[str, dict[str, int]] = {}
+        self.unreadable: set[str] = set()  # accounts whose ListServiceQuotas is denied (SageMaker still enforces)
         self._saved: Any = None
 
     def set(self, account: str, quotas: dict[str, int] | None) -> None:
@@ -81,6 +91,11 @@ class InstanceQuotas:
         params = json.loads(response.body or "{}")
         listed = []
         region, account = response.region, response.current_account
+        if account in self.unreadable:
+            raise AccessDeniedException(
+                f"User: arn:aws:sts::{account}:assumed-role/controller is not authorized to perform: "
+                "servicequotas:ListServiceQuotas"
+            )
         if params.get("ServiceCode") == "sagemaker":
             for instance_type, value in sorted(self.of(account).items()):
                 code = quota_code(instance_type)

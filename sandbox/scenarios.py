@@ -66,6 +66,9 @@ class Expectation(BaseModel):
     test_notifications: int | None = None
     # issue 17: the rollout's own candidate alarms: metric -> state (or MISSING: it does not exist)
     candidate_alarms: dict[str, str] | None = None
+    # issue 17: the endpoint configs the rollout made that still exist, by what follows its id
+    # in their names (e.g. ["-final1"]), exactly
+    configs: list[str] | None = None
     reason_matches: str | None = None  # a regular expression the rollout's reason matches
     analysis: str | None = None  # the rollout's latest canary analysis verdict: PASS, FAIL, INCONCLUSIVE
     user_requests: dict[str, int] | None = None  # package label -> users' requests its variant got, exactly
@@ -102,6 +105,9 @@ class Scenario(BaseModel):
     # The account's endpoint instance quotas (Service Quotas), per type; unset types keep the
     # sandbox's defaults (sandbox/quotas_ext.py). SageMaker enforces them.
     quota: dict[str, int] = Field(default_factory=dict)
+    # The quotas cannot be read (ListServiceQuotas denied): the pre-flight only warns, and
+    # SageMaker still refuses what does not fit (ResourceLimitExceeded).
+    quota_reads_denied: bool = False
     # Users' traffic: {rps: 20, v2: {error_rate: 0.03, latency_ms: 140}} (per package label, the
     # fields of sandbox.traffic_ext.VariantProfile); every endpoint gets 20 rps of 100 ms, no error,
     # when the scenario says nothing.
@@ -187,6 +193,8 @@ class Runner:
             self.sandbox.traffic.profile = self._profile
             for stack in self.stacks.values():  # the scenario's quotas, in every account (issue 17)
                 stack.quotas.of(stack.account).update(self.scenario.quota)
+                if self.scenario.quota_reads_denied:
+                    stack.quotas.unreadable.add(stack.account)
             if not self.chained:
                 self.sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
                 for alarm in self.target.guard_alarms:
@@ -679,6 +687,11 @@ class Runner:
             states = {a["AlarmName"]: a["StateValue"] for a in found["MetricAlarms"]}
             seen = {metric: states.get(name, "MISSING") for metric, name in names.items()}
             assert seen == want.candidate_alarms, f"candidate alarms {seen}, expected {want.candidate_alarms}"
+        if want.configs is not None:
+            stack = self.stacks[self._env]
+            listed = stack.client("sagemaker").list_endpoint_configs(NameContains=rollout.rollout_id, MaxResults=100)
+            left = sorted(c["EndpointConfigName"].split(rollout.rollout_id, 1)[1] for c in listed["EndpointConfigs"])
+            assert left == sorted(want.configs), f"configs left {left}, expected {sorted(want.configs)}"
         if want.reason_matches is not None:
             assert re.search(want.reason_matches, rollout.reason), f"reason {rollout.reason!r} does not match"
         if want.analysis is not None:

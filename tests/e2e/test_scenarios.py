@@ -38,6 +38,7 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "quota_preflight_fails_before_touching",  # issue 17
         "candidate_alarm_rolls_back",
         "fallback_instance_type_takes_over",
+        "sagemaker_refuses_then_fallback_type",
         "failed_health_check_shows_container_log",
         "doctor_reports_a_bad_autoscaling_policy",
         "chain_dev_staging_prod",  # issue 11: environments in a chain

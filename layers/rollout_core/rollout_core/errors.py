@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import candidate_alarms, changes
+from . import candidate_alarms, changes, fallbacks
 from .decisions import refused
 from .history import describe, notify, record
 from .models import (
@@ -92,6 +92,13 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
         detail = f"{detail} (still not found after {int(waited)}s)"
     elif _transient(code, message):
         return record(_not_sent(rollout, action, now), now, "will retry", detail, None, [])
+    elif fallbacks.refuses_candidate(rollout, action, code, message):
+        # issue 17: the candidate's instance type does not fit the quota: the next type, if any.
+        moved = fallbacks.after_refusal(rollout, action, code, message, now)
+        if moved is not None:
+            return moved
+        if rollout.refused_types:
+            detail = f"{action.kind} failed: {code}: {fallbacks.refusals(rollout, message)}"
     if rollout.phase is Phase.ROLLING_BACK or isinstance(
         action, DeleteEndpointConfig | DeleteModel | PruneOldModels | DeleteEndpoint
     ):

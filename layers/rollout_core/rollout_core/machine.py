@@ -187,7 +187,7 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
             "phase": Phase.PROVISIONING,
             "baseline": None,
             "candidate_alarms": {},  # nothing to roll back to: nothing for alarms to do
-            "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
+            "desired_config": naming.final_config(r.endpoint_name, r.rollout_id, r.type_attempt),
             "desired_weights": {r.candidate.variant_name: 100},
         }
         reason = "first deployment: creating the endpoint" + fell_back + preflight.warnings(obs)
@@ -216,7 +216,7 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         "baseline_config": obs.baseline_config or BaselineConfig(),
         "autoscaling": obs.autoscaling,
         "full_capacity": serving.instance_count,
-        "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id),
+        "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt),
         "desired_weights": {serving.variant_name: 100, candidate.variant_name: 0},
     }
     reason = f"candidate joins baseline {serving.variant_name} at weight 0" + fell_back + preflight.warnings(obs)
@@ -325,7 +325,7 @@ def _baking(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return _shift(r, obs, now, r.step_index + 1, "step baked with guard alarms OK" + judged.note)
     update = {
         "phase": Phase.PROMOTING,
-        "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
+        "desired_config": naming.final_config(r.endpoint_name, r.rollout_id, r.type_attempt),
         "desired_weights": {r.candidate.variant_name: 100},
         "attempts": 0,
     }

@@ -398,6 +398,9 @@ class Rollout(BaseModel):
     # The candidate variant's own guard alarms (metric -> alarm name), made when it joins and
     # deleted among the finishing actions; empty for a first deployment.
     candidate_alarms: dict[str, str] = Field(default_factory=dict)
+    # "<type>: <SageMaker's words>" for each instance type SageMaker refused the candidate with
+    # ResourceLimitExceeded (fallbacks.py); the configs of the n-th type are named with n.
+    refused_types: list[str] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     version: int = 0
@@ -433,6 +436,11 @@ class Rollout(BaseModel):
     @property
     def first_deployment(self) -> bool:
         return self.baseline is None
+
+    @property
+    def type_attempt(self) -> int:
+        """How many instance types SageMaker refused before the candidate's (config names use it)."""
+        return len(self.refused_types)
 
     @property
     def current_step_percent(self) -> int:

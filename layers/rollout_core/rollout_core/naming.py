@@ -30,14 +30,20 @@ def variant_name(rid: str) -> str:
     return f"v-{rid}"
 
 
-def rollout_config(endpoint_name: str, rid: str) -> str:
+def _attempt(type_attempt: int) -> str:
+    # The n-th instance type tried after SageMaker refused the ones before it (fallbacks.py):
+    # its configs get names of their own, so each type's create stays idempotent.
+    return str(type_attempt) if type_attempt else ""
+
+
+def rollout_config(endpoint_name: str, rid: str, type_attempt: int = 0) -> str:
     """Baseline and candidate side by side."""
-    return f"{config_prefix(endpoint_name)}{rid}-roll"
+    return f"{config_prefix(endpoint_name)}{rid}-roll{_attempt(type_attempt)}"
 
 
-def final_config(endpoint_name: str, rid: str) -> str:
+def final_config(endpoint_name: str, rid: str, type_attempt: int = 0) -> str:
     """The candidate alone (promotion, or a first deployment)."""
-    return f"{config_prefix(endpoint_name)}{rid}-final"
+    return f"{config_prefix(endpoint_name)}{rid}-final{_attempt(type_attempt)}"
 
 
 def rollback_config(endpoint_name: str, rid: str) -> str:
