@@ -312,6 +312,8 @@ class Sandbox:
             "SAMPLE_PAYLOAD_BUCKET": self.parameters.get("SamplePayloadBucket", ""),
             "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
             "ALARM_NAME_PREFIX": self.parameters.get("AlarmNamePrefix", ""),
+            # As the template sets it for the inference API and the rollout API (doctor).
+            "REALTIME_LIMIT_BYTES": str(self.parameters.get("RealtimeLimitBytes", "4500000")),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
             or self.parameters.get("EndpointName", ""),

@@ -16,7 +16,8 @@ One ``World`` holds one or more stacks (sandbox/stack.py), each in an AWS accoun
   are delivered like any other event.
 - The SageMaker, Application Auto Scaling and S3/job simulators, the instance quotas (kept per
   account), CloudWatch alarm states and the containers' CloudWatch Logs, CloudWatch's metric data
-  (sandbox/cloudwatch_ext.py), users' traffic on every account's real-time endpoints
+  (sandbox/cloudwatch_ext.py) with the functions' EMF metrics in it (sandbox/emf_ext.py), users'
+  traffic on every account's real-time endpoints
   (sandbox/traffic_ext.py), the clock and the stopwatch are shared.
 
 Deliveries are synchronous and in order: what a handler causes (endpoint state changes, our
@@ -39,6 +40,7 @@ from . import peek
 from .alarms_ext import AlarmStates
 from .autoscaling_ext import AutoscalingSimulator
 from .cloudwatch_ext import MetricStore
+from .emf_ext import EmfSink
 from .iam_policy import Access, Statement, explicitly_allows, explicitly_denies
 from .jobs_ext import JobsSimulator
 from .logs_ext import ContainerLogs
@@ -104,6 +106,7 @@ class World:
         # CloudWatch's metric data (percentiles included), and users' traffic on the real-time
         # endpoints with the per-variant metrics SageMaker publishes for it (``rps``; 0: none).
         self.metrics = MetricStore()
+        self.emf = EmfSink(self.metrics, clock=lambda: self.now)  # the functions' EMF into CloudWatch
         self.traffic = TrafficSimulator(
             self.metrics,
             clock=lambda: self.now,
@@ -151,6 +154,7 @@ class World:
         self.container_logs.install()
         self.jobs.install()
         self.metrics.install()
+        self.emf.install()
         clock.set_source(lambda: self.now)
         clock.set_timer(lambda: self.stopwatch)
         self.started = True
@@ -163,6 +167,7 @@ class World:
         clock.set_source(None)
         clock.set_timer(None)
         new_execution_environment()
+        self.emf.uninstall()
         self.metrics.uninstall()
         self._clients.clear()
         self.jobs.uninstall()

@@ -23,7 +23,7 @@ from rollout_core.api_errors import install_error_handlers, json_error
 from rollout_core.doctor_reads import read_facts
 from rollout_core.models import NAME_PATTERN, Phase
 from rollout_core.operations import OperationError, summary
-from rollout_core.wiring import operations, rollout_service
+from rollout_core.wiring import metrics_gateway, operations, rollout_service
 
 logger = Logger()
 tracer = Tracer()
@@ -93,7 +93,7 @@ def steer(
 @app.get("/v1/endpoints/<endpoint>/doctor", responses=api_docs.DOCTOR)
 @tracer.capture_method
 def doctor_report(endpoint: Annotated[str, Path(pattern=NAME_PATTERN)]) -> Response[str]:
-    facts = read_facts(rollout_service(), endpoint, clock.now())
+    facts = read_facts(rollout_service(), endpoint, clock.now(), metrics_gateway())
     if facts is None:
         raise OperationError(404, f"no endpoint named {endpoint}")
     findings = doctor.diagnose(facts)

@@ -84,3 +84,37 @@ def test_the_doctor_route_reports_and_flags_a_missing_guard_alarm(stack: Sandbox
         "fix": "create it, or remove it from the target's guard_alarms",
     }
     assert stack.api("GET", "/v1/endpoints/no-such-endpoint/doctor")["statusCode"] == 404
+
+
+def test_doctor_reports_oversized_requests_from_the_inference_apis_own_metrics(stack: Sandbox):
+    """The invocations route publishes each request's size and each 413 as EMF (namespace
+    SageMakerRollout, dimensions service and endpoint); the sandbox's CloudWatch extracts them
+    (sandbox/emf_ext.py) and doctor reads them back in one GetMetricData."""
+    (first,) = register(stack, 1)
+    stack.set_approval(first, "Approved")
+    stack.advance(180)
+    route = "/v1/endpoints/churn-endpoint/invocations"
+    csv = {"Content-Type": "text/csv"}
+    assert stack.api("POST", route, b"1,2,3", csv)["statusCode"] == 200
+    before = json.loads(stack.api("GET", "/v1/endpoints/churn-endpoint/doctor")["body"])
+    assert "payloads" not in [f["check"] for f in before["findings"]]
+    near = b"1" * 4_000_000  # accepted: 89 % of the API's 4.5 MB real-time limit
+    over = b"1" * 4_600_000  # the route's own 413 (its base64 still fits Lambda's 6 MB payload)
+    assert stack.api("POST", route, near, csv)["statusCode"] == 200
+    for _ in range(2):
+        assert stack.api("POST", route, over, csv)["statusCode"] == 413
+    stack.advance(60)
+
+    report = json.loads(stack.api("GET", "/v1/endpoints/churn-endpoint/doctor")["body"])
+
+    payloads = [f["message"] for f in report["findings"] if f["check"] == "payloads"]
+    assert payloads == [
+        "the largest request in the last day was 4.0 MB, near the real-time limit of 4.5 MB",
+        "2 requests got 413 (too large) in the last day",
+    ]
+    reads = [r for r in stack.metrics.reads if r["queries"][0]["Id"] == "largest"]
+    assert len(reads) == 2 and [q["MetricStat"]["Stat"] for q in reads[-1]["queries"]] == ["Maximum", "Sum"]
+    assert reads[-1]["queries"][0]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "endpoint", "Value": "churn-endpoint"},
+        {"Name": "service", "Value": "sagemaker-rollout"},
+    ]

@@ -80,8 +80,17 @@ def test_failed_updates_and_payloads_near_the_limit():
         requests_413=7,
     )
     assert [(s, c) for s, c, _ in got] == [(Severity.MEDIUM, "failed_updates")] + [(Severity.MEDIUM, "payloads")] * 2
-    assert "ModuleNotFoundError" in got[0][2] and "5.5 MB" in got[1][2] and "7 requests got 413" in got[2][2]
+    # sizes in decimal MB, as RealtimeLimitBytes' 4.5 MB (5.5 MiB is 5.8 MB; 6 MiB is 6.3 MB)
+    assert "ModuleNotFoundError" in got[0][2] and "5.8 MB" in got[1][2] and "7 requests got 413" in got[2][2]
+    assert "near the real-time limit of 6.3 MB" in got[1][2]
     assert found(largest_request_bytes=4.0 * 1024 * 1024) == []  # 4 MB: not near 6 MB
+
+
+def test_payloads_are_near_the_apis_own_real_time_limit():
+    """The API's RealtimeLimitBytes (4.5 MB by default) is the limit a request meets first."""
+    (finding,) = found(largest_request_bytes=4_000_000, realtime_limit_bytes=4_500_000)
+    assert finding[2] == "the largest request in the last day was 4.0 MB, near the real-time limit of 4.5 MB"
+    assert found(largest_request_bytes=3_500_000, realtime_limit_bytes=4_500_000) == []  # 78 %
 
 
 def test_the_cli_exits_1_on_a_high_finding_only():

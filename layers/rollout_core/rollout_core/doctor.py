@@ -13,8 +13,9 @@ Thresholds (the stricter reading where AWS gives no number):
 - guard alarms: one that does not exist is HIGH (a rollout would hold or ignore it); one in
   INSUFFICIENT_DATA is MEDIUM (a bake under `insufficient_data: HOLD` never ends);
 - a recent failed update is MEDIUM, with SageMaker's reason;
-- payloads: a largest request over 80 % of InvokeEndpoint's 6 MB is MEDIUM; any 413 in the
-  last day is MEDIUM (use the async or batch route).
+- payloads: a largest request (the inference API's own metric, request_metrics.py) over 80 % of
+  the real-time limit (the API's RealtimeLimitBytes, at most InvokeEndpoint's 6 MB) is MEDIUM;
+  any 413 of the API in the last day is MEDIUM (use the async or batch route).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class Facts(BaseModel):
     failed_updates: list[str] = Field(default_factory=list)  # recent failures, with their reasons
     largest_request_bytes: float | None = None  # the API's own metric, last day
     requests_413: int = 0  # the API's own count, last day
+    realtime_limit_bytes: int = REALTIME_MAX_BYTES  # the API's real-time limit (RealtimeLimitBytes)
 
 
 def diagnose(facts: Facts) -> list[Finding]:
@@ -203,13 +205,14 @@ def _failures(facts: Facts) -> list[Finding]:
 def _payloads(facts: Facts) -> list[Finding]:
     out = []
     largest = facts.largest_request_bytes
-    if largest is not None and largest > NEAR_LIMIT * REALTIME_MAX_BYTES:
+    limit = min(facts.realtime_limit_bytes, REALTIME_MAX_BYTES)
+    if largest is not None and largest > NEAR_LIMIT * limit:
         out.append(
             Finding(
                 severity=Severity.MEDIUM,
                 check="payloads",
-                message=f"the largest request in the last day was {largest / 1024 / 1024:.1f} MB, near the real-time "
-                "limit of 6 MB",
+                message=f"the largest request in the last day was {largest / 1e6:.1f} MB, near the real-time "
+                f"limit of {limit / 1e6:.1f} MB",
                 fix="send large payloads to the job route (async inference or batch transform)",
             )
         )

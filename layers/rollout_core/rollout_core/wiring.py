@@ -102,6 +102,12 @@ def controller_service() -> RolloutService:
 
 
 @cache
+def metrics_gateway() -> MetricsGateway:
+    """CloudWatch GetMetricData (doctor: the inference API's request metrics)."""
+    return MetricsGateway(aws_client("cloudwatch"))
+
+
+@cache
 def job_service() -> JobService:
     """Environment: TABLE_NAME, TARGETS_PREFIX, JOBS_BUCKET."""
     table = os.environ["TABLE_NAME"]
