@@ -1,6 +1,7 @@
 """Command line: ``python -m rollout_client [--api URL] invoke ENDPOINT FILE`` and
-``python -m rollout_client rollout list|status|pause|resume|promote|abort|approve|start`` and
-``python -m rollout_client versions --group G`` (every environment of $SAGEMAKER_ROLLOUT_APIS)."""
+``python -m rollout_client rollout list|status|pause|resume|promote|abort|approve|start``,
+``python -m rollout_client versions --group G`` (every environment of $SAGEMAKER_ROLLOUT_APIS) and
+``python -m rollout_client doctor ENDPOINT [--json]``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from . import versions_cli
+from . import doctor_cli, versions_cli
 from .client import ApiError, RolloutClient, default_api_url
 from .rollout_cli import add_commands, run
 
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--output", "-o", type=Path, default=None, help="write the result here (default: stdout)")
     invoke.add_argument("--json", action="store_true", help="print a JSON summary instead of the body")
     add_commands(sub, common)
+    doctor_cli.add_command(sub, common)
     versions_cli.add_command(sub, common)
     clean = sub.add_parser(
         "cleanup",
@@ -104,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = {"realtime_limit": args.realtime_limit} if args.realtime_limit else {}
     client = RolloutClient(args.api, region=args.region, **options)
-    if args.command == "rollout":
+    if args.command in ("rollout", "doctor"):
         try:
-            return run(args, client, Console())
+            return (run if args.command == "rollout" else doctor_cli.run)(args, client, Console())
         except ApiError as exc:
             err.print(f"[red]error {exc.status}: {exc.message}[/red]")
             return 1

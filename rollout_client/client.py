@@ -185,6 +185,11 @@ class RolloutClient:
         view: dict[str, Any] = json.loads(self.request("GET", f"/v1/rollouts/{quote(rollout_id)}").data)
         return view
 
+    def doctor(self, endpoint: str) -> dict[str, Any]:
+        """GET /v1/endpoints/{endpoint}/doctor: the findings, the most severe first, and ``high``."""
+        report: dict[str, Any] = json.loads(self.request("GET", f"/v1/endpoints/{quote(endpoint)}/doctor").data)
+        return report
+
     def steer(self, rollout_id: str, action: str) -> dict[str, Any]:
         """pause | resume | promote | abort | approve (a rollout waiting at a manual gate)."""
         done: dict[str, Any] = json.loads(self.request("POST", f"/v1/rollouts/{quote(rollout_id)}/{action}").data)

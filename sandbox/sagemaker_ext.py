@@ -49,6 +49,7 @@ is installed; ``advance()`` completes the transitions that are due by the simula
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,7 @@ class Failure:
 
     reason: str
     status: str = "InService"  # InService (back on the previous config) | Failed | UpdateRollbackFailed
+    log: str | None = None  # what the new containers wrote (sandbox/logs_ext.py), e.g. a failed /ping
 
 
 @dataclass
@@ -132,6 +134,12 @@ class EndpointSimulator:
         # change is accepted: SageMaker's side effects beyond the endpoint (e.g. the async test
         # notifications, sandbox/jobs_ext.py).
         self.on_start: list[Callable[[SageMakerModelBackend, str, str], None]] = []
+        # Called with (backend, endpoint, transition) when a transition completes (or fails):
+        # e.g. the containers' log lines (sandbox/logs_ext.py).
+        self.on_complete: list[Callable[[SageMakerModelBackend, FakeEndpoint, Transition], None]] = []
+        # Called with (backend, instances added per type) before a change that adds instances is
+        # accepted; raises ResourceLimitExceeded past a quota (sandbox/quotas_ext.py installs it).
+        self.quota_check: Callable[[SageMakerModelBackend, Counter[str]], None] | None = None
         self._saved: dict[tuple[type, str], Any] = {}
 
     # --- installing ---------------------------------------------------------------------
@@ -250,6 +258,13 @@ class EndpointSimulator:
                     "variant or changes its instance type."
                 )
 
+    def _require_quota(self, backend: SageMakerModelBackend, config: FakeEndpointConfig) -> None:
+        if self.quota_check is not None:
+            fleet: Counter[str] = Counter()
+            for v in config.production_variants:
+                fleet[str(v.get("InstanceType", ""))] += int(v.get("InitialInstanceCount", 1))
+            self.quota_check(backend, fleet)
+
     def _configs_in_use(self, backend: SageMakerModelBackend) -> dict[str, str]:
         """Config name -> the endpoint that serves it or is being moved to it."""
         used = {e.endpoint_config_name: name for name, e in backend.endpoints.items()}
@@ -274,6 +289,7 @@ class EndpointSimulator:
         self._require_in_service(endpoint)
         config = self._require_config(backend, endpoint_config_name)
         self._require_no_autoscaling_lost(backend, endpoint, config)
+        self._require_quota(backend, config)  # a new fleet for the whole config
         transition = Transition(
             self._due(), "config", config_name=endpoint_config_name, retain=bool(retain_all_variant_properties)
         )
@@ -302,6 +318,11 @@ class EndpointSimulator:
             raise ValidationError(
                 message="UpdateEndpointWeightsAndCapacities changes the capacity of one variant per request."
             )
+        if self.quota_check is not None and instances:
+            config = backend.endpoint_configs[endpoint.endpoint_config_name]
+            types = {v["VariantName"]: str(v.get("InstanceType", "")) for v in config.production_variants}
+            live = {v["VariantName"]: int(v.get("CurrentInstanceCount", 0)) for v in endpoint.production_variants}
+            self.quota_check(backend, Counter({types[n]: max(0, c - live.get(n, 0)) for n, c in instances.items()}))
         weights = {v["VariantName"]: float(v["DesiredWeight"]) for v in desired if "DesiredWeight" in v}
         for variant in endpoint.production_variants:
             if variant["VariantName"] in weights:
@@ -336,6 +357,7 @@ class EndpointSimulator:
             raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
         self._raise_injected(endpoint_name)
         config = self._require_config(backend, endpoint_config_name)
+        self._require_quota(backend, config)
         endpoint = FakeEndpoint(  # type: ignore[abstract]
             account_id=backend.account_id,
             region_name=backend.region_name,
@@ -457,6 +479,8 @@ class EndpointSimulator:
                 del backend.endpoints[name]
                 continue
             self._complete(backend, endpoint, transition)
+            for hook in self.on_complete:
+                hook(backend, endpoint, transition)
             self._announce(backend, endpoint)
 
     def _complete(self, backend: SageMakerModelBackend, endpoint: FakeEndpoint, transition: Transition) -> None:

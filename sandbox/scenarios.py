@@ -59,10 +59,16 @@ class Expectation(BaseModel):
     notified: str | None = None  # an EventBridge detail-type announced so far (e.g. "Rollout Paused")
     paused: bool | None = None
     instances: dict[str, int] | None = None  # package label -> instances of its variant, exactly
+    instance_types: dict[str, str] | None = None  # package label -> its variant's instance type (issue 17)
     rollouts: int | None = None  # how many rollouts the package (``rollout``) has had
     history_contains: str | None = None  # a reason in the rollout's history contains this
     # SageMaker's async test notifications delivered so far (distinct SNS messages)
     test_notifications: int | None = None
+    # issue 17: the rollout's own candidate alarms: metric -> state (or MISSING: it does not exist)
+    candidate_alarms: dict[str, str] | None = None
+    # issue 17: the endpoint configs the rollout made that still exist, by what follows its id
+    # in their names (e.g. ["-final1"]), exactly
+    configs: list[str] | None = None
     reason_matches: str | None = None  # a regular expression the rollout's reason matches
     analysis: str | None = None  # the rollout's latest canary analysis verdict: PASS, FAIL, INCONCLUSIVE
     user_requests: dict[str, int] | None = None  # package label -> users' requests its variant got, exactly
@@ -101,6 +107,12 @@ class Scenario(BaseModel):
     # How long a model/config SageMaker has just created stays invisible to the calls that use
     # it (CreateEndpoint API reference: eventually consistent read). 0: visible at once.
     lookup_delay_seconds: float = 0
+    # The account's endpoint instance quotas (Service Quotas), per type; unset types keep the
+    # sandbox's defaults (sandbox/quotas_ext.py). SageMaker enforces them.
+    quota: dict[str, int] = Field(default_factory=dict)
+    # The quotas cannot be read (ListServiceQuotas denied): the pre-flight only warns, and
+    # SageMaker still refuses what does not fit (ResourceLimitExceeded).
+    quota_reads_denied: bool = False
     # Users' traffic: {rps: 20, v2: {error_rate: 0.03, latency_ms: 140}} (per package label, the
     # fields of sandbox.traffic_ext.VariantProfile); every endpoint gets 20 rps of 100 ms, no error,
     # when the scenario says nothing.
@@ -184,6 +196,10 @@ class Runner:
             self.stacks: dict[str, Sandbox] = world.stacks if isinstance(world, Chain) else {"": world}
             self.sandbox = self.stacks[self.default]
             self.sandbox.traffic.profile = self._profile
+            for stack in self.stacks.values():  # the scenario's quotas, in every account (issue 17)
+                stack.quotas.of(stack.account).update(self.scenario.quota)
+                if self.scenario.quota_reads_denied:
+                    stack.quotas.unreadable.add(stack.account)
             if not self.chained:
                 self.sandbox.put_target(self.target.model_dump_json(), self.target.model_package_group)
                 for alarm in self.target.guard_alarms:
@@ -278,6 +294,15 @@ class Runner:
         self._line("cloudwatch", f"{arg['name']} -> {arg['state']}", env)
         self._deliveries(self.stacks[env].set_alarm(arg["name"], arg["state"]))
 
+    def _step_candidate_alarm(self, arg: dict[str, str]) -> None:
+        """{rollout: v2, metric: 5xx, state: ALARM}: one of the candidate's own alarms changes."""
+        env = arg.get("env", self.default)
+        rollout = self._rollout(arg["rollout"], env)
+        assert rollout is not None and arg["metric"] in rollout.candidate_alarms, f"no {arg['metric']} alarm"
+        name = rollout.candidate_alarms[arg["metric"]]
+        self._line("cloudwatch", f"{name} -> {arg['state']}", env)
+        self._deliveries(self.stacks[env].set_alarm(name, arg["state"]))
+
     def _step_wait(self, arg: Any) -> None:
         """Minute by minute: SageMaker finishes what is due, events flow, schedules fire."""
         sandbox = self.sandbox
@@ -289,6 +314,7 @@ class Runner:
             sandbox.jobs.advance()
             self._deliveries(sandbox.deliver_endpoint_events())
             for stack in self.stacks.values():
+                self._deliveries(stack.evaluate_alarms())
                 self._deliveries(stack.tick())
                 if int((sandbox.now - START).total_seconds()) % 300 == 0:
                     self._deliveries(stack.tick("JobSweep"))
@@ -314,6 +340,45 @@ class Runner:
         """Autoscaling starts (to ``arg`` instances) just as the rollout's next update arrives."""
         self.sandbox.simulator.autoscale_before_next[self.target.endpoint_name] = int(arg)
         self._line("autoscaling", f"will scale the serving variant to {arg} as the next update arrives")
+
+    def _step_scaling_policy(self, arg: dict[str, Any]) -> None:
+        """The serving variant gets a scalable target ({min, max}) and a target-tracking policy
+        with ``scale_in_cooldown`` seconds (what a user sets up, e.g. a bad one for doctor)."""
+        sm = self.sandbox.client("sagemaker")
+        variant = sm.describe_endpoint(EndpointName=self.target.endpoint_name)["ProductionVariants"][0]["VariantName"]
+        rid = f"endpoint/{self.target.endpoint_name}/variant/{variant}"
+        aas = self.sandbox.client("application-autoscaling")
+        dimension = "sagemaker:variant:DesiredInstanceCount"
+        aas.register_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=rid,
+            ScalableDimension=dimension,
+            MinCapacity=int(arg.get("min", 1)),
+            MaxCapacity=int(arg.get("max", 4)),
+        )
+        aas.put_scaling_policy(
+            PolicyName=str(arg.get("name", "invocations-per-instance")),
+            ServiceNamespace="sagemaker",
+            ResourceId=rid,
+            ScalableDimension=dimension,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 70.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "ScaleInCooldown": int(arg.get("scale_in_cooldown", 300)),
+            },
+        )
+        self._line("autoscaling", f"{variant}: scalable target and a policy {arg}")
+
+    def _step_doctor(self, arg: Any) -> None:
+        """GET /v1/endpoints/{endpoint}/doctor as the rollout viewer (issue 17); the answer is
+        the last response (expect http_status / response_contains)."""
+        endpoint = str(arg or self.target.endpoint_name)
+        response = self.sandbox.api("GET", f"/v1/endpoints/{endpoint}/doctor", principal=VIEWER)
+        self.last_response = response
+        found = json.loads(response["body"]).get("findings", []) if response["statusCode"] == 200 else []
+        summary = "; ".join(f"{f['severity']} {f['message']}" for f in found) or "no finding"
+        self._line("api", f"doctor {endpoint} -> {response['statusCode']}: {summary}")
 
     def _step_edit(self, arg: Any) -> None:
         """Someone edits the package's description: SageMaker announces a state change that is
@@ -490,6 +555,14 @@ class Runner:
         described = self.stacks[env].client("sagemaker").describe_endpoint(EndpointName=self.targets[env].endpoint_name)
         return {self._label(v["VariantName"], env): v["CurrentInstanceCount"] for v in described["ProductionVariants"]}
 
+    def _instance_types(self, env: str | None = None) -> dict[str, str]:
+        """Instance type per package label, from the endpoint's current config."""
+        env = self.default if env is None else env
+        sm = self.stacks[env].client("sagemaker")
+        config = sm.describe_endpoint(EndpointName=self.targets[env].endpoint_name)["EndpointConfigName"]
+        variants = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        return {self._label(v["VariantName"], env): v["InstanceType"] for v in variants}
+
     def _weights(self, env: str | None = None) -> dict[str, int] | None:
         env = self.default if env is None else env
         weights = self.stacks[env].endpoint_weights(self.targets[env].endpoint_name)
@@ -598,6 +671,7 @@ class Runner:
                 "paused",
                 "reason_matches",
                 "analysis",
+                "candidate_alarms",
                 "shadow_analysis",
             ):
                 assert getattr(want, needs) is None, f"{needs} needs rollout"
@@ -617,6 +691,17 @@ class Runner:
             assert any(want.history_contains in r for r in reasons), f"no history reason has {want.history_contains!r}"
         if want.paused is not None:
             assert rollout.paused == want.paused, f"paused={rollout.paused}"
+        if want.candidate_alarms is not None:
+            names = rollout.candidate_alarms
+            found = self.sandbox.client("cloudwatch").describe_alarms(AlarmNames=sorted(names.values()))
+            states = {a["AlarmName"]: a["StateValue"] for a in found["MetricAlarms"]}
+            seen = {metric: states.get(name, "MISSING") for metric, name in names.items()}
+            assert seen == want.candidate_alarms, f"candidate alarms {seen}, expected {want.candidate_alarms}"
+        if want.configs is not None:
+            stack = self.stacks[self._env]
+            listed = stack.client("sagemaker").list_endpoint_configs(NameContains=rollout.rollout_id, MaxResults=100)
+            left = sorted(c["EndpointConfigName"].split(rollout.rollout_id, 1)[1] for c in listed["EndpointConfigs"])
+            assert left == sorted(want.configs), f"configs left {left}, expected {sorted(want.configs)}"
         if want.reason_matches is not None:
             assert re.search(want.reason_matches, rollout.reason), f"reason {rollout.reason!r} does not match"
         if want.analysis is not None:
@@ -639,6 +724,9 @@ class Runner:
         if want.endpoint_exists is not None:
             exists = stack.endpoint_status(endpoint) is not None
             assert exists == want.endpoint_exists, f"endpoint exists={exists}"
+        if want.instance_types is not None:
+            types = self._instance_types(env)
+            assert types == want.instance_types, f"instance types {types}, expected {want.instance_types}"
         if want.instances is not None:
             instances = self._instances(env)
             assert instances == want.instances, f"instances {instances}, expected {want.instances}"

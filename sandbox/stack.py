@@ -25,11 +25,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import payload_limits, peek
 from . import template as tpl
+from .alarms_ext import AlarmStates
 from .autoscaling_ext import AutoscalingSimulator
 from .cloudwatch_ext import MetricStore
 from .envelope import envelope
 from .gateway import ADMIN, API_ID, STAGE, Gateway, Principal, identity, refusal
 from .jobs_ext import JobsSimulator
+from .logs_ext import ContainerLogs
+from .quotas_ext import InstanceQuotas
 from .sagemaker_ext import EndpointSimulator
 from .traffic_ext import TrafficSimulator
 from .world import ACCOUNT, REGION, START, World
@@ -162,6 +165,7 @@ class Sandbox:
         environment: str | None = None,
         account: str = ACCOUNT,
         registry_account: str | None = None,
+        quotas: dict[str, int] | None = None,  # instance type -> this account's endpoint quota (issue 17)
         rps: float = 20.0,
     ) -> None:
         self._owns_world = world is None
@@ -195,6 +199,7 @@ class Sandbox:
         if environment is not None:
             self.parameters.setdefault("Environment", environment)
         self.gateway = Gateway(self.template, self.parameters, account=account)  # the API's IAM authorization
+        self.quotas.set(account, quotas)
         self.sample_archives = 0  # sample payload archives put so far
         self.handlers: dict[str, Handler] = {}
         self.modules: dict[str, ModuleType] = {}  # each function's app module, as loaded
@@ -220,6 +225,18 @@ class Sandbox:
     @property
     def autoscaling(self) -> AutoscalingSimulator:
         return self.world.autoscaling
+
+    @property
+    def quotas(self) -> InstanceQuotas:
+        return self.world.quotas
+
+    @property
+    def alarm_states(self) -> AlarmStates:
+        return self.world.alarm_states
+
+    @property
+    def container_logs(self) -> ContainerLogs:
+        return self.world.container_logs
 
     @property
     def jobs(self) -> JobsSimulator:
@@ -294,6 +311,9 @@ class Sandbox:
             # As the template sets it for the rollout controller (SamplePayloadBucket).
             "SAMPLE_PAYLOAD_BUCKET": self.parameters.get("SamplePayloadBucket", ""),
             "JOB_RETENTION_DAYS": self.parameters.get("JobRetentionDays", "7"),
+            "ALARM_NAME_PREFIX": self.parameters.get("AlarmNamePrefix", ""),
+            # As the template sets it for the inference API and the rollout API (doctor).
+            "REALTIME_LIMIT_BYTES": str(self.parameters.get("RealtimeLimitBytes", "4500000")),
             # As the template sets it for the inference API (ManagedEndpointPrefix or EndpointName).
             "MANAGED_ENDPOINT_PREFIX": self.parameters.get("ManagedEndpointPrefix")
             or self.parameters.get("EndpointName", ""),
@@ -402,6 +422,13 @@ class Sandbox:
         """Deliver what SageMaker, S3 and the functions announced (endpoint, job, upload events,
         our milestones)."""
         return self.world.deliver_pending()
+
+    def evaluate_alarms(self) -> list[Delivery]:
+        """CloudWatch evaluates the alarms that are due (sandbox/alarms_ext.py) and announces changes."""
+        done = []
+        for name in self.alarm_states.evaluate(self.account, REGION):  # no data, treated as not breaching
+            done += self.set_alarm(name, "OK", "Threshold Crossed: no datapoints were received (not breaching)")
+        return done
 
     def tick(self, rule: str = "RolloutTick") -> list[Delivery]:
         """A schedule rule fires (RolloutTick: the controller; JobSweep: the job sweep)."""

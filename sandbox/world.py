@@ -14,8 +14,10 @@ One ``World`` holds one or more stacks (sandbox/stack.py), each in an AWS accoun
 - Our own events (source ``sagemaker-rollout``) are put by the functions through the real
   PutEvents; an SQS queue on a rule of each account's bus (a *tap*) reads them back, then they
   are delivered like any other event.
-- The SageMaker, Application Auto Scaling and S3/job simulators, CloudWatch's metric data
-  (sandbox/cloudwatch_ext.py), users' traffic on every account's real-time endpoints
+- The SageMaker, Application Auto Scaling and S3/job simulators, the instance quotas (kept per
+  account), CloudWatch alarm states and the containers' CloudWatch Logs, CloudWatch's metric data
+  (sandbox/cloudwatch_ext.py) with the functions' EMF metrics in it (sandbox/emf_ext.py), users'
+  traffic on every account's real-time endpoints
   (sandbox/traffic_ext.py), the clock and the stopwatch are shared.
 
 Deliveries are synchronous and in order: what a handler causes (endpoint state changes, our
@@ -35,10 +37,14 @@ import boto3
 from moto import mock_aws
 
 from . import peek
+from .alarms_ext import AlarmStates
 from .autoscaling_ext import AutoscalingSimulator
 from .cloudwatch_ext import MetricStore
+from .emf_ext import EmfSink
 from .iam_policy import Access, Statement, explicitly_allows, explicitly_denies
 from .jobs_ext import JobsSimulator
+from .logs_ext import ContainerLogs
+from .quotas_ext import InstanceQuotas
 from .sagemaker_ext import EndpointSimulator
 from .traffic_ext import TrafficSimulator
 
@@ -90,11 +96,17 @@ class World:
             clock=lambda: self.now, update_seconds=self.update_seconds, lookup_seconds=self.lookup_seconds
         )
         self.autoscaling = AutoscalingSimulator()
+        # issue 17: per-account instance quotas (Service Quotas and their enforcement), alarm
+        # states as CloudWatch sets them, the endpoint containers' CloudWatch Logs.
+        self.quotas = InstanceQuotas(self.simulator)
+        self.alarm_states = AlarmStates(clock=lambda: self.now)
+        self.container_logs = ContainerLogs(self.simulator)
         self.jobs = JobsSimulator(clock=lambda: self.now, work_seconds=self.work_seconds)
         self.simulator.on_start.append(self.jobs.announce_test_notification)  # async test notifications
         # CloudWatch's metric data (percentiles included), and users' traffic on the real-time
         # endpoints with the per-variant metrics SageMaker publishes for it (``rps``; 0: none).
         self.metrics = MetricStore()
+        self.emf = EmfSink(self.metrics, clock=lambda: self.now)  # the functions' EMF into CloudWatch
         self.traffic = TrafficSimulator(
             self.metrics,
             clock=lambda: self.now,
@@ -138,8 +150,12 @@ class World:
             self._mock.start()
         self.simulator.install()
         self.autoscaling.install()
+        self.quotas.install()
+        self.alarm_states.install()
+        self.container_logs.install()
         self.jobs.install()
         self.metrics.install()
+        self.emf.install()
         clock.set_source(lambda: self.now)
         clock.set_timer(lambda: self.stopwatch)
         self.started = True
@@ -152,9 +168,13 @@ class World:
         clock.set_source(None)
         clock.set_timer(None)
         new_execution_environment()
+        self.emf.uninstall()
         self.metrics.uninstall()
         self._clients.clear()
         self.jobs.uninstall()
+        self.container_logs.uninstall()
+        self.alarm_states.uninstall()
+        self.quotas.uninstall()
         self.autoscaling.uninstall()
         self.simulator.uninstall()
         if not self.server_url:
@@ -333,6 +353,7 @@ class World:
             self.jobs.advance()
             self.deliver_pending()
             for stack in list(self.stacks):
+                stack.evaluate_alarms()
                 stack.tick()
                 if int((self.now - START).total_seconds()) % 300 == 0:
                     stack.tick("JobSweep")  # rate(5 minutes)

@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
-from rollout_core import api_docs
+from rollout_core import api_docs, request_metrics
 from rollout_core.api_errors import (
     REALTIME_RESPONSE_LIMIT_BYTES,
     install_error_handlers,
@@ -94,6 +94,9 @@ def invoke(endpoint: EndpointPath) -> Response[str]:
     """Real-time inference: the body goes to InvokeEndpoint with its Content-Type and Accept."""
     endpoint = _checked_endpoint(endpoint)
     body = _body_bytes()
+    ours = endpoint.startswith(MANAGED_ENDPOINT_PREFIX)
+    if body and ours:  # doctor reads them (request_metrics.py); never for names outside the scope
+        request_metrics.publish(endpoint, len(body), too_large=len(body) > REALTIME_LIMIT_BYTES)
     if len(body) > REALTIME_LIMIT_BYTES:
         return json_error(
             413,
@@ -106,7 +109,7 @@ def invoke(endpoint: EndpointPath) -> Response[str]:
         )
     if not body:
         raise BadRequestError("the body is empty")
-    if not endpoint.startswith(MANAGED_ENDPOINT_PREFIX):
+    if not ours:
         # Outside the stack's scope (IAM would refuse it): say so without calling SageMaker.
         return json_error(404, f"endpoint {endpoint} is not served by this API")
     event = app.current_event

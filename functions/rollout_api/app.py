@@ -5,6 +5,7 @@ POST /v1/rollouts                      {"model_package_arn": ..., "target": grou
 GET  /v1/rollouts/{rollout_id}         the rollout, its full history, a live look at the endpoint
 POST /v1/rollouts/{rollout_id}/{action} pause | resume | promote | abort | approve (a manual gate)
 GET  /v1/versions?group=               each version of a model package group here: serving, rolling out, ...
+GET  /v1/endpoints/{endpoint}/doctor   what is likely to hurt the endpoint (read only)
 """
 
 import json
@@ -17,11 +18,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout_core import api_docs
+from rollout_core import api_docs, clock, doctor
 from rollout_core.api_errors import install_error_handlers, json_error
+from rollout_core.doctor_reads import read_facts
 from rollout_core.models import NAME_PATTERN, Phase
 from rollout_core.operations import OperationError, summary
-from rollout_core.wiring import operations
+from rollout_core.wiring import metrics_gateway, operations, rollout_service
 
 logger = Logger()
 tracer = Tracer()
@@ -86,6 +88,17 @@ def steer(
 ) -> Response[str]:
     rollout = operations().command(rollout_id, action, _caller())
     return _json(200, summary(rollout))
+
+
+@app.get("/v1/endpoints/<endpoint>/doctor", responses=api_docs.DOCTOR)
+@tracer.capture_method
+def doctor_report(endpoint: Annotated[str, Path(pattern=NAME_PATTERN)]) -> Response[str]:
+    facts = read_facts(rollout_service(), endpoint, clock.now(), metrics_gateway())
+    if facts is None:
+        raise OperationError(404, f"no endpoint named {endpoint}")
+    findings = doctor.diagnose(facts)
+    body = {"endpoint": endpoint, "findings": [f.model_dump(mode="json") for f in findings]}
+    return _json(200, {**body, "high": doctor.exit_code(findings) != 0})
 
 
 @app.get("/v1/versions", responses=api_docs.VERSIONS)

@@ -114,3 +114,30 @@ def test_list_status_and_the_steering_commands(served: dict[str, Any]):
     unknown = cli(served, "start", "--package", served["approved_package"].rsplit("/", 1)[0] + "/42")
     assert unknown.returncode == 1
     assert "404" in unknown.stderr
+
+
+def test_doctor_over_http_as_the_operator(served: dict[str, Any]):
+    """``doctor ENDPOINT``: the findings as a table or JSON, exit 1 only on a HIGH finding;
+    an endpoint that does not exist is the API's 404 (exit 1)."""
+
+    def doctor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rollout_client", "--api", served["api"], "doctor", *args],
+            cwd=ROOT,
+            env={**OPERATOR_ENV, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    as_json = doctor(served["endpoint"], "--json")
+    report = json.loads(as_json.stdout)
+    # the served endpoint: its guard alarm exists, no HIGH finding; its variant has no autoscaling
+    assert as_json.returncode == 0, as_json.stderr
+    assert report["endpoint"] == served["endpoint"] and report["high"] is False
+    assert [(f["severity"], f["check"]) for f in report["findings"]] == [("LOW", "autoscaling")]
+    table = doctor(served["endpoint"])
+    assert table.returncode == 0 and "has no autoscaling" in table.stdout and "LOW" in table.stdout
+    missing = doctor("no-such-endpoint")
+    assert missing.returncode == 1 and "error 404" in missing.stderr

@@ -35,6 +35,12 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "slower_then_erroring_candidates_rolled_back",  # the latency check, then the critical errors check
         "quiet_endpoint_not_enough_traffic",
         "smoke_test_fails_then_equal_candidate_passes",
+        "quota_preflight_fails_before_touching",  # issue 17
+        "candidate_alarm_rolls_back",
+        "fallback_instance_type_takes_over",
+        "sagemaker_refuses_then_fallback_type",
+        "failed_health_check_shows_container_log",
+        "doctor_reports_a_bad_autoscaling_policy",
         "chain_dev_staging_prod",  # issue 11: environments in a chain
         "chain_rollback_and_rejection",
         "chain_two_versions_in_a_row",

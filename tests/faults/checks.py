@@ -15,7 +15,8 @@ rollout has settled), the checks are:
 - nothing is orphaned: each of this tool's models/configs is in use, or kept by the prune rule
   (it once served: a SUCCEEDED rollout's model or final config, a rollback config), within
   ``retain_models``; after a transient fault the set is exactly the fault-free one. Every
-  scaling target is on a variant the endpoint has;
+  scaling target is on a variant the endpoint has; no candidate's own guard alarm (issue 17)
+  outlives its settled rollout;
 - nothing is done twice: no SageMaker change (same operation and arguments) is accepted twice;
 - after a transient fault, the endpoint changes, the scaling targets and policies, and the
   milestones announced are exactly the fault-free ones. One exception, for the scenario that
@@ -163,7 +164,7 @@ def orphans(o: Outcome, succeeded: list[str]) -> list[str]:
     for label in succeeded:
         candidate = o.candidates[label]
         once_served |= {candidate["model"], f"{TARGET.endpoint_name}-c-{candidate['rollout_id']}-final"}
-    problems = []
+    problems = [f"orphaned alarm: {name}" for name in o.candidate_alarms]  # every rollout has settled
     for name in o.models + o.configs:
         if name in in_use:
             continue

@@ -425,6 +425,7 @@ class Run:
         sb.now = sb.now + timedelta(seconds=60)
         sb.simulator.advance()
         self._deliver_announced()
+        self._deliver_all(self.sandbox.captured(sb.evaluate_alarms))  # CloudWatch's own state changes
         for tick in self.sandbox.captured(sb.tick):  # the schedule: never late, never twice
             self._deliver(tick)
         self._deliver_announced()
@@ -599,6 +600,12 @@ class Run:
             redeliveries=self.redeliveries,
             failed_invocations=self.failed_invocations,
             injected=self.injected,
+            candidate_alarms=sorted(
+                a["AlarmName"]
+                for page in self._client("cloudwatch").get_paginator("describe_alarms").paginate()
+                for a in page["MetricAlarms"]
+                if any(a["AlarmName"] in r.candidate_alarms.values() for r in rollouts)
+            ),
         )
 
 

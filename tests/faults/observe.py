@@ -81,6 +81,7 @@ class Outcome:
     converged_at: int | None = None  # minute at which the state was the baseline's again
     error: str | None = None  # the harness itself failed in a child
     seconds: float = 0.0  # how long the faulted run took
+    candidate_alarms: list[str] = field(default_factory=list)  # the candidates' own alarms that exist
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)

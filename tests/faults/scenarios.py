@@ -41,6 +41,8 @@ TARGET = Target.model_validate(
         "instance_type": "ml.m5.large",
         "plan": {"steps": [50, 100], "bake_seconds": 120},
         "guard_alarms": [ALARM],
+        # issue 17: each candidate gets an alarm of its own (put when it joins, deleted at the end)
+        "candidate_alarms": {"metrics": ["5xx"]},
     }
 )
 # The baseline variant's autoscaling in the "autoscale" step: a target-tracking policy, as the

@@ -141,6 +141,7 @@ def test_the_autoscaling_baseline_carries_scaling_to_the_promoted_variant(baseli
     keep = ("application-autoscaling:", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms")
     order = [a.split(":")[1] for a in baselines["autoscaled_to_100"].actions if a.startswith(keep)]
     assert [a for a in order if not a.startswith("Describe")] == [
+        "PutMetricAlarm",  # issue 17: the candidate's own 5XX alarm, as it joins
         "DeleteScalingPolicy",
         "DeleteScalingPolicy",
         "DeregisterScalableTarget",
@@ -148,6 +149,7 @@ def test_the_autoscaling_baseline_carries_scaling_to_the_promoted_variant(baseli
         "PutScalingPolicy",
         "PutScalingPolicy",
         "PutMetricAlarm",  # the step policy's alarm, for the promoted variant
+        "DeleteAlarms",  # issue 17: the candidate's own alarm, a finishing action
     ]
 
 
@@ -292,6 +294,8 @@ def test_a_checker_that_sees_nothing_wrong_is_not_blind(baselines: dict[str, Bas
 
     orphan = broken(lambda o: o.models.append(f"{TARGET.endpoint_name}-m-0000000000"))
     assert any("orphaned" in p for p in check_end(orphan, scenario.expected, set(), None))
+    alarm = broken(lambda o: o.candidate_alarms.append(f"sagemaker-rollout-{TARGET.endpoint_name}-v-0000000000-5xx"))
+    assert any("orphaned alarm" in p for p in check_end(alarm, scenario.expected, set(), None))
     wrong = broken(lambda o: setattr(o, "serving_label", "v1"))
     assert check_end(wrong, scenario.expected, set(), None)
     serving = good.candidates["v2"]["variant"]

@@ -27,6 +27,7 @@ ANY_JOB = "/v1/operator/jobs/{job_id}"
 ROLLOUTS = "/v1/rollouts"
 ROLLOUT = "/v1/rollouts/{rollout_id}"
 STEER = "/v1/rollouts/{rollout_id}/{action}"
+DOCTOR = "/v1/endpoints/{endpoint}/doctor"
 VERSIONS = "/v1/versions"
 
 
@@ -141,6 +142,9 @@ def test_the_rollout_api_declares_what_it_answers(serving_stack: Sandbox):
     c.send(404, "POST", STEER, f"{ROLLOUTS}/0123456789/pause")
     c.send(422, "POST", STEER, f"{rollout}/explode")
 
+    c.send(200, "GET", DOCTOR, "/v1/endpoints/churn-endpoint/doctor")
+    c.send(404, "GET", DOCTOR, "/v1/endpoints/no-such-endpoint/doctor")
+    c.send(422, "GET", DOCTOR, "/v1/endpoints/not_a_name!/doctor")
     c.send(200, "GET", VERSIONS, f"{VERSIONS}?group=churn-model")
     c.send(404, "GET", VERSIONS, f"{VERSIONS}?group=fraud-model")
     c.send(422, "GET", VERSIONS, f"{VERSIONS}?group=Bad_Name!")

@@ -125,6 +125,7 @@ _NO_RESOURCE_TYPES = {
     ("application-autoscaling", "DescribeScalingActivities"),
     ("cloudwatch", "PutMetricData"),
     ("cloudwatch", "GetMetricData"),
+    ("servicequotas", "ListServiceQuotas"),  # issue 17: the quota pre-flight
 }
 
 
@@ -269,6 +270,20 @@ def _sqs(call: Call, p: dict[str, Any]) -> list[Access]:
     return [Access(call.action, _arn("sqs", name))]
 
 
+def _logs(call: Call, p: dict[str, Any]) -> list[Access]:
+    # Service Authorization Reference (CloudWatch Logs): FilterLogEvents on the log-group, whose
+    # ARN ends in ":*" (issue 17: the endpoint containers' log group).
+    if call.operation != "FilterLogEvents":
+        raise Unmapped(call.action)
+    return [Access(call.action, _arn("logs", f"log-group:{p['logGroupName']}:*"))]
+
+
+def _servicequotas(call: Call, p: dict[str, Any]) -> list[Access]:
+    if ("servicequotas", call.operation) not in _NO_RESOURCE_TYPES:
+        raise Unmapped(call.action)
+    return [Access(call.action, "*")]
+
+
 _MAPPERS = {
     "sagemaker": _sagemaker_call,
     "dynamodb": _dynamodb,
@@ -279,6 +294,8 @@ _MAPPERS = {
     "sns": _sns,
     "events": _events,
     "sqs": _sqs,
+    "servicequotas": _servicequotas,
+    "logs": _logs,
 }
 
 

@@ -50,6 +50,7 @@ TABLE: list[tuple[str, str, set[str]]] = [
     ("GET /v1/rollouts", "/v1/rollouts", {VIEWER_POLICY, OPERATOR_POLICY}),
     ("GET /v1/rollouts/{rollout_id}", f"/v1/rollouts/{ROLLOUT}", {VIEWER_POLICY, OPERATOR_POLICY}),
     ("POST /v1/rollouts", "/v1/rollouts", {OPERATOR_POLICY}),
+    ("GET /v1/endpoints/{endpoint}/doctor", "/v1/endpoints/churn-endpoint/doctor", {VIEWER_POLICY, OPERATOR_POLICY}),
     ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/pause", {OPERATOR_POLICY}),
     ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/resume", {OPERATOR_POLICY}),
     ("POST /v1/rollouts/{rollout_id}/{action}", f"/v1/rollouts/{ROLLOUT}/promote", {OPERATOR_POLICY}),

@@ -66,6 +66,7 @@ STAR_OK = {
     "sagemaker:ListModels": "no resource types (Service Authorization Reference)",
     "sagemaker:ListEndpointConfigs": "no resource types",
     "sagemaker:ListEndpoints": "no resource types",
+    "servicequotas:ListServiceQuotas": "no resource types",
     "sagemaker:ListTransformJobs": "no resource types",
     "application-autoscaling:DescribeScalableTargets": "no resource types",
     "application-autoscaling:DescribeScalingPolicies": "no resource types",

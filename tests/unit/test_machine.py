@@ -269,3 +269,18 @@ def test_target_validation_reads_csv_alarms():
     assert Target.model_validate({**parsed.model_dump(), "guard_alarms": ""}).guard_alarms == []
     with pytest.raises(ValidationError):
         Target.model_validate({"model_package_group": "g", "endpoint_name": "Bad_Name", "instance_type": "ml.m5.large"})
+
+
+def test_a_failed_update_reports_the_containers_own_log_lines():
+    """Issue 17 item 4: the shell reads the candidate's log when a change visibly failed; the
+    reason (history, milestone, rollout status) carries those lines after SageMaker's."""
+    world = World()
+    world.fail_next = True  # the update that adds the candidate fails
+    rollout = step(world, start(world))
+    world.now += timedelta(seconds=60)
+    world.complete()
+    obs = world.observe(rollout).model_copy(update={"container_log": ["ERROR /ping 500", "killed"]})
+    failed, _ = machine.decide(rollout, obs, world.now)
+    assert failed.phase is Phase.FAILED
+    assert failed.reason == "endpoint update failed: simulated failure; container log: ERROR /ping 500 | killed"
+    assert failed.outbox[-1].message.endswith("container log: ERROR /ping 500 | killed")

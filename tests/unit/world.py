@@ -18,6 +18,7 @@ from rollout_core.models import (
     CreateEndpoint,
     CreateEndpointConfig,
     CreateModel,
+    DeleteCandidateAlarms,
     DeleteEndpoint,
     DeleteEndpointConfig,
     DeleteModel,
@@ -25,6 +26,7 @@ from rollout_core.models import (
     Notification,
     Observations,
     Phase,
+    PutCandidateAlarms,
     Rollout,
     Target,
     UpdateCapacity,
@@ -163,7 +165,13 @@ class World:
             err = TransientError(message)
             err.code = code
             raise err
-        if isinstance(action, CreateModel):
+        if isinstance(action, PutCandidateAlarms):  # a new alarm starts INSUFFICIENT_DATA
+            for name in action.alarms.values():
+                self.alarms.setdefault(name, AlarmState.INSUFFICIENT_DATA)
+        elif isinstance(action, DeleteCandidateAlarms):
+            for name in action.names:
+                self.alarms.pop(name, None)
+        elif isinstance(action, CreateModel):
             self.models.add(action.model_name)
         elif isinstance(action, CreateEndpointConfig):
             assert all(spec.model_name in self.models for spec, _ in action.variants + action.shadow_variants)

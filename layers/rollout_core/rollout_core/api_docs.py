@@ -8,7 +8,7 @@ resolver's default "200 + 422", so each route lists its success and its 422 too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict
@@ -183,6 +183,26 @@ START_ROLLOUT: dict[int, OpenAPIResponse] = {
 GET_ROLLOUT: dict[int, OpenAPIResponse] = {
     200: answer("the rollout, its full history and a live look at the endpoint and alarms", RolloutView),
     404: error("no such rollout"),
+    422: INVALID,
+}
+
+
+class DoctorFinding(BaseModel):
+    severity: Literal["HIGH", "MEDIUM", "LOW"]
+    check: str  # quota, autoscaling, guard_alarms, failed_updates, payloads
+    message: str
+    fix: str
+
+
+class DoctorReport(BaseModel):
+    endpoint: str
+    findings: list[DoctorFinding]  # the most severe first
+    high: bool  # any HIGH finding (the CLI exits 1)
+
+
+DOCTOR: dict[int, OpenAPIResponse] = {
+    200: answer("what is likely to hurt the endpoint: each finding with its severity and a one-line fix", DoctorReport),
+    404: error("no such endpoint"),
     422: INVALID,
 }
 STEER_ROLLOUT: dict[int, OpenAPIResponse] = {

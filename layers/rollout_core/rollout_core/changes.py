@@ -67,7 +67,7 @@ def for_desired_config(r: Rollout) -> tuple[list[Action], bool]:
             ),
             UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
         ], False
-    if name == naming.rollout_config(r.endpoint_name, r.rollout_id):
+    if name == naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt):
         assert r.baseline is not None
         return [
             create_model(r),
@@ -76,7 +76,7 @@ def for_desired_config(r: Rollout) -> tuple[list[Action], bool]:
             ),
             UpdateEndpoint(endpoint_name=r.endpoint_name, config_name=name),
         ], False
-    if name == naming.final_config(r.endpoint_name, r.rollout_id):
+    if name == naming.final_config(r.endpoint_name, r.rollout_id, r.type_attempt):
         if r.first_deployment:
             return [
                 create_model(r),
@@ -123,7 +123,7 @@ def shadow_variant(r: Rollout) -> VariantSpec:
 def after_promotion(r: Rollout) -> list[Action]:
     """Once the candidate serves alone: the async twin follows, old models are pruned."""
     settings = r.target.inference
-    actions: list[Action] = []
+    actions: list[Action] = abandoned_configs(r)
     in_use = [r.candidate.model_name, r.desired_config or ""]
     if settings.async_endpoint_name:
         config = naming.async_config(settings.async_endpoint_name, r.rollout_id)
@@ -159,7 +159,8 @@ def promoted(r: Rollout) -> list[Action]:
                 snapshot=r.autoscaling,
             )
         )
-    actions.append(DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)))
+    rollout_config = naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt)
+    actions.append(DeleteEndpointConfig(config_name=rollout_config))
     if r.shadow is not None:
         actions.append(DeleteEndpointConfig(config_name=naming.shadow_config(r.endpoint_name, r.rollout_id)))
     return actions + after_promotion(r)
@@ -174,7 +175,15 @@ def discard_candidate(r: Rollout) -> list[Action]:
     shadow = [DeleteEndpointConfig(config_name=naming.shadow_config(r.endpoint_name, r.rollout_id))]
     return [
         *(shadow if r.shadow is not None else []),
-        DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id)),
-        DeleteEndpointConfig(config_name=naming.final_config(r.endpoint_name, r.rollout_id)),
+        *abandoned_configs(r),
+        DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt)),
+        DeleteEndpointConfig(config_name=naming.final_config(r.endpoint_name, r.rollout_id, r.type_attempt)),
         DeleteModel(model_name=r.candidate.model_name),
     ]
+
+
+def abandoned_configs(r: Rollout) -> list[Action]:
+    """Delete the configs made for the instance types SageMaker refused (fallbacks.py): they
+    never served, and a crash between the refusal and the next type leaves them for clean-up."""
+    name = naming.final_config if r.first_deployment else naming.rollout_config
+    return [DeleteEndpointConfig(config_name=name(r.endpoint_name, r.rollout_id, n)) for n in range(r.type_attempt)]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import changes
+from . import candidate_alarms, changes
 from .history import notify, record
 from .models import Action, EndpointView, Observations, Phase, Rollout
 
@@ -65,6 +65,9 @@ def finished(rollout: Rollout, now: datetime) -> Rollout:
 def finish(
     r: Rollout, obs: Observations, now: datetime, phase: Phase, reason: str, actions: Sequence[Action]
 ) -> Decision:
+    """End the rollout; ``actions`` (and the deletion of the candidate's own alarms) are its
+    finishing actions, kept on it until they are carried out."""
+    actions = [*actions, *candidate_alarms.delete(r)]
     update = {
         "phase": phase,
         "outcome": None,
@@ -99,8 +102,12 @@ def request_outcome(r: Rollout, ep: EndpointView) -> str:
     return "changed"
 
 
-def update_failed(ep: EndpointView) -> str:
-    return f"endpoint update failed: {ep.failure_reason or ep.status}"
+def update_failed(ep: EndpointView, obs: Observations | None = None) -> str:
+    """SageMaker's FailureReason, with the candidate container's own last relevant log lines."""
+    reason = f"endpoint update failed: {ep.failure_reason or ep.status}"
+    if obs is not None and obs.container_log:
+        reason += f"; container log: {' | '.join(obs.container_log)}"
+    return reason
 
 
 def settled_on(ep: EndpointView, r: Rollout) -> str:

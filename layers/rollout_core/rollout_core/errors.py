@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import changes
+from . import candidate_alarms, changes, fallbacks
 from .decisions import refused
 from .history import describe, notify, record
 from .models import (
@@ -24,6 +24,7 @@ from .models import (
     DeleteModel,
     Phase,
     PruneOldModels,
+    PutCandidateAlarms,
     Rollout,
     SuspendAutoscaling,
     UpdateCapacity,
@@ -72,6 +73,9 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
     asks again. Anything else ends the rollout with the baseline serving.
     """
     detail = f"{action.kind} failed: {code}: {message}"
+    if isinstance(action, PutCandidateAlarms) and action.repair:
+        # An endpoint change may be in flight: nothing is undone; the next decision puts them again.
+        return record(rollout, now, "will retry", f"{detail} (put again on the next decision)", None, [])
     if rollout.phase.terminal:
         if _transient(code, message):
             return record(rollout, now, "will retry", detail, None, [])
@@ -88,6 +92,13 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
         detail = f"{detail} (still not found after {int(waited)}s)"
     elif _transient(code, message):
         return record(_not_sent(rollout, action, now), now, "will retry", detail, None, [])
+    elif fallbacks.refuses_candidate(rollout, action, code, message):
+        # issue 17: the candidate's instance type does not fit the quota: the next type, if any.
+        moved = fallbacks.after_refusal(rollout, action, code, message, now)
+        if moved is not None:
+            return moved
+        if rollout.refused_types:
+            detail = f"{action.kind} failed: {code}: {fallbacks.refusals(rollout, message)}"
     if rollout.phase is Phase.ROLLING_BACK or isinstance(
         action, DeleteEndpointConfig | DeleteModel | PruneOldModels | DeleteEndpoint
     ):
@@ -95,9 +106,7 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
         return _retry_or_give_up(rollout, detail, now)
     if rollout.phase in (Phase.PENDING, Phase.PROVISIONING) and rollout.first_deployment:
         # What the request created for the candidate is deleted (nothing of it serves).
-        failed = rollout.model_copy(
-            update={"phase": Phase.FAILED, "reason": detail, "finishing": changes.discard_candidate(rollout)}
-        )
+        failed = rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail, "finishing": _discarded(rollout)})
         return record(failed, now, "failed", detail, None, [])
     if (
         rollout.phase is Phase.PROVISIONING
@@ -106,13 +115,16 @@ def on_action_error(rollout: Rollout, action: Action, code: str, message: str, n
     ):
         # Only a weights or capacity update can have left the candidate on the endpoint (after a
         # shadow phase the shadow may still be there: the way back below removes it).
-        failed = rollout.model_copy(
-            update={"phase": Phase.FAILED, "reason": detail, "finishing": changes.discard_candidate(rollout)}
-        )
+        failed = rollout.model_copy(update={"phase": Phase.FAILED, "reason": detail, "finishing": _discarded(rollout)})
         return record(failed, now, "failed", detail, None, [])
     update: dict[str, Any] = {"phase": Phase.ROLLING_BACK, "outcome": Phase.FAILED, "reason": detail}
     stopping = rollout.model_copy(update=update | unpaused(rollout, now))  # the way back is never held
     return record(stopping, now, "rolling back", detail, None, [])
+
+
+def _discarded(rollout: Rollout) -> list[Action]:
+    """What a rollout that failed while its candidate joined leaves to clean up."""
+    return [*changes.discard_candidate(rollout), *candidate_alarms.delete(rollout)]
 
 
 def _not_sent(rollout: Rollout, action: Action, now: datetime) -> Rollout:

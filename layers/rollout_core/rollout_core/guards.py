@@ -16,7 +16,7 @@ def stale(r: Rollout, obs: Observations) -> list[str]:
     """Guard alarms in ALARM since before the rollout started (ignored)."""
     return [
         name
-        for name in r.target.guard_alarms
+        for name in r.guard_alarm_names
         if obs.alarms.get(name) is AlarmState.ALARM
         and (since := obs.alarm_since.get(name)) is not None
         and since < r.created_at
@@ -26,7 +26,7 @@ def stale(r: Rollout, obs: Observations) -> list[str]:
 def firing(r: Rollout, obs: Observations) -> list[str]:
     """Guard alarms in ALARM since the rollout started (an unknown time counts: the stricter reading)."""
     old = set(stale(r, obs))
-    return [n for n in r.target.guard_alarms if obs.alarms.get(n) is AlarmState.ALARM and n not in old]
+    return [n for n in r.guard_alarm_names if obs.alarms.get(n) is AlarmState.ALARM and n not in old]
 
 
 def holding(r: Rollout, obs: Observations) -> bool:
@@ -35,5 +35,5 @@ def holding(r: Rollout, obs: Observations) -> bool:
         return False
     return any(
         obs.alarms.get(name, AlarmState.INSUFFICIENT_DATA) is AlarmState.INSUFFICIENT_DATA
-        for name in r.target.guard_alarms
+        for name in r.guard_alarm_names
     )

@@ -15,6 +15,7 @@ HISTORY_LIMIT = 200
 
 MILESTONE_TYPES = {
     "started": "Rollout Started",
+    "instance_type_changed": "Rollout Instance Type Changed",
     "shadow_started": "Rollout Shadow Started",
     "shadow_passed": "Rollout Shadow Passed",
     "step_advanced": "Rollout Step Advanced",

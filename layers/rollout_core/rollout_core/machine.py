@@ -21,7 +21,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import analysis, capacity, changes, guards, naming, promotion, shadow, smoke
+from . import (
+    analysis,
+    candidate_alarms,
+    capacity,
+    changes,
+    fallbacks,
+    guards,
+    naming,
+    preflight,
+    promotion,
+    shadow,
+    smoke,
+)
 from .decisions import (
     BUSY_STATUSES,
     MAX_ATTEMPTS,
@@ -80,10 +92,17 @@ def new_rollout(
     predecessor_id: str | None = None,
     reason: str = "model package approved",
     approved_at: datetime | None = None,
+    alarm_prefix: str = "",
     trigger: Trigger = "approval",
 ) -> Rollout:
-    """A PENDING rollout of ``model_package_arn`` onto the target's endpoint."""
+    """A PENDING rollout of ``model_package_arn`` onto the target's endpoint.
+
+    ``alarm_prefix``: the stack's AlarmNamePrefix, which the candidate's own alarms are named with.
+    """
     rid = naming.rollout_id(model_package_arn, salt)
+    spec = target.candidate_alarm_spec
+    metrics = spec.metrics if spec is not None else []
+    own_alarms = {m: naming.candidate_alarm(alarm_prefix, target.endpoint_name, rid, m) for m in metrics}
     candidate = VariantSpec(
         variant_name=naming.variant_name(rid),
         model_name=naming.model_name(target.endpoint_name, rid),
@@ -100,6 +119,7 @@ def new_rollout(
         predecessor_id=predecessor_id,
         approved_at=approved_at,
         reason=reason,
+        candidate_alarms=own_alarms,
         created_at=now,
         updated_at=now,
         trigger=trigger,
@@ -142,6 +162,11 @@ def decide(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
         return _pending(rollout, obs, now)
     if rollout.phase is Phase.ROLLING_BACK:
         return rolling_back(rollout, obs, now)
+    decided, actions = _forward(rollout, obs, now)
+    return decided, candidate_alarms.repair(decided, obs) + actions
+
+
+def _forward(rollout: Rollout, obs: Observations, now: datetime) -> Decision:
     firing = guards.firing(rollout, obs)
     if firing and not rollout.first_deployment and rollout.phase is not Phase.PROMOTING:
         reason = "guard alarm in ALARM: " + ", ".join(
@@ -172,13 +197,19 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
     ep = obs.endpoint
     update: dict[str, Any]
     if ep is None:
+        choice = fallbacks.choose(r.target, None, obs)
+        if choice.target is None:
+            return finish(r, obs, now, Phase.FAILED, choice.reason(), [])  # before touching anything
+        r, fell_back = fallbacks.apply(r, choice)
         update = {
             "phase": Phase.PROVISIONING,
             "baseline": None,
-            "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
+            "candidate_alarms": {},  # nothing to roll back to: nothing for alarms to do
+            "desired_config": naming.final_config(r.endpoint_name, r.rollout_id, r.type_attempt),
             "desired_weights": {r.candidate.variant_name: 100},
         }
-        return request(r.model_copy(update=update), obs, now, "provisioning", "first deployment: creating the endpoint")
+        reason = "first deployment: creating the endpoint" + fell_back + preflight.warnings(obs)
+        return request(r.model_copy(update=update), obs, now, "provisioning", reason)
     if ep.status in BUSY_STATUSES:
         return r, []
     if ep.status != "InService":
@@ -191,6 +222,10 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return finish(r, obs, now, Phase.FAILED, "cannot tell which variant serves", [])
     if serving.variant_name == r.candidate.variant_name:
         return finish(r, obs, now, Phase.SUCCEEDED, "candidate already serves all traffic", [])
+    choice = fallbacks.choose(r.target, serving, obs)
+    if choice.target is None:
+        return finish(r, obs, now, Phase.FAILED, choice.reason(), [])  # before touching the endpoint
+    r, fell_back = fallbacks.apply(r, choice)
     candidate = r.candidate.model_copy(update={"settings": changes.candidate_settings(r.candidate, serving)})
     update = {
         "phase": Phase.PROVISIONING,
@@ -199,13 +234,14 @@ def _pending(r: Rollout, obs: Observations, now: datetime) -> Decision:
         "baseline_config": obs.baseline_config or BaselineConfig(),
         "autoscaling": obs.autoscaling,
         "full_capacity": serving.instance_count,
-        "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id),
+        "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt),
         "desired_weights": {serving.variant_name: 100, candidate.variant_name: 0},
     }
     if shadow.applies(r):  # issue 13: the candidate is first the shadow variant (shadow.py)
-        return shadow.start(r, update, obs, now)
-    reason = f"candidate joins baseline {serving.variant_name} at weight 0"
-    return request(r.model_copy(update=update), obs, now, "provisioning", reason)
+        return shadow.start(r, update, obs, now, fell_back + preflight.warnings(obs))
+    reason = f"candidate joins baseline {serving.variant_name} at weight 0" + fell_back + preflight.warnings(obs)
+    joined, actions = request(r.model_copy(update=update), obs, now, "provisioning", reason)
+    return joined, candidate_alarms.put(joined) + actions
 
 
 def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
@@ -233,11 +269,13 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
             return r, []  # paused: the candidate stays at weight 0 (the smoke test sent no user traffic)
         return _shift(r, obs, now, 0, "candidate in service" + smoke.note(r))
     if ep.status == "UpdateRollbackFailed" and not r.first_deployment:
-        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep))
+        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep, obs))
     if seen == "failed":
         if r.first_deployment:
-            return finish(r, obs, now, Phase.FAILED, update_failed(ep), [DeleteEndpoint(endpoint_name=r.endpoint_name)])
-        return _not_joined(r, obs, now, update_failed(ep))
+            return finish(
+                r, obs, now, Phase.FAILED, update_failed(ep, obs), [DeleteEndpoint(endpoint_name=r.endpoint_name)]
+            )
+        return _not_joined(r, obs, now, update_failed(ep, obs))
     if seen == "changed":
         if r.attempts + 1 >= MAX_ATTEMPTS:
             reason = f"endpoint update did not take effect after {r.attempts + 1} requests ({settled_on(ep, r)})"
@@ -315,7 +353,7 @@ def _baking(r: Rollout, obs: Observations, now: datetime) -> Decision:
         return _shift(r, obs, now, r.step_index + 1, "step baked with guard alarms OK" + judged.note)
     update = {
         "phase": Phase.PROMOTING,
-        "desired_config": naming.final_config(r.endpoint_name, r.rollout_id),
+        "desired_config": naming.final_config(r.endpoint_name, r.rollout_id, r.type_attempt),
         "desired_weights": {r.candidate.variant_name: 100},
         "attempts": 0,
     }
@@ -332,9 +370,9 @@ def _promoting(r: Rollout, obs: Observations, now: datetime) -> Decision:
     if seen == "done":
         return finish(r, obs, now, Phase.SUCCEEDED, "candidate promoted", changes.promoted(r))
     if ep.status == "UpdateRollbackFailed":
-        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep))
+        return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep, obs))
     if seen in ("failed", "changed"):
-        what = update_failed(ep) if seen == "failed" else settled_on(ep, r)
+        what = update_failed(ep, obs) if seen == "failed" else settled_on(ep, r)
         if r.attempts + 1 >= MAX_ATTEMPTS:
             return start_rollback(r, obs, now, Phase.FAILED, f"promotion failed {r.attempts + 1} times: {what}")
         return request(r, obs, now, "retrying", f"promotion did not take effect: {what}", count=True)

@@ -1,173 +1,37 @@
-"""Domain schemas: targets, plans, rollouts, observations and actions (pydantic)."""
+"""Domain schemas: rollouts, observations and actions (pydantic). Targets and plans: target_models.py."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
-from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .canary_models import (
-    AnalysisPlan,
-    AnalysisReport,
-    MetricData,
-    RunSmokeTest,
-    ShadowPlan,
-    ShadowRecord,
-    SmokeTestPlan,
-    SmokeTestRecord,
+from .alarm_spec import CandidateAlarms
+from .canary_models import AnalysisReport, MetricData, RunSmokeTest, ShadowRecord, SmokeTestRecord
+from .target_models import (
+    NAME_PATTERN,
+    TARGET_MAX_BYTES,
+    AlarmState,
+    Gate,
+    InferenceSettings,
+    InsufficientData,
+    RolloutPlan,
+    Target,
 )
 
-# SageMaker resource name pattern (models, endpoints, endpoint configs, variants).
-NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
-_NAME_RE = re.compile(NAME_PATTERN)
-# The largest target: one SSM Standard-tier parameter value (4 KB).
-TARGET_MAX_BYTES = 4096
-
-
-class InsufficientData(StrEnum):
-    """What an alarm in INSUFFICIENT_DATA means for a bake step."""
-
-    HOLD = "HOLD"  # do not advance until the alarm has data and is OK
-    OK = "OK"  # treat as OK
-
-
-class AlarmState(StrEnum):
-    OK = "OK"
-    ALARM = "ALARM"
-    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-
-
-def _split_csv(value: Any) -> Any:
-    """Accept "a,b,c" (as CloudFormation parameters give them) as well as lists."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-class RolloutPlan(BaseModel):
-    """How traffic moves to the candidate: percentages per step, bake time, limits."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    steps: list[int] = Field(default=[10, 25, 50, 100], min_length=1)
-    bake_seconds: int = Field(default=600, ge=0, le=7 * 24 * 3600)
-    insufficient_data: InsufficientData = InsufficientData.HOLD
-    max_duration_seconds: int = Field(default=6 * 3600, ge=60)
-    # Judging the candidate (issue 12: smoke.py, analysis.py)
-    smoke_test: SmokeTestPlan = SmokeTestPlan()
-    analysis: AnalysisPlan = AnalysisPlan()
-    shadow: ShadowPlan | None = None  # issue 13: a shadow phase before the first step (shadow.py)
-
-    _split_steps = field_validator("steps", mode="before")(_split_csv)
-
-    @field_validator("steps")
-    @classmethod
-    def _steps_rise_to_100(cls, steps: list[int]) -> list[int]:
-        if any(not 0 < s <= 100 for s in steps):
-            raise ValueError("every step is a traffic percentage in 1..100")
-        if any(b <= a for a, b in pairwise(steps)):
-            raise ValueError("steps must be strictly increasing")
-        if steps[-1] != 100:
-            raise ValueError("the last step must be 100")
-        return steps
-
-    @model_validator(mode="after")
-    def _shadow_fits(self) -> RolloutPlan:
-        if self.shadow is not None and self.shadow.duration_seconds >= self.max_duration_seconds:
-            raise ValueError("shadow.duration_seconds must be shorter than max_duration_seconds")
-        return self
-
-
-class InferenceSettings(BaseModel):
-    """How the job path (async inference and batch transform) serves a target's model."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # An endpoint with AsyncInferenceConfig kept on the promoted model; None: batch only.
-    async_endpoint_name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=40)
-    async_instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    async_instance_count: int = Field(default=1, ge=1, le=100)
-    transform_instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    transform_instance_count: int = Field(default=1, ge=1, le=100)
-    max_payload_mb: int = Field(default=6, ge=1, le=100)  # CreateTransformJob MaxPayloadInMB
-    job_timeout_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
-
-    @field_validator("async_endpoint_name", "async_instance_type", "transform_instance_type", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        # CloudFormation parameters cannot be null: "" means "not set".
-        return None if value == "" else value
-
-
-class Gate(StrEnum):
-    """Who starts a rollout that reached its environment: by itself, or an operator."""
-
-    AUTO = "auto"
-    MANUAL = "manual"
-
-
-REGISTRY = "registry"
-AFTER = "after:"
-SOURCE_PATTERN = r"^(registry|after:[a-z0-9](-*[a-z0-9]){0,62})$"
-
-
-class Target(BaseModel):
-    """Where approvals of one model package group roll out, and how."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model_package_group: str = Field(min_length=1, max_length=63)
-    endpoint_name: str = Field(pattern=NAME_PATTERN, max_length=40)
-    instance_type: str = Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    instance_count: int = Field(default=1, ge=1, le=100)
-    plan: RolloutPlan = RolloutPlan()
-    guard_alarms: list[str] = Field(default_factory=list, max_length=100)
-    retain_models: int = Field(default=3, ge=1, le=50)
-    inference: InferenceSettings = InferenceSettings()
-    # Candidate instances needed per baseline instance for the same traffic: 1.0 when both run
-    # the same instance type; e.g. 0.5 when the candidate's type serves twice as much.
-    capacity_ratio: float = Field(default=1.0, gt=0, le=10)
-    # Where this target's rollouts come from, and what they wait for (rollout_core/promotion.py):
-    # "registry" (Model Registry approvals) or "after:<environment>" (that environment's stack
-    # announcing Rollout Succeeded for a package of this group).
-    source: str = Field(default=REGISTRY, pattern=SOURCE_PATTERN)
-    soak_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)  # served 100 % upstream this long first
-    gate: Gate = Gate.AUTO  # manual: an operator approves the start (POST /v1/rollouts/{id}/approve)
-
-    _split_alarms = field_validator("guard_alarms", mode="before")(_split_csv)
-
-    @model_validator(mode="after")
-    def _soak_needs_an_upstream(self) -> Target:
-        if self.soak_seconds and self.upstream is None:
-            raise ValueError("soak_seconds needs an upstream environment (source: after:<environment>)")
-        return self
-
-    @property
-    def upstream(self) -> str | None:
-        """The environment this target follows, or None when it follows the Model Registry."""
-        return self.source.removeprefix(AFTER) if self.source.startswith(AFTER) else None
-
-    @property
-    def waits(self) -> bool:
-        """Its rollouts are recorded WAITING first (a soak, a manual gate, or an upstream to follow)."""
-        return self.upstream is not None or self.gate is Gate.MANUAL
-
-    @model_validator(mode="after")
-    def _fits_a_standard_parameter(self) -> Target:
-        # A target is one SSM parameter: "Standard parameters have a value limit of 4 KB"
-        # (PutParameter API reference). The template's parameters keep its own within that.
-        # Counted without the fields left at their defaults (a document need not spell them).
-        size = len(self.model_dump_json(exclude_defaults=True).encode())
-        if size > TARGET_MAX_BYTES:
-            raise ValueError(
-                f"the target is {size} bytes as JSON; an SSM Standard-tier parameter holds at most "
-                f"{TARGET_MAX_BYTES}: use fewer or shorter guard alarm names"
-            )
-        return self
+# Re-exported: the rest of the code imports every schema from here.
+__all__ = [
+    "NAME_PATTERN",
+    "TARGET_MAX_BYTES",
+    "AlarmState",
+    "Gate",
+    "InferenceSettings",
+    "InsufficientData",
+    "RolloutPlan",
+    "Target",
+]
 
 
 class Phase(StrEnum):
@@ -258,6 +122,17 @@ class EndpointView(BaseModel):
         return {name: round(100 * w / total) for name, w in self.weights.items()}
 
 
+class InstanceQuota(BaseModel):
+    """One instance type's endpoint quota (Service Quotas) and what the account runs of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_type: str
+    quota: int  # the applied value of "<type> for endpoint usage"
+    in_use: int  # instances of this type the account's endpoints run now
+    quota_code: str = ""  # e.g. L-1234ABCD: what a quota increase request names
+
+
 class Observations(BaseModel):
     """Everything decide() needs to know about the world, gathered by the shell."""
 
@@ -273,6 +148,10 @@ class Observations(BaseModel):
     baseline_config: BaselineConfig | None = None  # the rest of the serving config, to carry over
     unsupported: str | None = None  # why this tool cannot roll out onto the endpoint as it is
     predecessor_live: bool = False  # a superseded rollout on the endpoint is still winding down
+    quotas: dict[str, InstanceQuota] = Field(default_factory=dict)  # per instance type the rollout needs
+    quota_warnings: list[str] = Field(default_factory=list)  # quota reads that failed (the rollout tries)
+    # Gathered when an endpoint change failed: the candidate container's last relevant log lines.
+    container_log: list[str] = Field(default_factory=list)
     # Judging the candidate (issue 12), gathered by a shell that can judge (the controller):
     judging: bool = False  # the shell can run a smoke test (RunSmokeTest) and read metrics
     metrics: MetricData | None = None  # a BAKING rollout's analysis window; None: not read
@@ -399,6 +278,27 @@ class UpdateAsyncEndpoint(BaseModel):
     instance_count: int
 
 
+class PutCandidateAlarms(BaseModel):
+    """PutMetricAlarm for each of the candidate variant's own alarms (idempotent)."""
+
+    kind: Literal["PutCandidateAlarms"] = "PutCandidateAlarms"
+    endpoint_name: str
+    variant_name: str
+    alarms: dict[str, str]  # metric (CandidateMetric) -> alarm name
+    spec: CandidateAlarms
+    # Put again because one was found missing: its failure changes nothing (the next decision
+    # puts them again; a missing alarm holds the step meanwhile). A failure when the candidate
+    # joins (before the endpoint is touched) ends the rollout: it must not run unguarded.
+    repair: bool = False
+
+
+class DeleteCandidateAlarms(BaseModel):
+    """DeleteAlarms for those of ``names`` that exist."""
+
+    kind: Literal["DeleteCandidateAlarms"] = "DeleteCandidateAlarms"
+    names: list[str]
+
+
 Action = Annotated[
     CreateModel
     | CreateEndpointConfig
@@ -413,6 +313,8 @@ Action = Annotated[
     | ApplyAutoscaling
     | PruneOldModels
     | UpdateAsyncEndpoint
+    | PutCandidateAlarms
+    | DeleteCandidateAlarms
     | RunSmokeTest,
     Field(discriminator="kind"),
 ]
@@ -500,6 +402,12 @@ class Rollout(BaseModel):
     needs_attention: str | None = None  # what is left to do by hand, when the tool gave up
     fast_forward: bool = False  # an operator asked to skip to 100 % (the final bake still runs)
     rollback_started_at: datetime | None = None
+    # The candidate variant's own guard alarms (metric -> alarm name), made when it joins and
+    # deleted among the finishing actions; empty for a first deployment.
+    candidate_alarms: dict[str, str] = Field(default_factory=dict)
+    # "<type>: <SageMaker's words>" for each instance type SageMaker refused the candidate with
+    # ResourceLimitExceeded (fallbacks.py); the configs of the n-th type are named with n.
+    refused_types: list[str] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     version: int = 0
@@ -529,8 +437,18 @@ class Rollout(BaseModel):
         return self.phase.terminal and not self.finishing and not self.outbox
 
     @property
+    def guard_alarm_names(self) -> list[str]:
+        """Every alarm guarding this rollout: the target's and the candidate's own."""
+        return [*self.target.guard_alarms, *self.candidate_alarms.values()]
+
+    @property
     def first_deployment(self) -> bool:
         return self.baseline is None
+
+    @property
+    def type_attempt(self) -> int:
+        """How many instance types SageMaker refused before the candidate's (config names use it)."""
+        return len(self.refused_types)
 
     @property
     def current_step_percent(self) -> int:

@@ -41,14 +41,20 @@ def shadow_config(endpoint_name: str, rid: str) -> str:
     return f"{config_prefix(endpoint_name)}{rid}-shadow"
 
 
-def rollout_config(endpoint_name: str, rid: str) -> str:
+def _attempt(type_attempt: int) -> str:
+    # The n-th instance type tried after SageMaker refused the ones before it (fallbacks.py):
+    # its configs get names of their own, so each type's create stays idempotent.
+    return str(type_attempt) if type_attempt else ""
+
+
+def rollout_config(endpoint_name: str, rid: str, type_attempt: int = 0) -> str:
     """Baseline and candidate side by side."""
-    return f"{config_prefix(endpoint_name)}{rid}-roll"
+    return f"{config_prefix(endpoint_name)}{rid}-roll{_attempt(type_attempt)}"
 
 
-def final_config(endpoint_name: str, rid: str) -> str:
+def final_config(endpoint_name: str, rid: str, type_attempt: int = 0) -> str:
     """The candidate alone (promotion, or a first deployment)."""
-    return f"{config_prefix(endpoint_name)}{rid}-final"
+    return f"{config_prefix(endpoint_name)}{rid}-final{_attempt(type_attempt)}"
 
 
 def rollback_config(endpoint_name: str, rid: str) -> str:
@@ -59,6 +65,12 @@ def rollback_config(endpoint_name: str, rid: str) -> str:
 def async_config(async_endpoint_name: str, rid: str) -> str:
     """The async endpoint's config holding the promoted model."""
     return f"{config_prefix(async_endpoint_name)}{rid}"
+
+
+def candidate_alarm(prefix: str, endpoint_name: str, rid: str, metric: str) -> str:
+    """One of the candidate variant's own guard alarms, named with the stack's AlarmNamePrefix so
+    that its state changes reach the controller at once."""
+    return f"{prefix}{endpoint_name}-{variant_name(rid)}-{metric}"[:255]
 
 
 def scaling_alarm_prefix(endpoint_name: str) -> str:

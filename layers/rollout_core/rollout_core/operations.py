@@ -95,7 +95,8 @@ class Operations:
         """The rollout with its full history, and a live look at the endpoint and alarms."""
         rollout = self.get(rollout_id)
         endpoint = self.sagemaker.observe(rollout.endpoint_name)
-        readings = self.alarms.read(rollout.target.guard_alarms) if rollout.target.guard_alarms else AlarmReadings()
+        names = rollout.guard_alarm_names
+        readings = self.alarms.read(names) if names else AlarmReadings()
         states, reasons = readings.states, readings.reasons
         observed = Observations(endpoint=None, alarms=states, alarm_since=readings.since)
         stale = set(guards.stale(rollout, observed)) if rollout.live else set()
@@ -125,7 +126,7 @@ class Operations:
                         # In ALARM since before the rollout started: ignored until it changes state.
                         "stale": name in stale,
                     }
-                    for name in rollout.target.guard_alarms
+                    for name in names
                 },
                 "next_step_at": next_step_at.isoformat() if next_step_at else None,
                 "seconds_to_next_step": (

@@ -116,7 +116,7 @@ def _stuck(r: Rollout, obs: Observations, now: datetime, ep: EndpointView) -> De
         return record_decision(waiting, obs, now, "waiting", f"{state}: cannot roll back yet", [])
     assert r.baseline is not None
     left = ", ".join(
-        [r.candidate.model_name, naming.rollout_config(r.endpoint_name, r.rollout_id)]
+        [r.candidate.model_name, naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt)]
         + ([naming.shadow_config(r.endpoint_name, r.rollout_id)] if r.shadow is not None else [])
         + ([r.desired_config] if r.desired_config else [])
     )

@@ -7,24 +7,51 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from . import clock, commands, decisions, errors, history, machine, naming, promotion, promotion_service
+from . import (
+    clock,
+    commands,
+    decisions,
+    errors,
+    fallbacks,
+    history,
+    machine,
+    naming,
+    preflight,
+    promotion,
+    promotion_service,
+)
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import CONCURRENT_CALLS, error_code
+from .aws.logs import ContainerLogs
 from .aws.notify import Notifier
+from .aws.quotas import QuotaGateway, QuotaReadings
 from .aws.sagemaker import RetryLater, SageMakerGateway
 from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
 from .canary_models import RunSmokeTest, SmokeResult
 from .judging import Judges
-from .models import AlarmState, ApplyAutoscaling, Observations, Phase, Rollout, SuspendAutoscaling, Target, Trigger
+from .models import (
+    AlarmState,
+    ApplyAutoscaling,
+    DeleteCandidateAlarms,
+    EndpointView,
+    Observations,
+    Phase,
+    PutCandidateAlarms,
+    Rollout,
+    SuspendAutoscaling,
+    Target,
+    Trigger,
+    VariantSpec,
+)
 
 logger = Logger(child=True)
 T = TypeVar("T")
@@ -70,6 +97,9 @@ class RolloutService:
     autoscaling: AutoscalingGateway
     targets: TargetRepository
     notifier: Notifier | None = None
+    quotas: QuotaGateway | None = None  # the quota pre-flight (preflight.py); None: skipped
+    alarm_prefix: str = ""  # AlarmNamePrefix: the candidate's own alarms are named with it
+    logs: ContainerLogs | None = None  # the candidate container's log, read when a change failed
     judges: Judges | None = None  # the controller's: metrics of a bake, the smoke test (judging.py)
     decision_workers: int = DECISION_WORKERS
 
@@ -131,7 +161,14 @@ class RolloutService:
         for _ in range(CREATE_RETRIES):
             now = self.now()
             candidate = machine.new_rollout(
-                target, model_package_arn, now, salt=salt, reason=reason, approved_at=approved_at, trigger=trigger
+                target,
+                model_package_arn,
+                now,
+                salt=salt,
+                reason=reason,
+                approved_at=approved_at,
+                alarm_prefix=self.alarm_prefix,
+                trigger=trigger,
             )
             existing = self.store.get(candidate.rollout_id)
             if existing is not None:
@@ -156,6 +193,7 @@ class RolloutService:
                     reason=reason,
                     predecessor_id=waits_for,
                     approved_at=approved_at,
+                    alarm_prefix=self.alarm_prefix,
                     trigger=trigger,
                 )
             try:
@@ -236,8 +274,8 @@ class RolloutService:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
         if alarm_name is not None:
             # issue 11: a WAITING rollout soaks under its upstream's guard alarms (promotion.py).
-            rollouts = [r for r in rollouts if alarm_name in r.target.guard_alarms or promotion.watches(r, alarm_name)]
-        readings = self.alarms.read({name for r in rollouts for name in r.target.guard_alarms})
+            rollouts = [r for r in rollouts if alarm_name in r.guard_alarm_names or promotion.watches(r, alarm_name)]
+        readings = self.alarms.read({name for r in rollouts for name in r.guard_alarm_names})
         # Rollouts of one endpoint are decided in order by one worker (a successor waits for its
         # predecessor); endpoints are decided concurrently, DECISION_WORKERS at a time.
         by_endpoint: dict[str, list[Rollout]] = {}
@@ -322,6 +360,8 @@ class RolloutService:
                     smoke = self.judges.run_smoke_test(action)
                 elif isinstance(action, SuspendAutoscaling | ApplyAutoscaling):
                     self.autoscaling.execute(action)
+                elif isinstance(action, PutCandidateAlarms | DeleteCandidateAlarms):
+                    self.alarms.execute(action)
                 else:
                     self.sagemaker.execute(action, saved.rollout_id)
             except (ClientError, RetryLater) as exc:
@@ -403,29 +443,64 @@ class RolloutService:
         described = self.sagemaker.describe_endpoint(rollout.endpoint_name)
         endpoint = None if described is None else self.sagemaker.view(described)
         if rollout.phase is Phase.PENDING:
-            if described is None or endpoint is None or endpoint.status != "InService":
+            if described is None:
+                quotas = self._quotas(rollout, None)
+                return Observations(endpoint=None, quotas=quotas.quotas, quota_warnings=quotas.warnings)
+            if endpoint is None or endpoint.status != "InService":
                 return Observations(endpoint=endpoint)
             baseline = self.sagemaker.baseline(described)
             autoscaling = None
             if baseline.variant is not None:
                 autoscaling = self.autoscaling.snapshot(rollout.endpoint_name, baseline.variant.variant_name)
+            quotas = self._quotas(rollout, baseline.variant) if baseline.variant is not None else QuotaReadings()
             return Observations(
                 endpoint=endpoint,
                 serving_variant=baseline.variant,
                 baseline_config=baseline.config,
                 unsupported=baseline.unsupported,
                 autoscaling=autoscaling,
+                quotas=quotas.quotas,
+                quota_warnings=quotas.warnings,
             )
-        names: Iterable[str] = rollout.target.guard_alarms
+        names: Iterable[str] = rollout.guard_alarm_names
         if readings is None:
-            readings = self.alarms.read(names) if rollout.target.guard_alarms else AlarmReadings()
+            readings = self.alarms.read(names) if rollout.guard_alarm_names else AlarmReadings()
         alarms = {n: readings.states[n] for n in names if n in readings.states}
         return Observations(
             endpoint=endpoint,
+            container_log=self._container_log(rollout, endpoint),
             alarms=alarms,
             alarm_reasons={n: readings.reasons.get(n, "") for n in alarms},
             alarm_since={n: readings.since[n] for n in alarms if n in readings.since},
         )
+
+    def _container_log(self, rollout: Rollout, endpoint: EndpointView | None) -> list[str]:
+        """When the candidate's endpoint change visibly failed: its container's last relevant lines."""
+        if self.logs is None or endpoint is None or rollout.phase not in (Phase.PROVISIONING, Phase.PROMOTING):
+            return []
+        failed = endpoint.status in ("Failed", "UpdateRollbackFailed") or (
+            endpoint.failure_reason is not None and endpoint.failure_reason != rollout.failure_seen
+        )
+        if not failed:
+            return []
+        since = (rollout.requested_at or rollout.updated_at) - timedelta(minutes=1)
+        return self.logs.recent(rollout.endpoint_name, rollout.candidate.variant_name, since, self.now())
+
+    def _quotas(self, rollout: Rollout, baseline: VariantSpec | None) -> QuotaReadings:
+        """The quotas of every instance type the rollout's peak needs (preflight.py)."""
+        if self.quotas is None:
+            return QuotaReadings()
+        count = baseline.instance_count if baseline is not None else 0
+        target = rollout.target
+        wanted = {
+            t
+            for tried in fallbacks.types(target)
+            for t in preflight.peak_need(target.model_copy(update={"instance_type": tried}), baseline, count)
+        }
+        readings = self.quotas.read(wanted)  # the fallback types' too (fallbacks.py)
+        for warning in readings.warnings:
+            logger.warning("quota pre-flight incomplete", extra={**self._keys(rollout), "warning": warning})
+        return readings
 
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:

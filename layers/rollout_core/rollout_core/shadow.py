@@ -33,7 +33,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import analysis, changes, guards, naming
+from . import analysis, candidate_alarms, changes, guards, naming
 from .canary_models import AnalysisPlan, AnalysisReport, MetricRequest, ShadowRecord, Verdict
 from .decisions import (
     BUSY_STATUSES,
@@ -57,8 +57,9 @@ def applies(r: Rollout) -> bool:
     return r.target.plan.shadow is not None
 
 
-def start(r: Rollout, update: dict[str, Any], obs: Observations, now: datetime) -> Decision:
-    """From PENDING (``update``: the baseline it found): the candidate joins as the shadow."""
+def start(r: Rollout, update: dict[str, Any], obs: Observations, now: datetime, note: str = "") -> Decision:
+    """From PENDING (``update``: the baseline it found): the candidate joins as the shadow.
+    ``note``: what the quota pre-flight said (a fallback type, an incomplete read)."""
     plan = r.target.plan.shadow
     assert plan is not None
     base = update["baseline"].variant_name
@@ -70,6 +71,7 @@ def start(r: Rollout, update: dict[str, Any], obs: Observations, now: datetime) 
         "shadow": ShadowRecord(sampling_percent=plan.sampling_percent),
     }
     reason = f"candidate joins baseline {base} as its shadow variant ({plan.sampling_percent}% of requests copied)"
+    reason += note
     return request(r.model_copy(update=update), obs, now, "shadowing", reason)
 
 
@@ -145,13 +147,15 @@ def _leave(r: Rollout, obs: Observations, now: datetime, outcome: str, reason: s
         "fast_forward": False,  # promote ended the shadow phase; the canary steps run as planned
         "step_started_at": None,
         "attempts": 0,
-        "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id),
+        "desired_config": naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt),
         "desired_weights": {r.baseline.variant_name: 100, r.candidate.variant_name: 0},
     }
     left = r.model_copy(update=update)
     if outcome == "passed":
         left = notify(left, "shadow_passed", reason)
-    return request(left, obs, now, "provisioning", f"{reason}; candidate joins baseline at weight 0")
+    joined, actions = request(left, obs, now, "provisioning", f"{reason}; candidate joins baseline at weight 0")
+    # issue 17: the candidate's own alarms watch it from the moment it joins as a production variant
+    return joined, candidate_alarms.put(joined) + actions
 
 
 # --- the analysis of the shadow vs production (analysis.py's checks) ------------------------------

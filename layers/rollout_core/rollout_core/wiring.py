@@ -11,8 +11,10 @@ from .aws.alarms import AlarmGateway
 from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import client, realtime_runtime_client, smoke_runtime_client
 from .aws.job_store import JobStore
+from .aws.logs import ContainerLogs
 from .aws.metrics import MetricsGateway
 from .aws.notify import Notifier
+from .aws.quotas import QuotaGateway
 from .aws.runtime import RuntimeGateway
 from .aws.sagemaker import AsyncSettings, SageMakerGateway
 from .aws.samples import SmokeRunner
@@ -65,7 +67,7 @@ def notifier() -> Notifier | None:
 
 @cache
 def rollout_service() -> RolloutService:
-    """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN (+ async settings)."""
+    """Environment: TABLE_NAME, TARGETS_PREFIX, SAGEMAKER_EXECUTION_ROLE_ARN, ALARM_NAME_PREFIX (+ async settings)."""
     return RolloutService(
         store=RolloutStore(aws_client("dynamodb"), os.environ["TABLE_NAME"]),
         sagemaker=SageMakerGateway(
@@ -75,6 +77,9 @@ def rollout_service() -> RolloutService:
         autoscaling=AutoscalingGateway(aws_client("application-autoscaling"), aws_client("cloudwatch")),
         targets=TargetRepository(aws_client("ssm"), os.environ["TARGETS_PREFIX"]),
         notifier=notifier(),
+        quotas=QuotaGateway(aws_client("service-quotas"), aws_client("sagemaker")),
+        alarm_prefix=os.environ.get("ALARM_NAME_PREFIX", ""),
+        logs=ContainerLogs(aws_client("logs")),
     )
 
 
@@ -94,6 +99,12 @@ def controller_service() -> RolloutService:
         ),
     )
     return dataclasses.replace(service, judges=judges)  # the same gateways, plus the judges
+
+
+@cache
+def metrics_gateway() -> MetricsGateway:
+    """CloudWatch GetMetricData (doctor: the inference API's request metrics)."""
+    return MetricsGateway(aws_client("cloudwatch"))
 
 
 @cache
