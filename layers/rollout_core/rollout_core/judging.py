@@ -19,7 +19,7 @@ from . import analysis, shadow, smoke
 from .aws.metrics import MetricsGateway
 from .aws.samples import SmokeRunner
 from .aws.store import ConflictError, RolloutStore
-from .canary_models import AnalysisReport, RunSmokeTest, SmokeResult
+from .canary_models import RunSmokeTest, SmokeResult
 from .models import Observations, Rollout
 
 SAVE_TRIES = 3
@@ -62,26 +62,30 @@ class Judges:
         the score; dimensions service, endpoint, check (the dashboard's canary widgets). The shadow
         phase's analysis (issue 13) as ShadowProduction / ShadowCandidate / ShadowScore.
         EphemeralMetrics: its own dimensions, not the handler's shared metric set."""
-        _publish(rollout, rollout.analysis, now, ("CanaryBaseline", "CanaryCandidate", "CanaryScore"))
+        report = rollout.analysis
+        if report is not None and report.at == now:
+            for check in report.checks:
+                if check.baseline is not None and check.candidate is not None:
+                    metrics = _check_metrics(rollout, check.name)
+                    metrics.add_metric(name="CanaryBaseline", unit=MetricUnit.NoUnit, value=check.baseline)
+                    metrics.add_metric(name="CanaryCandidate", unit=MetricUnit.NoUnit, value=check.candidate)
+                    metrics.flush_metrics()
+            if report.score is not None:
+                metrics = _check_metrics(rollout, None)
+                metrics.add_metric(name="CanaryScore", unit=MetricUnit.NoUnit, value=report.score)
+                metrics.flush_metrics()
         shadowed = rollout.shadow.analysis if rollout.shadow is not None else None
-        _publish(rollout, shadowed, now, ("ShadowProduction", "ShadowCandidate", "ShadowScore"))
-
-
-def _publish(rollout: Rollout, report: AnalysisReport | None, now: datetime, names: tuple[str, str, str]) -> None:
-    """One analysis made ``now``: per check the baseline's and the candidate's value, then the score."""
-    if report is None or report.at != now:
-        return
-    baseline_name, candidate_name, score_name = names
-    for check in report.checks:
-        if check.baseline is not None and check.candidate is not None:
-            metrics = _check_metrics(rollout, check.name)
-            metrics.add_metric(name=baseline_name, unit=MetricUnit.NoUnit, value=check.baseline)
-            metrics.add_metric(name=candidate_name, unit=MetricUnit.NoUnit, value=check.candidate)
-            metrics.flush_metrics()
-    if report.score is not None:
-        metrics = _check_metrics(rollout, None)
-        metrics.add_metric(name=score_name, unit=MetricUnit.NoUnit, value=report.score)
-        metrics.flush_metrics()
+        if shadowed is not None and shadowed.at == now:
+            for check in shadowed.checks:
+                if check.baseline is not None and check.candidate is not None:
+                    metrics = _check_metrics(rollout, check.name)
+                    metrics.add_metric(name="ShadowProduction", unit=MetricUnit.NoUnit, value=check.baseline)
+                    metrics.add_metric(name="ShadowCandidate", unit=MetricUnit.NoUnit, value=check.candidate)
+                    metrics.flush_metrics()
+            if shadowed.score is not None:
+                metrics = _check_metrics(rollout, None)
+                metrics.add_metric(name="ShadowScore", unit=MetricUnit.NoUnit, value=shadowed.score)
+                metrics.flush_metrics()
 
 
 def _check_metrics(rollout: Rollout, check: str | None) -> EphemeralMetrics:
