@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
@@ -19,11 +19,9 @@ from . import (
     commands,
     decisions,
     errors,
-    fallbacks,
     history,
     machine,
     naming,
-    preflight,
     promotion,
     promotion_service,
 )
@@ -32,7 +30,7 @@ from .aws.autoscaling import AutoscalingGateway
 from .aws.clients import CONCURRENT_CALLS, error_code
 from .aws.logs import ContainerLogs
 from .aws.notify import Notifier
-from .aws.quotas import QuotaGateway, QuotaReadings
+from .aws.quotas import QuotaGateway
 from .aws.sagemaker import RetryLater, SageMakerGateway
 from .aws.store import ConflictError, RolloutStore
 from .aws.targets import TargetRepository
@@ -42,7 +40,6 @@ from .models import (
     AlarmState,
     ApplyAutoscaling,
     DeleteCandidateAlarms,
-    EndpointView,
     Observations,
     Phase,
     PutCandidateAlarms,
@@ -50,8 +47,8 @@ from .models import (
     SuspendAutoscaling,
     Target,
     Trigger,
-    VariantSpec,
 )
+from .observing import Observer
 
 logger = Logger(child=True)
 T = TypeVar("T")
@@ -440,67 +437,9 @@ class RolloutService:
                 self.advance(owner)
 
     def observe(self, rollout: Rollout, readings: AlarmReadings | None = None) -> Observations:
-        described = self.sagemaker.describe_endpoint(rollout.endpoint_name)
-        endpoint = None if described is None else self.sagemaker.view(described)
-        if rollout.phase is Phase.PENDING:
-            if described is None:
-                quotas = self._quotas(rollout, None)
-                return Observations(endpoint=None, quotas=quotas.quotas, quota_warnings=quotas.warnings)
-            if endpoint is None or endpoint.status != "InService":
-                return Observations(endpoint=endpoint)
-            baseline = self.sagemaker.baseline(described)
-            autoscaling = None
-            if baseline.variant is not None:
-                autoscaling = self.autoscaling.snapshot(rollout.endpoint_name, baseline.variant.variant_name)
-            quotas = self._quotas(rollout, baseline.variant) if baseline.variant is not None else QuotaReadings()
-            return Observations(
-                endpoint=endpoint,
-                serving_variant=baseline.variant,
-                baseline_config=baseline.config,
-                unsupported=baseline.unsupported,
-                autoscaling=autoscaling,
-                quotas=quotas.quotas,
-                quota_warnings=quotas.warnings,
-            )
-        names: Iterable[str] = rollout.guard_alarm_names
-        if readings is None:
-            readings = self.alarms.read(names) if rollout.guard_alarm_names else AlarmReadings()
-        alarms = {n: readings.states[n] for n in names if n in readings.states}
-        return Observations(
-            endpoint=endpoint,
-            container_log=self._container_log(rollout, endpoint),
-            alarms=alarms,
-            alarm_reasons={n: readings.reasons.get(n, "") for n in alarms},
-            alarm_since={n: readings.since[n] for n in alarms if n in readings.since},
-        )
-
-    def _container_log(self, rollout: Rollout, endpoint: EndpointView | None) -> list[str]:
-        """When the candidate's endpoint change visibly failed: its container's last relevant lines."""
-        if self.logs is None or endpoint is None or rollout.phase not in (Phase.PROVISIONING, Phase.PROMOTING):
-            return []
-        failed = endpoint.status in ("Failed", "UpdateRollbackFailed") or (
-            endpoint.failure_reason is not None and endpoint.failure_reason != rollout.failure_seen
-        )
-        if not failed:
-            return []
-        since = (rollout.requested_at or rollout.updated_at) - timedelta(minutes=1)
-        return self.logs.recent(rollout.endpoint_name, rollout.candidate.variant_name, since, self.now())
-
-    def _quotas(self, rollout: Rollout, baseline: VariantSpec | None) -> QuotaReadings:
-        """The quotas of every instance type the rollout's peak needs (preflight.py)."""
-        if self.quotas is None:
-            return QuotaReadings()
-        count = baseline.instance_count if baseline is not None else 0
-        target = rollout.target
-        wanted = {
-            t
-            for tried in fallbacks.types(target)
-            for t in preflight.peak_need(target.model_copy(update={"instance_type": tried}), baseline, count)
-        }
-        readings = self.quotas.read(wanted)  # the fallback types' too (fallbacks.py)
-        for warning in readings.warnings:
-            logger.warning("quota pre-flight incomplete", extra={**self._keys(rollout), "warning": warning})
-        return readings
+        """What the world looks like for this rollout's next decision (observing.py)."""
+        observer = Observer(self.sagemaker, self.alarms, self.autoscaling, self.quotas, self.logs)
+        return observer.observe(rollout, self.now(), readings)
 
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:
