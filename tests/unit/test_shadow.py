@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from rollout_core import commands, machine, naming
-from rollout_core.models import AlarmState, Phase, RolloutPlan
+from rollout_core.models import AlarmState, CandidateAlarms, Phase, RolloutPlan
 
 from .world import BASELINE, PACKAGE, Traffic, World, step, target
 
@@ -71,6 +71,21 @@ def test_a_shadow_that_passes_goes_on_to_the_canary_and_succeeds():
     assert world.serving_models() == {rollout.candidate.model_name: 100}
     assert shadow_config not in world.configs, "the shadow config is cleaned up"
     assert world.shadows == {}
+
+
+def test_a_shadow_with_candidate_alarms_passes_and_its_alarms_are_put_when_it_joins():
+    """The candidate's own alarms do not exist while it is only the shadow (they are put when it
+    joins as a production variant): they must not hold the shadow phase (the crash matrix's
+    shadow scenario stayed SHADOWING for 100 minutes when they did)."""
+    world = World()
+    world.alarms = {"churn-5xx": AlarmState.OK}
+    tgt = target(shadow=SHADOW).model_copy(update={"candidate_alarms": CandidateAlarms(metrics=["5xx"])})
+    rollout = machine.new_rollout(tgt, PACKAGE, world.now)
+    own = list(rollout.candidate_alarms.values())
+    assert own
+    rollout = run(world, rollout, until=lambda r: r.phase is Phase.PROVISIONING, max_steps=30)
+    assert rollout.shadow is not None and rollout.shadow.outcome == "passed"
+    assert all(name in world.alarms for name in own), "put as the candidate joins"
 
 
 def test_an_erroring_shadow_is_removed_and_no_user_was_ever_served_by_it():

@@ -9,14 +9,23 @@ endpoint whose alarms are already firing because of the version being replaced.
 
 from __future__ import annotations
 
-from .models import AlarmState, InsufficientData, Observations, Rollout
+from .models import AlarmState, InsufficientData, Observations, Phase, Rollout
+
+
+def watching(r: Rollout) -> list[str]:
+    """The alarms that guard the rollout now. The candidate's own alarms are put when it joins
+    as a production variant (machine.py, shadow.py's way out), so while it is only the shadow
+    the target's alarms guard it: an alarm not made yet would hold the shadow phase forever."""
+    if r.phase is Phase.SHADOWING:
+        return list(r.target.guard_alarms)
+    return r.guard_alarm_names
 
 
 def stale(r: Rollout, obs: Observations) -> list[str]:
     """Guard alarms in ALARM since before the rollout started (ignored)."""
     return [
         name
-        for name in r.guard_alarm_names
+        for name in watching(r)
         if obs.alarms.get(name) is AlarmState.ALARM
         and (since := obs.alarm_since.get(name)) is not None
         and since < r.created_at
@@ -26,7 +35,7 @@ def stale(r: Rollout, obs: Observations) -> list[str]:
 def firing(r: Rollout, obs: Observations) -> list[str]:
     """Guard alarms in ALARM since the rollout started (an unknown time counts: the stricter reading)."""
     old = set(stale(r, obs))
-    return [n for n in r.guard_alarm_names if obs.alarms.get(n) is AlarmState.ALARM and n not in old]
+    return [n for n in watching(r) if obs.alarms.get(n) is AlarmState.ALARM and n not in old]
 
 
 def holding(r: Rollout, obs: Observations) -> bool:
@@ -34,6 +43,5 @@ def holding(r: Rollout, obs: Observations) -> bool:
     if r.target.plan.insufficient_data is InsufficientData.OK:
         return False
     return any(
-        obs.alarms.get(name, AlarmState.INSUFFICIENT_DATA) is AlarmState.INSUFFICIENT_DATA
-        for name in r.guard_alarm_names
+        obs.alarms.get(name, AlarmState.INSUFFICIENT_DATA) is AlarmState.INSUFFICIENT_DATA for name in watching(r)
     )
