@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from rollout_core import commands, machine, naming
-from rollout_core.models import AlarmState, CandidateAlarms, Phase, RolloutPlan
+from rollout_core.alarm_spec import CandidateAlarms
+from rollout_core.models import AlarmState, Phase, RolloutPlan
 
 from .world import BASELINE, PACKAGE, Traffic, World, step, target
 
