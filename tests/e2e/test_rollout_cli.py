@@ -21,9 +21,9 @@ def served_sandbox() -> Iterator[dict[str, Any]]:
         yield ready
 
 
-def cli(served: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+def cli(served: dict[str, Any], *args: str, command: str = "rollout") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "rollout_client", "--api", served["api"], "rollout", *args],
+        [sys.executable, "-m", "rollout_client", "--api", served["api"], command, *args],
         cwd=ROOT,
         env={**OPERATOR_ENV, "COLUMNS": "200"},
         capture_output=True,
@@ -121,15 +121,7 @@ def test_doctor_over_http_as_the_operator(served: dict[str, Any]):
     an endpoint that does not exist is the API's 404 (exit 1)."""
 
     def doctor(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "rollout_client", "--api", served["api"], "doctor", *args],
-            cwd=ROOT,
-            env={**OPERATOR_ENV, "COLUMNS": "200"},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return cli(served, *args, command="doctor")
 
     as_json = doctor(served["endpoint"], "--json")
     report = json.loads(as_json.stdout)
