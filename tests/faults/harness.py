@@ -49,12 +49,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.endpoint
 from botocore.awsrequest import AWSResponse
 
+import rollout_core.service as service_module
 from rollout_core import naming
 from rollout_core.aws.autoscaling import DIMENSION, NAMESPACE, resource_id
 from rollout_core.models import Rollout
@@ -132,6 +133,8 @@ FAULT_KINDS = (*ERROR_FAULTS, CRASH)
 # product treats "Cannot update in-progress endpoint" as transient, as SageMaker intends.)
 TRANSIENT_KINDS = frozenset({"throttling", "unavailable", "in_progress", CRASH})
 LAMBDA_RETRIES = 2  # EventInvokeConfig MaximumRetryAttempts in template.yaml
+T = TypeVar("T")
+R = TypeVar("R")
 MAX_IN_FLIGHT = 2  # positions whose faulted runs (one process per fault kind) run alongside the parent
 
 
@@ -203,6 +206,10 @@ class _ExpiredContext(LambdaContext):
         return 1
 
 
+def _one_after_another(work: Callable[[T], R], items: list[T], workers: int) -> list[R]:
+    return [work(item) for item in items]
+
+
 class Run:
     """One run of a scenario: the baseline (``baseline=None``), or a forking run (``plan``)."""
 
@@ -245,6 +252,12 @@ class Run:
         endpoint_module: Any = botocore.endpoint  # its `time` is the module botocore sleeps with
         real_time = endpoint_module.time
         endpoint_module.time = self.sleeper
+        # The controller decides its rollouts here one after another, on this thread: os.fork
+        # copies only the thread that calls it, so a fault at a call made in the tick's pool
+        # would leave the child without the thread that carries the scenario on (it waited
+        # forever). The pool itself: tests/integration/test_controller_concurrency.py, tests/explore.
+        real_concurrently = service_module._concurrently
+        service_module._concurrently = _one_after_another
         hooks.subscribe(self.listener)
         try:
             params = {"EndpointName": TARGET.endpoint_name, "ModelPackageGroupName": TARGET.model_package_group}
@@ -278,6 +291,7 @@ class Run:
         finally:
             hooks.unsubscribe(self.listener)
             endpoint_module.time = real_time
+            service_module._concurrently = real_concurrently
 
     def _observe_safely(self, error: str) -> Outcome:
         try:
