@@ -472,3 +472,26 @@ def test_found_a_rollout_waiting_for_a_first_deployment_superseded_before_its_tu
         state.one_rollout_moves_traffic_per_endpoint_and_a_live_one_holds_the_lock()
     finally:
         state.teardown()
+
+
+def test_found_a_first_deployment_aborted_while_a_newer_version_waits_for_it():
+    """A counterexample of a fresh seed (2026-12-02), replayed: v2 waited (PENDING) for
+    v1's first deployment (holding the endpoint's lock meanwhile), and an operator aborted v2: its
+    release deleted the lock while v1 still moved traffic with nobody holding it. A rollout that
+    ends before its turn now hands the lock back to its live predecessor (RolloutStore.save)."""
+    state = Stack()
+    try:
+        first_arn = state.first_version()
+        state.approve_new_version(samples=False)
+        first, second = sorted(state._rollouts(), key=lambda r: r.model_package_arn != first_arn)
+        assert (first.phase.value, second.phase.value) == ("PROVISIONING", "PENDING")
+        answer = state.sandbox.api("POST", f"/v1/rollouts/{second.rollout_id}/abort")
+        assert answer["statusCode"] == 200, answer
+        state.handlers_raise_only_injected_retryable_errors()
+        state.one_rollout_moves_traffic_per_endpoint_and_a_live_one_holds_the_lock()
+        lock = [i["rollout_id"]["S"] for i in state._items() if i["sk"]["S"] == "LOCK"]
+        assert lock == [first.rollout_id]
+    finally:
+        state.teardown()
+    phases = {r.rollout_id: r.phase.value for r in state._rollouts_at_end}
+    assert phases == {first.rollout_id: "SUCCEEDED", second.rollout_id: "ABORTED"}

@@ -240,20 +240,34 @@ class RolloutStore:
             raise
         saved = rollout.model_copy(update={"version": rollout.version + 1})
         if not saved.live:
-            self.release(saved)  # idempotent: also repeated when the clean-up is acknowledged
+            # Idempotent: also repeated when the clean-up is acknowledged. A rollout that ended
+            # while it waited for a live predecessor (a first deployment or a promotion that is
+            # not interrupted) hands the lock back to it: that one still moves traffic.
+            self.release(saved, heir=self._live_predecessor(saved))
             if saved.promotion is not None and saved.promotion.released_at is None:
                 self.release(saved, GATE)  # ended while WAITING: its gate is free
         return saved
 
-    def release(self, rollout: Rollout, slot: str = "LOCK") -> None:
-        """Free the endpoint's lock (or gate) if this (finished) rollout still holds it."""
+    def _live_predecessor(self, rollout: Rollout) -> str | None:
+        if not rollout.predecessor_id:
+            return None
+        predecessor = self.get(rollout.predecessor_id)
+        return predecessor.rollout_id if predecessor is not None and predecessor.live else None
+
+    def release(self, rollout: Rollout, slot: str = "LOCK", heir: str | None = None) -> None:
+        """Free the endpoint's lock (or gate), or pass it to ``heir``, if this (finished) rollout
+        still holds it. An heir that finishes meanwhile leaves a lock held by a finished rollout,
+        which every taker treats as free (RolloutService.start)."""
+        mine = {
+            "ConditionExpression": "rollout_id = :me",
+            "ExpressionAttributeValues": {":me": {"S": rollout.rollout_id}},
+        }
+        key = _lock_key(rollout.endpoint_name, slot)
         try:
-            self._ddb.delete_item(
-                TableName=self._table,
-                Key=_lock_key(rollout.endpoint_name, slot),
-                ConditionExpression="rollout_id = :me",
-                ExpressionAttributeValues={":me": {"S": rollout.rollout_id}},
-            )
+            if heir is None:
+                self._ddb.delete_item(TableName=self._table, Key=key, **mine)
+            else:
+                self._ddb.put_item(TableName=self._table, Item={**key, "rollout_id": {"S": heir}}, **mine)
         except ClientError as exc:
             if error_code(exc)[0] != "ConditionalCheckFailedException":
                 raise
