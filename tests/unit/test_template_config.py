@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rollout_core import judging
 from rollout_core.aws import clients
 from rollout_core.aws.store import LIVE_INDEX
 from rollout_core.models import Target
@@ -119,6 +120,7 @@ def test_every_metric_the_dashboard_shows_is_one_the_code_emits():
         emitted |= set(re.findall(r'_(?:count|seconds)\("(\w+)"', path.read_text()))
         emitted |= set(re.findall(r'"(Rollouts\w+)"', path.read_text()))
         emitted |= set(re.findall(r'add_metric\(name="(\w+)"', path.read_text()))
+    emitted |= {name for names in judging.ANALYSIS_METRICS.values() for name in names}  # the analyses' EMF
     body = TEMPLATE["Resources"]["RolloutDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
     shown = set(re.findall(r'"\$\{Namespace\}", "(\w+)"', body))
     assert shown

@@ -23,6 +23,12 @@ from .canary_models import RunSmokeTest, SmokeResult
 from .models import Observations, Rollout
 
 SAVE_TRIES = 3
+# EMF metric names of an analysis: (baseline's value, candidate's value, score). The shadow
+# phase's analysis (issue 13) compares the shadow with production.
+ANALYSIS_METRICS = {
+    "canary": ("CanaryBaseline", "CanaryCandidate", "CanaryScore"),
+    "shadow": ("ShadowProduction", "ShadowCandidate", "ShadowScore"),
+}
 
 
 @dataclass
@@ -59,32 +65,25 @@ class Judges:
     @staticmethod
     def published(rollout: Rollout, now: datetime) -> None:
         """EMF, per check: the baseline's and the candidate's value (errors: %, latency: ms), and
-        the score; dimensions service, endpoint, check (the dashboard's canary widgets). The shadow
-        phase's analysis (issue 13) as ShadowProduction / ShadowCandidate / ShadowScore.
+        the score; dimensions service, endpoint, check (the dashboard's canary widgets); names
+        from ANALYSIS_METRICS. Only an analysis made by this decision (``at == now``).
         EphemeralMetrics: its own dimensions, not the handler's shared metric set."""
-        report = rollout.analysis
-        if report is not None and report.at == now:
+        shadowed = rollout.shadow.analysis if rollout.shadow is not None else None
+        for report, (baseline, candidate, score) in (
+            (rollout.analysis, ANALYSIS_METRICS["canary"]),
+            (shadowed, ANALYSIS_METRICS["shadow"]),
+        ):
+            if report is None or report.at != now:
+                continue
             for check in report.checks:
                 if check.baseline is not None and check.candidate is not None:
                     metrics = _check_metrics(rollout, check.name)
-                    metrics.add_metric(name="CanaryBaseline", unit=MetricUnit.NoUnit, value=check.baseline)
-                    metrics.add_metric(name="CanaryCandidate", unit=MetricUnit.NoUnit, value=check.candidate)
+                    metrics.add_metric(name=baseline, unit=MetricUnit.NoUnit, value=check.baseline)
+                    metrics.add_metric(name=candidate, unit=MetricUnit.NoUnit, value=check.candidate)
                     metrics.flush_metrics()
             if report.score is not None:
                 metrics = _check_metrics(rollout, None)
-                metrics.add_metric(name="CanaryScore", unit=MetricUnit.NoUnit, value=report.score)
-                metrics.flush_metrics()
-        shadowed = rollout.shadow.analysis if rollout.shadow is not None else None
-        if shadowed is not None and shadowed.at == now:
-            for check in shadowed.checks:
-                if check.baseline is not None and check.candidate is not None:
-                    metrics = _check_metrics(rollout, check.name)
-                    metrics.add_metric(name="ShadowProduction", unit=MetricUnit.NoUnit, value=check.baseline)
-                    metrics.add_metric(name="ShadowCandidate", unit=MetricUnit.NoUnit, value=check.candidate)
-                    metrics.flush_metrics()
-            if shadowed.score is not None:
-                metrics = _check_metrics(rollout, None)
-                metrics.add_metric(name="ShadowScore", unit=MetricUnit.NoUnit, value=shadowed.score)
+                metrics.add_metric(name=score, unit=MetricUnit.NoUnit, value=report.score)
                 metrics.flush_metrics()
 
 
