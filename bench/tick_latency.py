@@ -12,7 +12,7 @@ it, threads would wait on moto, not on the network. So each level is recorded, t
    does). Everything the function does itself runs for real: botocore's request building,
    signing, retries and parsing, the store, decide(), pydantic.
 
-Each level is replayed with the controller's pool (``service.DECISION_WORKERS``) and with one
+Each level is replayed with the controller's pool (``decision_pool.DECISION_WORKERS``) and with one
 worker (the sequential tick) in the same run, which gives the speed-up.
 """
 
@@ -72,7 +72,7 @@ class Replay:
 
 
 def _tick(sandbox: Any, event: dict[str, Any], replay: Replay, workers: int | None = None) -> tuple[float, int]:
-    from rollout_core.service import DECISION_WORKERS
+    from rollout_core.decision_pool import DECISION_WORKERS
     from rollout_core.wiring import controller_service
     from sandbox.stack import LambdaContext
 
@@ -93,7 +93,7 @@ def tick_at_latency(levels: tuple[int, ...] = LEVELS, latency: float = LATENCY) 
     rollouts added level by level (bench.__main__._seed), no finished ones (the other tick
     bench shows they cost nothing)."""
     from bench.__main__ import _seed
-    from rollout_core.service import DECISION_WORKERS
+    from rollout_core.decision_pool import DECISION_WORKERS
     from rollout_core.wiring import aws_client
     from sandbox.stack import Sandbox
 

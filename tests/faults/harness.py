@@ -55,8 +55,7 @@ import boto3
 import botocore.endpoint
 from botocore.awsrequest import AWSResponse
 
-import rollout_core.service as service_module
-from rollout_core import naming
+from rollout_core import decision_pool, naming
 from rollout_core.aws.autoscaling import DIMENSION, NAMESPACE, resource_id
 from rollout_core.models import Rollout
 from sandbox.calls import BaseListener, Call, error_response, hooks
@@ -256,8 +255,8 @@ class Run:
         # copies only the thread that calls it, so a fault at a call made in the tick's pool
         # would leave the child without the thread that carries the scenario on (it waited
         # forever). The pool itself: tests/integration/test_controller_concurrency.py, tests/explore.
-        real_concurrently = service_module._concurrently
-        service_module._concurrently = _one_after_another
+        real_concurrently = decision_pool.concurrently
+        decision_pool.concurrently = _one_after_another
         hooks.subscribe(self.listener)
         try:
             params = {"EndpointName": TARGET.endpoint_name, "ModelPackageGroupName": TARGET.model_package_group}
@@ -291,7 +290,7 @@ class Run:
         finally:
             hooks.unsubscribe(self.listener)
             endpoint_module.time = real_time
-            service_module._concurrently = real_concurrently
+            decision_pool.concurrently = real_concurrently
 
     def _observe_safely(self, error: str) -> Outcome:
         try:

@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from rollout_core import service as service_module
+from rollout_core import rollout_metrics
 from rollout_core.aws.clients import RETRY_CONFIG
+from rollout_core.decision_pool import DECISION_WORKERS
 from rollout_core.models import Phase
-from rollout_core.service import DECISION_WORKERS
 from sandbox.calls import BaseListener, Call, error_response, hooks
 from sandbox.stack import Sandbox
 from tests.conftest import SAMPLE_TARGET
@@ -112,7 +112,7 @@ def test_a_tick_reads_and_decides_endpoints_concurrently_within_its_pool(baking)
 def test_one_rollouts_trouble_does_not_hold_back_the_others(baking, monkeypatch):
     stack, seconds = baking
     counted: list[str] = []
-    monkeypatch.setattr(service_module.RolloutService, "_count", staticmethod(counted.append))
+    monkeypatch.setattr(rollout_metrics, "count", counted.append)
     before = {arn: rollout_for(arn) for arn in seconds}
     stack.now += timedelta(seconds=SAMPLE_TARGET.plan.bake_seconds)  # every rollout is due to move on
     listener = _InFlight()

@@ -117,7 +117,7 @@ def test_dashboard_body_is_valid_and_names_sagemakers_metrics():
 def test_every_metric_the_dashboard_shows_is_one_the_code_emits():
     emitted = set()
     for path in (ROOT / "layers" / "rollout_core" / "rollout_core").glob("*.py"):
-        emitted |= set(re.findall(r'_(?:count|seconds)\("(\w+)"', path.read_text()))
+        emitted |= set(re.findall(r'\b(?:count|seconds)\("(\w+)"', path.read_text()))
         emitted |= set(re.findall(r'"(Rollouts\w+)"', path.read_text()))
         emitted |= set(re.findall(r'add_metric\(name="(\w+)"', path.read_text()))
     emitted |= {name for names in judging.ANALYSIS_METRICS.values() for name in names}  # the analyses' EMF

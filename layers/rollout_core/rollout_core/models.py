@@ -1,15 +1,33 @@
-"""Domain schemas: rollouts, observations and actions (pydantic). Targets and plans: target_models.py."""
+"""Domain schemas: rollouts and observations (pydantic). Targets and plans: target_models.py; actions:
+actions.py; variants: variants.py (all re-exported here)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .alarm_spec import CandidateAlarms
-from .canary_models import AnalysisReport, MetricData, RunSmokeTest, ShadowRecord, SmokeTestRecord
+from .actions import (
+    Action,
+    ApplyAutoscaling,
+    CreateEndpoint,
+    CreateEndpointConfig,
+    CreateModel,
+    DeleteCandidateAlarms,
+    DeleteEndpoint,
+    DeleteEndpointConfig,
+    DeleteModel,
+    PruneOldModels,
+    PutCandidateAlarms,
+    SuspendAutoscaling,
+    UpdateAsyncEndpoint,
+    UpdateCapacity,
+    UpdateEndpoint,
+    UpdateWeights,
+)
+from .canary_models import AnalysisReport, MetricData, ShadowRecord, SmokeTestRecord
 from .target_models import (
     NAME_PATTERN,
     TARGET_MAX_BYTES,
@@ -20,17 +38,37 @@ from .target_models import (
     RolloutPlan,
     Target,
 )
+from .variants import AutoscalingSnapshot, BaselineConfig, VariantSpec
 
 # Re-exported: the rest of the code imports every schema from here.
 __all__ = [
     "NAME_PATTERN",
     "TARGET_MAX_BYTES",
+    "Action",
     "AlarmState",
+    "ApplyAutoscaling",
+    "AutoscalingSnapshot",
+    "BaselineConfig",
+    "CreateEndpoint",
+    "CreateEndpointConfig",
+    "CreateModel",
+    "DeleteCandidateAlarms",
+    "DeleteEndpoint",
+    "DeleteEndpointConfig",
+    "DeleteModel",
     "Gate",
     "InferenceSettings",
     "InsufficientData",
+    "PruneOldModels",
+    "PutCandidateAlarms",
     "RolloutPlan",
+    "SuspendAutoscaling",
     "Target",
+    "UpdateAsyncEndpoint",
+    "UpdateCapacity",
+    "UpdateEndpoint",
+    "UpdateWeights",
+    "VariantSpec",
 ]
 
 
@@ -57,45 +95,6 @@ class Phase(StrEnum):
 TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED})
 # Where a ROLLING_BACK rollout may end.
 ROLLBACK_OUTCOMES = frozenset({Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED, Phase.SUPERSEDED})
-
-
-class VariantSpec(BaseModel):
-    """One production variant: which model on which instances."""
-
-    model_config = ConfigDict(frozen=True)
-
-    variant_name: str = Field(pattern=NAME_PATTERN)
-    model_name: str = Field(pattern=NAME_PATTERN)
-    instance_type: str
-    instance_count: int = Field(ge=1)
-    # Every other ProductionVariant field of CreateEndpointConfig, as the variant's config had
-    # them (VolumeSizeInGB, ContainerStartupHealthCheckTimeoutInSeconds, RoutingConfig, ...).
-    settings: dict[str, Any] = Field(default_factory=dict)
-
-
-class AutoscalingSnapshot(BaseModel):
-    """The baseline variant's Application Auto Scaling target and policies."""
-
-    model_config = ConfigDict(frozen=True)
-
-    variant_name: str = ""  # the variant it was read from (its name in custom metric dimensions)
-    min_capacity: int
-    max_capacity: int
-    policies: list[dict[str, Any]] = Field(default_factory=list)
-    # The CloudWatch alarms that drive each step-scaling policy (policy name -> PutMetricAlarm
-    # fields); step scaling acts only through alarms whose actions name the policy's ARN.
-    alarms: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
-
-
-class BaselineConfig(BaseModel):
-    """The serving endpoint config's own fields, carried into every config a rollout makes."""
-
-    model_config = ConfigDict(frozen=True)
-
-    # Config-level fields of CreateEndpointConfig as DescribeEndpointConfig returned them
-    # (DataCaptureConfig, KmsKeyId, VpcConfig, EnableNetworkIsolation, ...).
-    settings: dict[str, Any] = Field(default_factory=dict)
-    tags: list[dict[str, str]] = Field(default_factory=list)  # the config's tags (ListTags)
 
 
 class EndpointView(BaseModel):
@@ -177,147 +176,6 @@ class Notification(BaseModel):
     message: str
     detail: dict[str, Any] = Field(default_factory=dict)
     resources: list[str] = Field(default_factory=list)
-
-
-# --- actions: what the shell must do, in order -------------------------------------------
-
-
-class CreateModel(BaseModel):
-    kind: Literal["CreateModel"] = "CreateModel"
-    model_name: str
-    model_package_arn: str
-
-
-class CreateEndpointConfig(BaseModel):
-    kind: Literal["CreateEndpointConfig"] = "CreateEndpointConfig"
-    config_name: str
-    variants: list[tuple[VariantSpec, int]]  # spec and initial weight (percent)
-    # ShadowProductionVariants: spec and initial weight, relative to the production variant's
-    # (the sampling percentage when the production variant is at 100; shadow.py).
-    shadow_variants: list[tuple[VariantSpec, int]] = Field(default_factory=list)
-    baseline_config: BaselineConfig = BaselineConfig()  # config-level fields and tags carried over
-
-
-class CreateEndpoint(BaseModel):
-    kind: Literal["CreateEndpoint"] = "CreateEndpoint"
-    endpoint_name: str
-    config_name: str
-
-
-class UpdateEndpoint(BaseModel):
-    kind: Literal["UpdateEndpoint"] = "UpdateEndpoint"
-    endpoint_name: str
-    config_name: str
-
-
-class UpdateWeights(BaseModel):
-    kind: Literal["UpdateWeights"] = "UpdateWeights"
-    endpoint_name: str
-    weights: dict[str, int]
-
-
-class UpdateCapacity(BaseModel):
-    """UpdateEndpointWeightsAndCapacities with DesiredInstanceCount for one variant (before its weight)."""
-
-    kind: Literal["UpdateCapacity"] = "UpdateCapacity"
-    endpoint_name: str
-    variant_name: str
-    instance_count: int
-
-
-class DeleteEndpoint(BaseModel):
-    kind: Literal["DeleteEndpoint"] = "DeleteEndpoint"
-    endpoint_name: str
-
-
-class DeleteEndpointConfig(BaseModel):
-    kind: Literal["DeleteEndpointConfig"] = "DeleteEndpointConfig"
-    config_name: str
-
-
-class DeleteModel(BaseModel):
-    kind: Literal["DeleteModel"] = "DeleteModel"
-    model_name: str
-
-
-class SuspendAutoscaling(BaseModel):
-    """Delete the variant's scaling policies and deregister it (before removing it)."""
-
-    kind: Literal["SuspendAutoscaling"] = "SuspendAutoscaling"
-    endpoint_name: str
-    variant_name: str
-
-
-class ApplyAutoscaling(BaseModel):
-    """Register the variant as a scalable target and put the snapshot's policies on it."""
-
-    kind: Literal["ApplyAutoscaling"] = "ApplyAutoscaling"
-    endpoint_name: str
-    variant_name: str
-    snapshot: AutoscalingSnapshot
-
-
-class PruneOldModels(BaseModel):
-    """Delete this tool's models/configs for the endpoint beyond the newest `keep`."""
-
-    kind: Literal["PruneOldModels"] = "PruneOldModels"
-    endpoint_name: str
-    keep: int
-    in_use: list[str]
-    async_endpoint_name: str | None = None  # its configs are pruned the same way
-
-
-class UpdateAsyncEndpoint(BaseModel):
-    """Put the promoted model on the target's async endpoint, all at once (no weights there)."""
-
-    kind: Literal["UpdateAsyncEndpoint"] = "UpdateAsyncEndpoint"
-    endpoint_name: str
-    config_name: str
-    model_name: str
-    instance_type: str
-    instance_count: int
-
-
-class PutCandidateAlarms(BaseModel):
-    """PutMetricAlarm for each of the candidate variant's own alarms (idempotent)."""
-
-    kind: Literal["PutCandidateAlarms"] = "PutCandidateAlarms"
-    endpoint_name: str
-    variant_name: str
-    alarms: dict[str, str]  # metric (CandidateMetric) -> alarm name
-    spec: CandidateAlarms
-    # Put again because one was found missing: its failure changes nothing (the next decision
-    # puts them again; a missing alarm holds the step meanwhile). A failure when the candidate
-    # joins (before the endpoint is touched) ends the rollout: it must not run unguarded.
-    repair: bool = False
-
-
-class DeleteCandidateAlarms(BaseModel):
-    """DeleteAlarms for those of ``names`` that exist."""
-
-    kind: Literal["DeleteCandidateAlarms"] = "DeleteCandidateAlarms"
-    names: list[str]
-
-
-Action = Annotated[
-    CreateModel
-    | CreateEndpointConfig
-    | CreateEndpoint
-    | UpdateEndpoint
-    | UpdateWeights
-    | UpdateCapacity
-    | DeleteEndpoint
-    | DeleteEndpointConfig
-    | DeleteModel
-    | SuspendAutoscaling
-    | ApplyAutoscaling
-    | PruneOldModels
-    | UpdateAsyncEndpoint
-    | PutCandidateAlarms
-    | DeleteCandidateAlarms
-    | RunSmokeTest,
-    Field(discriminator="kind"),
-]
 
 
 # --- the rollout record --------------------------------------------------------------------

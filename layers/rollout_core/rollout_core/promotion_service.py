@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from . import machine, promotion
+from . import machine, promotion, rollout_metrics
 from .aws.store import GATE, ConflictError
 from .events import UpstreamMilestoneEvent
 from .models import AlarmState, Observations, Phase, Rollout, Target, Trigger
@@ -179,7 +179,7 @@ def _claim(service: RolloutService, waiting: Rollout, released: Rollout) -> Roll
     claimed = service.store.claim(
         released, stale_owner=owner_id, superseded=superseded if superseded is not owner else None
     )
-    service._count("RolloutsStarted")
+    rollout_metrics.count("RolloutsStarted")
     logger.info("rollout released", extra={"rollout_id": claimed.rollout_id, "endpoint": claimed.endpoint_name})
     claimed = service._announce_and_finish(claimed)
     if owner is not None and owner.live:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import contextvars
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from . import (
     clock,
     commands,
+    decision_pool,
     decisions,
     errors,
     history,
@@ -24,10 +19,11 @@ from . import (
     naming,
     promotion,
     promotion_service,
+    rollout_metrics,
 )
 from .aws.alarms import AlarmGateway, AlarmReadings
 from .aws.autoscaling import AutoscalingGateway
-from .aws.clients import CONCURRENT_CALLS, error_code
+from .aws.clients import error_code
 from .aws.logs import ContainerLogs
 from .aws.notify import Notifier
 from .aws.quotas import QuotaGateway
@@ -51,39 +47,8 @@ from .models import (
 from .observing import Observer
 
 logger = Logger(child=True)
-T = TypeVar("T")
-R = TypeVar("R")
-# Powertools' metric set is one dict per process; decisions run on several threads.
-_METRICS_LOCK = threading.Lock()
 
 CREATE_RETRIES = 3
-
-# How many rollouts one controller invocation reads, and how many endpoints it decides, at a
-# time. A quiet tick costs each rollout a GetItem and a DescribeEndpoint: at 30 ms per call,
-# 1,000 live rollouts take ~60 s one after another, ~4 s with 16 workers, inside the tick's
-# minute. Each worker has at most one call in flight, so the clients' connection pool
-# (max_pool_connections, aws/clients.py) is the same number. 16 threads are far below Lambda's
-# 1,024 threads and 1,024 file descriptors per execution environment ("Lambda quotas").
-# Concurrent decisions are safe: every save is a conditional write on the rollout's version,
-# and one endpoint's rollouts stay on one worker, in order.
-DECISION_WORKERS = CONCURRENT_CALLS
-
-
-def _concurrently(work: Callable[[T], R], items: list[T], workers: int) -> list[R]:
-    """``[work(item) for item in items]``, ``workers`` at a time; the first error is raised.
-
-    Each task runs in a copy of the caller's context (context variables reach the workers; one
-    context cannot be entered by two threads). boto3 clients are thread-safe ("Multithreading
-    or multiprocessing with clients", Boto3 guide). The X-Ray SDK keeps a segment per thread;
-    in Lambda each worker makes its own from the invocation's trace header, so its calls are
-    traced under the function's segment.
-    """
-    workers = min(workers, len(items))
-    if workers <= 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decide") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, work, item) for item in items]
-        return [future.result() for future in futures]
 
 
 @dataclass
@@ -98,7 +63,7 @@ class RolloutService:
     alarm_prefix: str = ""  # AlarmNamePrefix: the candidate's own alarms are named with it
     logs: ContainerLogs | None = None  # the candidate container's log, read when a change failed
     judges: Judges | None = None  # the controller's: metrics of a bake, the smoke test (judging.py)
-    decision_workers: int = DECISION_WORKERS
+    decision_workers: int = decision_pool.DECISION_WORKERS
 
     @staticmethod
     def now() -> datetime:
@@ -202,7 +167,7 @@ class RolloutService:
             except ConflictError:
                 logger.info("lost a race for the endpoint; reading again", extra={"endpoint": target.endpoint_name})
                 continue
-            self._count("RolloutsStarted")
+            rollout_metrics.count("RolloutsStarted")
             logger.info("rollout recorded", extra=self._keys(created))
             if owner is not None and owner.live:
                 self.advance(owner.rollout_id)
@@ -265,7 +230,7 @@ class RolloutService:
         started before that time rolls back even if the alarm is OK again by now.
         """
         # The live index holds ids only: each rollout is one GetItem, DECISION_WORKERS at a time.
-        loaded = _concurrently(self.store.get, list(self.store.live_ids()), self.decision_workers)
+        loaded = decision_pool.concurrently(self.store.get, list(self.store.live_ids()), self.decision_workers)
         rollouts = [r for r in loaded if r is not None and not r.settled]
         if endpoint_name is not None:
             rollouts = [r for r in rollouts if r.endpoint_name == endpoint_name]
@@ -278,7 +243,7 @@ class RolloutService:
         by_endpoint: dict[str, list[Rollout]] = {}
         for rollout in rollouts:
             by_endpoint.setdefault(rollout.endpoint_name, []).append(rollout)
-        decided = _concurrently(
+        decided = decision_pool.concurrently(
             lambda group: self._advance_endpoint(group, readings, fired),
             list(by_endpoint.values()),
             self.decision_workers,
@@ -308,7 +273,7 @@ class RolloutService:
                 # error that outlived the client's retries) must not hold back the others: the
                 # next tick decides it again.
                 logger.exception("could not decide a rollout; next tick retries", extra=self._keys(rollout))
-                self._count("RolloutDecisionErrors")
+                rollout_metrics.count("RolloutDecisionErrors")
                 results.append(rollout)
         return results
 
@@ -371,9 +336,9 @@ class RolloutService:
                 saved = self.judges.fold_smoke_test(self.store, saved, smoke, self.now())
         else:
             saved = self._announce_and_finish(saved)
-        self._timings(rollout, saved)
+        rollout_metrics.timings(rollout, saved, self.now())
         if saved.needs_attention and not rollout.needs_attention:
-            self._count("RolloutsNeedAttention")
+            rollout_metrics.count("RolloutsNeedAttention")
             logger.error("gave up: left to do by hand", extra={**self._keys(saved), "left": saved.needs_attention})
         if saved.phase != rollout.phase:
             self._on_phase_change(rollout, saved)
@@ -401,29 +366,8 @@ class RolloutService:
         except ConflictError:  # someone else moved it on; they announce what is left
             return self.store.get(saved.rollout_id) or saved
 
-    def _timings(self, before: Rollout, after: Rollout) -> None:
-        """EMF: step duration, approval to first traffic, alarm to baseline at 100 %."""
-        now = self.now()
-        if after.step_index > before.step_index:
-            if before.step_index == -1:
-                self._seconds("ApprovalToFirstTraffic", (now - before.created_at).total_seconds())
-            elif before.step_started_at is not None:
-                self._seconds("StepDuration", (now - before.step_started_at).total_seconds())
-        if after.history and after.history[-1].event == "removing candidate" and after.rollback_started_at:
-            previous = before.history[-1].event if before.history else ""
-            if previous != "removing candidate":
-                self._seconds("AlarmToRollback", (now - after.rollback_started_at).total_seconds())
-
     def _on_phase_change(self, before: Rollout, after: Rollout) -> None:
-        metric = {
-            Phase.SUCCEEDED: "RolloutsSucceeded",
-            Phase.ROLLED_BACK: "RolloutsRolledBack",
-            Phase.FAILED: "RolloutsFailed",
-            Phase.ABORTED: "RolloutsAborted",
-            Phase.SUPERSEDED: "RolloutsSuperseded",
-        }.get(after.phase)
-        if metric:
-            self._count(metric)
+        rollout_metrics.outcome(after.phase)
         if after.phase is Phase.SUCCEEDED:
             self.store.set_serving_model(after)
         logger.info(
@@ -444,15 +388,3 @@ class RolloutService:
     @staticmethod
     def _keys(rollout: Rollout) -> dict[str, str]:
         return {"rollout_id": rollout.rollout_id, "endpoint": rollout.endpoint_name}
-
-    @staticmethod
-    def _seconds(name: str, value: float) -> None:
-        with _METRICS_LOCK:
-            Metrics().add_metric(name=name, unit=MetricUnit.Seconds, value=value)
-
-    @staticmethod
-    def _count(name: str) -> None:
-        # Metrics() shares one metric set per process (flushed by the handler's log_metrics);
-        # made here, not at import, so it reads POWERTOOLS_METRICS_NAMESPACE as set now.
-        with _METRICS_LOCK:
-            Metrics().add_metric(name=name, unit=MetricUnit.Count, value=1)

@@ -8,7 +8,7 @@ import boto3
 from botocore.config import Config
 
 # How many calls one client may have in flight at once: the controller decides that many
-# endpoints concurrently (service.DECISION_WORKERS). botocore keeps max_pool_connections
+# endpoints concurrently (decision_pool.DECISION_WORKERS). botocore keeps max_pool_connections
 # connections per client (10 by default); a thread beyond it opens a connection and drops it.
 CONCURRENT_CALLS = 16
 
