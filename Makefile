@@ -40,8 +40,13 @@ sandbox: $(VENV)/.installed
 ## test: ruff, mypy, cfn-lint on template.yaml, then pytest (unit, moto integration, sandbox e2e,
 ##       fault injection, security: cfn-lint and checkov on the template and its SAM translation, IAM coverage,
 ##       deployed: the layer installed alone for the runtime's Python, every function started on it, its size)
+##       Every CPU runs tests (pytest-xdist); the IAM test reads what they recorded, in a session of its own after them.
+IAM_RECORD := .pytest-iam-record
 test: lint typecheck cfn-lint $(SECURITY_VENV)/.installed
-	$(PY) -m pytest --durations=12  # the slowest tests, so a run shows where the time budget goes
+	rm -rf $(IAM_RECORD)
+	IAM_RECORD_DIR=$(IAM_RECORD) $(PY) -m pytest -n auto --dist loadgroup -m "not iam_coverage" \
+		--durations=12  # the slowest tests, so a run shows where the time budget goes
+	IAM_RECORDED=$(IAM_RECORD) $(PY) -m pytest -m iam_coverage tests/security/test_iam_coverage.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

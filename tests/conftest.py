@@ -12,8 +12,9 @@ import pytest
 from rollout_core.models import Target
 from sandbox.stack import Sandbox
 
-# Records every AWS call each function makes during the session (tests/security/test_iam_coverage.py).
-pytest_plugins = ["tests.security.recorder"]
+# Records every AWS call each function makes during the session (tests/security/test_iam_coverage.py);
+# prints the suites' summaries at the end, from xdist's workers too (tests/summaries.py).
+pytest_plugins = ["tests.security.recorder", "tests.summaries"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

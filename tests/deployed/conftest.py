@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from tests import summaries
 
+from . import summary
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    from . import summary
-
-    if summary.lines:
-        terminalreporter.section("deployed layer and runtime")
-        for line in summary.lines:
-            terminalreporter.write_line(line)
+summaries.register("deployed layer and runtime", lambda: summary.lines)

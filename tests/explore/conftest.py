@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from tests import summaries
 
 REPORT: list[str] = []
 
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if REPORT:
-        terminalreporter.section("exploration")
-        for line in REPORT:
-            terminalreporter.write_line(line)
+summaries.register("exploration", lambda: REPORT)

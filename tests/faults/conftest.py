@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from typing import Any
 
 import botocore.loaders
 import botocore.session
 import pytest
+
+from tests import summaries
 
 from . import stats
 
@@ -27,9 +28,4 @@ def _shared_service_models() -> Iterator[None]:
     botocore.session.create_loader = original
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    lines = stats.lines()
-    if lines:
-        terminalreporter.section("faults covered")
-        for line in lines:
-            terminalreporter.write_line(line)
+summaries.register("faults covered", stats.lines)

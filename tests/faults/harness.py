@@ -45,6 +45,7 @@ import shutil
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -205,6 +206,16 @@ class _ExpiredContext(LambdaContext):
         return 1
 
 
+def _fork() -> int:
+    """os.fork, without Python 3.12's warning about other threads: in a pytest-xdist worker
+    (make test), execnet's thread that receives the controller's messages is one. The child
+    never uses it (it writes its outcome to a file and leaves with os._exit), and the scenario
+    itself runs on this thread only (the decision pool is replaced: Run.execute)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"This process \(pid=\d+\) is multi-threaded", DeprecationWarning)
+        return os.fork()
+
+
 def _one_after_another(work: Callable[[T], R], items: list[T], workers: int) -> list[R]:
     return [work(item) for item in items]
 
@@ -332,7 +343,7 @@ class Run:
         while len(self._children) >= MAX_IN_FLIGHT:
             self.reap_oldest()
         gc.freeze()  # the parent's objects stay where they are: fewer pages copied on write
-        pid = os.fork()
+        pid = _fork()
         if pid:
             self._children.append((pid, index, kinds))
             return
@@ -341,7 +352,7 @@ class Run:
         self._children = []
         mine, self._grandchildren = kinds[0], []
         for kind in kinds[1:]:
-            pid = os.fork()
+            pid = _fork()
             if pid == 0:
                 mine, self._grandchildren = kind, []
                 break

@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from tests import summaries
+
+from . import summary
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -51,10 +55,4 @@ def translated(translated_path: Path) -> dict[str, Any]:
     return loaded
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    from . import summary
-
-    if summary.lines:
-        terminalreporter.section("security baseline")
-        for line in summary.lines:
-            terminalreporter.write_line(line)
+summaries.register("security baseline", lambda: summary.lines)

@@ -12,6 +12,9 @@ crash) count too: each forked process saves what it recorded when it ends (``on_
 
 ``IAM_RECORD_OUT=<file>`` writes what was recorded there when the session ends (the IAM test
 uses it to record the integration and e2e suites when they are not part of its own session).
+``IAM_RECORD_DIR=<dir>`` makes every process of the session (each pytest-xdist worker) write
+its record there, with the test files it ran and how many tests failed; ``make test`` then runs
+the IAM test in a session of its own with ``IAM_RECORDED=<dir>`` (``load_records``).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class Recorder(BaseListener):
     children_merged: int = 0
     # (function, state, command or route) paths the tests drove on purpose (test_operator_paths.py)
     paths: set[tuple[str, str, str]] = field(default_factory=set)
+    ran: set[str] = field(default_factory=set)  # test files with a test that ran in this process
+    failed: int = 0  # tests of this process that failed (a record of a failed run is partial)
 
     # --- listening -----------------------------------------------------------------------
 
@@ -117,6 +122,8 @@ class Recorder(BaseListener):
                 for ctx, found in self.role_accesses.items()
             ],
             "paths": sorted(self.paths),
+            "ran": sorted(self.ran),
+            "failed": self.failed,
         }
         path.write_text(json.dumps(data))
 
@@ -135,6 +142,8 @@ class Recorder(BaseListener):
             ctx = (tuple(tuple(p) for p in params), tuple(tuple(e) for e in env))
             self.role_accesses[ctx].update(Access(a[0], a[1], tuple(tuple(c) for c in a[2]), a[3]) for a in found)
         self.paths.update((fn, state, what) for fn, state, what in data.get("paths", []))
+        self.ran.update(data.get("ran", []))
+        self.failed += data.get("failed", 0)
 
     # --- forked processes ------------------------------------------------------------------
 
@@ -143,7 +152,7 @@ class Recorder(BaseListener):
         self.accesses, self.calls = defaultdict(set), defaultdict(int)
         self.unmapped, self.retries = defaultdict(set), defaultdict(set)
         self.role_accesses = defaultdict(set)
-        self.paths = set()
+        self.paths, self.ran, self.failed = set(), set(), 0
         self.forked = True
 
     def on_exit(self) -> None:
@@ -163,6 +172,29 @@ class Recorder(BaseListener):
 
     def covers(self, suites: tuple[str, ...] = SUITES) -> bool:
         return all(any(path.startswith(suite) for path in self.collected) for suite in suites)
+
+
+def _is_xdist_controller(session: pytest.Session) -> bool:
+    """The controller of an xdist run: its workers record; it only sees their reports."""
+    return getattr(session.config.option, "numprocesses", None) not in (None, 0) and not hasattr(
+        session.config, "workerinput"
+    )
+
+
+def load_records(directory: Path) -> Recorder:
+    """What the processes of an earlier session recorded (``IAM_RECORD_DIR``), merged. Refused
+    unless every one of SUITES ran and no test failed: a partial record would pass on less."""
+    merged = Recorder()
+    records = sorted(directory.glob("*.json"))
+    for path in records:
+        merged.merge(path)
+    missing = [suite for suite in SUITES if not any(path.startswith(suite) for path in merged.ran)]
+    if not records or missing or merged.failed:
+        raise AssertionError(
+            f"the record in {directory} is partial: {len(records)} processes, suites not run {missing}, "
+            f"{merged.failed} tests failed; run the suites again (make test)"
+        )
+    return merged
 
 
 def _access(a: Access) -> list[Any]:
@@ -202,6 +234,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=lambda item: item.get_closest_marker(MARKER) is not None)  # stable: the rest keep their order
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if RECORDER.forked:
+        return
+    if report.when == "call" or report.outcome == "failed":
+        RECORDER.ran.add(report.nodeid.split("::", 1)[0])
+    if report.outcome == "failed":
+        RECORDER.failed += 1
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if RECORDER.forked:
         return
@@ -209,5 +250,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if out:
         RECORDER.merge_children()
         RECORDER.dump(Path(out))
+    directory = os.environ.get("IAM_RECORD_DIR")
+    if directory and not _is_xdist_controller(session):
+        RECORDER.merge_children()
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        RECORDER.dump(Path(directory) / f"{os.getpid()}.json")
     if RECORDER.children_dir is not None:
         shutil.rmtree(RECORDER.children_dir, ignore_errors=True)

@@ -2,8 +2,9 @@
 
 tests/security/recorder.py records the calls (botocore ``before-call``, keyed by the function the
 sandbox ran) while the integration, e2e and fault tests run; this module runs after all of them.
-If the session did not include the integration and e2e suites, it runs them first (in a
-subprocess) to record their calls.
+If the session did not include the integration and e2e suites, it reads what an earlier session
+recorded (``IAM_RECORDED``: ``make test`` runs the suites on xdist's workers first), or runs them
+first (in a subprocess) to record their calls.
 
 For each AWS::Serverless::Function of template.yaml (new functions are covered as they are
 added), on the template as aws-sam-translator expands it (SAM policy templates become plain
@@ -39,7 +40,7 @@ from sandbox.template import load_template
 from . import sar, summary
 from .conftest import ROOT
 from .iam import Access, Evaluator, Statement, action_matches, allows, environment_names, resource_matches
-from .recorder import MARKER, RECORDER, SUITES, Recorder
+from .recorder import MARKER, RECORDER, SUITES, Recorder, load_records
 
 pytestmark = pytest.mark.iam_coverage
 
@@ -119,6 +120,11 @@ def record_suites(suites: tuple[str, ...], out: Path) -> Recorder:
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorder:
+    earlier = os.environ.get("IAM_RECORDED")
+    if earlier:  # make test: the suites ran before, in xdist's workers (IAM_RECORD_DIR)
+        merged = load_records(Path(earlier))
+        summary.lines.append(f"IAM: calls recorded by {len(merged.ran)} test files of the earlier session")
+        return merged
     if RECORDER.covers(SUITES):
         forked = RECORDER.merge_children()
         summary.lines.append(f"IAM: calls of {forked} forked (faulted) runs recorded as well")
