@@ -305,6 +305,12 @@ class Stack(RuleBasedStateMachine):
         for rollout in self._rollouts():
             if rollout.live and rollout.paused:
                 self._check_answer("resume", self.sandbox.api("POST", f"/v1/rollouts/{rollout.rollout_id}/resume"))
+        # A guard alarm in INSUFFICIENT_DATA holds a bake by design too (the target's
+        # insufficient_data: HOLD, docs/configuration.md) until it has data; left alone, a real
+        # alarm gets data from the endpoint's traffic.
+        cw = self.sandbox.client("cloudwatch")
+        if cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["StateValue"] == "INSUFFICIENT_DATA":
+            self.sandbox.set_alarm(ALARM, "OK", "explore: the alarm has data")
         for _ in range(SETTLE_MINUTES // 10):
             if all(r.settled for r in self._rollouts()):
                 break
@@ -495,3 +501,26 @@ def test_found_a_first_deployment_aborted_while_a_newer_version_waits_for_it():
         state.teardown()
     phases = {r.rollout_id: r.phase.value for r in state._rollouts_at_end}
     assert phases == {first.rollout_id: "SUCCEEDED", second.rollout_id: "ABORTED"}
+
+
+def test_found_a_bake_held_by_an_alarm_without_data_settles_once_it_has_data():
+    """A counterexample of a fresh seed (2026-12-02), replayed: the invariant was wrong, not the
+    product. The guard alarm went INSUFFICIENT_DATA before v2's rollout; under the target's
+    insufficient_data: HOLD its bake waits for data (as a pause waits for its operator), so the
+    world left alone never settled. Left alone now means the alarm gets data too."""
+    state = Stack()
+    try:
+        state.first_version()
+        state.advance(seconds=60)
+        state.advance(seconds=60)
+        state.set_alarm(state="INSUFFICIENT_DATA")
+        state.advance(seconds=600)
+        v2 = state.approve_new_version(samples=True)
+        state.change_approval(status="Approved", version=v2)
+        state.advance(seconds=1800)
+        held = [r for r in state._rollouts() if r.model_package_arn == v2]
+        assert [r.phase.value for r in held] == ["BAKING"], held  # held while the alarm has no data
+        state.fault_next_call(kind="unavailable")
+    finally:
+        state.teardown()
+    assert [r.phase.value for r in state._rollouts_at_end] == ["SUCCEEDED", "SUCCEEDED"]
