@@ -12,7 +12,10 @@ moto 5.2.5 has no ListServiceQuotas and nothing for service code ``sagemaker``. 
   quota, is refused with ResourceLimitExceeded and SageMaker's message ("The account-level
   service limit 'ml.g4dn.xlarge for endpoint usage' is 0 Instances, with current utilization of
   0 Instances and a request delta of 1 Instances. ..."). A type the account has no quota
-  listed for is not limited here.
+  listed for is not limited here. A shadow variant (ShadowProductionVariants, issue 13) has an
+  InstanceType and InitialInstanceCount of its own in CreateEndpointConfig and runs on
+  instances of its own: counted as the production variants are (the docs do not single shadow
+  variants out of "endpoint usage"; the stricter reading).
 
 Quotas are per account ("Service Quotas ... for your AWS account", Service Quotas user guide):
 a world of stacks keeps one set per account (``set``), the defaults where a scenario sets none.
@@ -128,7 +131,8 @@ class InstanceQuotas:
             if endpoint.endpoint_status in _NOT_RUNNING:
                 continue
             types = self._types(backend, endpoint.endpoint_config_name)
-            for variant in endpoint.production_variants:
+            shadows = getattr(endpoint, "shadow_production_variants", None) or []
+            for variant in [*endpoint.production_variants, *shadows]:
                 used[types.get(variant["VariantName"], "")] += int(variant.get("CurrentInstanceCount", 0))
         for name, (_, transition) in self.simulator.pending.items():
             if transition.kind == "config" and transition.config_name:
@@ -143,7 +147,7 @@ class InstanceQuotas:
         """The instances a config's fleet runs, per type."""
         config = backend.endpoint_configs[config_name]
         fleet: Counter[str] = Counter()
-        for variant in config.production_variants:
+        for variant in [*config.production_variants, *self.simulator.shadow_variants(config_name)]:
             fleet[str(variant.get("InstanceType", ""))] += int(variant.get("InitialInstanceCount", 1))
         return fleet
 
@@ -171,8 +175,7 @@ class InstanceQuotas:
                     "Service Quotas is not available, contact AWS support to request an increase for this quota."
                 )
 
-    @staticmethod
-    def _types(backend: SageMakerModelBackend, config_name: str) -> dict[str, str]:
+    def _types(self, backend: SageMakerModelBackend, config_name: str) -> dict[str, str]:
         config = backend.endpoint_configs.get(config_name)
-        variants = config.production_variants if config else []
+        variants = [*config.production_variants, *self.simulator.shadow_variants(config_name)] if config else []
         return {v["VariantName"]: str(v.get("InstanceType", "")) for v in variants}

@@ -261,8 +261,8 @@ class EndpointSimulator:
     def _require_quota(self, backend: SageMakerModelBackend, config: FakeEndpointConfig) -> None:
         if self.quota_check is not None:
             fleet: Counter[str] = Counter()
-            for v in config.production_variants:
-                fleet[str(v.get("InstanceType", ""))] += int(v.get("InitialInstanceCount", 1))
+            for v in [*config.production_variants, *self.shadow_variants(config.endpoint_config_name)]:
+                fleet[str(v.get("InstanceType", ""))] += int(v.get("InitialInstanceCount", 1))  # a shadow's too
             self.quota_check(backend, fleet)
 
     def _configs_in_use(self, backend: SageMakerModelBackend) -> dict[str, str]:

@@ -39,6 +39,7 @@ def test_there_are_builtin_scenarios_for_each_required_story():
         "candidate_alarm_rolls_back",
         "fallback_instance_type_takes_over",
         "sagemaker_refuses_then_fallback_type",
+        "sagemaker_refuses_the_shadow_then_fallback_type",  # issues 13 and 17 together
         "failed_health_check_shows_container_log",
         "doctor_reports_a_bad_autoscaling_policy",
         "chain_dev_staging_prod",  # issue 11: environments in a chain

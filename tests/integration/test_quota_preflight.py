@@ -100,3 +100,28 @@ def test_reads_the_quotas_and_a_rollout_that_does_not_fit_fails_before_it_touche
     assert rollout.reason.startswith("quota pre-flight: ml.m5.large: the rollout needs 2 more at its peak, 2 in use")
     assert len(serving_stack.simulator.calls) == changes  # no endpoint was asked to change
     assert serving_stack.client("sagemaker").list_models()["Models"] == models  # nor a model created
+
+
+def test_a_shadow_variants_instances_are_in_use_and_count_against_the_quota(serving_stack: Sandbox):
+    """ShadowProductionVariants run on instances of their own (issue 13): the gateway counts them
+    in use, and the sandbox's SageMaker counts them in a new fleet."""
+    sm = serving_stack.client("sagemaker")
+    described = sm.describe_endpoint(EndpointName="churn-endpoint")
+    config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    variant = config["ProductionVariants"][0]
+    shadow = {**variant, "VariantName": "shadow", "InitialInstanceCount": 2}
+    sm.create_endpoint_config(
+        EndpointConfigName="churn-endpoint-c-shadowed", ProductionVariants=[variant], ShadowProductionVariants=[shadow]
+    )
+    serving_stack.quotas.of(serving_stack.account)["ml.m5.large"] = 4  # 2 in use; the new fleet's 1 + 2 would make 5
+    with pytest.raises(ClientError) as refused:
+        sm.update_endpoint(EndpointName="churn-endpoint", EndpointConfigName="churn-endpoint-c-shadowed")
+    assert "request delta of 3 Instances" in refused.value.response["Error"]["Message"]
+    serving_stack.quotas.of(serving_stack.account)["ml.m5.large"] = 5
+    sm.update_endpoint(EndpointName="churn-endpoint", EndpointConfigName="churn-endpoint-c-shadowed")
+    serving_stack.advance(600)
+    assert (
+        sm.describe_endpoint(EndpointName="churn-endpoint")["ShadowProductionVariants"][0]["CurrentInstanceCount"] == 2
+    )
+    # churn-endpoint: 1 production + 2 shadow; its async twin: 1
+    assert gateway().read(["ml.m5.large"]).quotas["ml.m5.large"].in_use == 4

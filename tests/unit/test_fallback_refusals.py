@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rollout_core import errors, machine, naming
-from rollout_core.models import Action, DeleteEndpointConfig, EndpointView, Phase, Rollout, UpdateEndpoint
+from rollout_core import changes, errors, machine, naming
+from rollout_core.canary_models import ShadowPlan
+from rollout_core.models import (
+    Action,
+    CreateEndpointConfig,
+    DeleteEndpointConfig,
+    EndpointView,
+    Phase,
+    Rollout,
+    UpdateEndpoint,
+)
 
 from .test_fallbacks import GPU, gpu_target
 from .test_preflight import observe
@@ -116,3 +125,56 @@ def test_a_first_deployment_refused_creates_the_endpoint_on_the_next_type():
     done, _ = machine.decide(sent, observe().model_copy(update={"endpoint": serving}), T0 + timedelta(seconds=180))
     assert done.phase is Phase.SUCCEEDED
     assert naming.final_config(rollout.endpoint_name, rollout.rollout_id) in config_names(done.finishing)
+
+
+def shadowing(*fallbacks: str) -> tuple[Rollout, list[Action]]:
+    """A rollout whose candidate joins as the shadow (issue 13), and that join's actions."""
+    tgt = gpu_target(*fallbacks)
+    plan = tgt.plan.model_copy(update={"shadow": ShadowPlan(sampling_percent=20, duration_seconds=600)})
+    rollout = machine.new_rollout(tgt.model_copy(update={"plan": plan}), PACKAGE, T0)
+    decided, actions = machine.decide(rollout, observe(), T0)
+    assert decided.phase is Phase.SHADOWING
+    return decided, actions
+
+
+def test_a_refused_shadow_moves_the_candidate_to_the_next_type_with_a_shadow_config_of_its_own():
+    rollout, actions = shadowing(G5)
+    first = naming.shadow_config(rollout.endpoint_name, rollout.rollout_id)
+    assert update_of(actions).config_name == first
+    moved = errors.on_action_error(rollout, update_of(actions), CODE, refusal(GPU), T0)
+    assert moved.phase is Phase.SHADOWING and moved.candidate.instance_type == G5
+    assert moved.refused_types == [f"{GPU}: {refusal(GPU)}"]
+    second = naming.shadow_config(rollout.endpoint_name, rollout.rollout_id, 1)
+    assert moved.desired_config == second and moved.shadow is not None and moved.shadow.type_attempt == 1
+    assert [n.milestone for n in moved.outbox if n.milestone == "instance_type_changed"] == ["instance_type_changed"]
+    # the next decision asks for the new type's shadow config, the shadow on the new type
+    _, actions = machine.decide(moved, observe(), T0 + timedelta(seconds=60))
+    created = next(a for a in actions if isinstance(a, CreateEndpointConfig))
+    assert created.config_name == second and update_of(actions).config_name == second
+    assert [spec.instance_type for spec, _ in created.shadow_variants] == [G5]
+    assert [spec.instance_type for spec, _ in created.variants] == [BASELINE.instance_type]
+    # when every type is refused: the way back to the baseline alone (as any failed shadow
+    # config), with every type's reason; both shadow configs are among what it deletes
+    failed = errors.on_action_error(moved, update_of(actions), CODE, refusal(G5, 0), T0 + timedelta(seconds=61))
+    assert failed.phase is Phase.ROLLING_BACK and failed.outcome is Phase.FAILED
+    assert "no instance type fits the quotas" in failed.reason
+    assert {first, second} <= set(config_names(changes.discard_candidate(failed)))
+
+
+def test_after_a_refused_shadow_the_join_as_a_production_variant_uses_the_next_types_config():
+    rollout, actions = shadowing(G5, G4_2X)
+    moved = errors.on_action_error(rollout, update_of(actions), CODE, refusal(GPU), T0)
+    # the shadow phase passes on G5 (promote skips the rest of it); the candidate joins at weight 0
+    started = moved.model_copy(
+        update={"shadow": moved.shadow.model_copy(update={"started_at": T0}), "fast_forward": True}  # type: ignore[union-attr]
+    )
+    serving = observe().endpoint.model_copy(update={"config_name": started.desired_config})  # type: ignore[union-attr]
+    joined, actions = machine.decide(started, observe().model_copy(update={"endpoint": serving}), T0)
+    assert joined.phase is Phase.PROVISIONING
+    assert update_of(actions).config_name == naming.rollout_config(rollout.endpoint_name, rollout.rollout_id, 1)
+    # promoted later: every shadow config it made is deleted with the rest
+    finishing = config_names(changes.promoted(joined))
+    assert [n for n in finishing if "-shadow" in n] == [
+        naming.shadow_config(rollout.endpoint_name, rollout.rollout_id),
+        naming.shadow_config(rollout.endpoint_name, rollout.rollout_id, 1),
+    ]

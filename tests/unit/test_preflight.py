@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rollout_core import machine, preflight
+from rollout_core.canary_models import ShadowPlan
 from rollout_core.models import (
     AutoscalingSnapshot,
     EndpointView,
@@ -95,3 +96,17 @@ def test_without_a_request_code_the_message_still_names_the_quota_to_raise():
         observe(quotas={"ml.m5.large": InstanceQuota(instance_type="ml.m5.large", quota=1, in_use=1)}),
     )
     assert short is not None and "request 'ml.m5.large for endpoint usage' of at least 3 in Service Quotas" in short
+
+
+def test_after_a_shadow_phase_the_join_also_counts_the_shadows_fleet():
+    """issue 13: the shadow's config (baseline + shadow) still runs while the join's new fleet
+    (baseline + candidate) comes up, so the join needs the shadow's instances too."""
+    four = BASELINE.model_copy(update={"instance_count": 4})
+    plain = target()
+    shadowed = plain.model_copy(
+        update={"plan": plain.plan.model_copy(update={"shadow": ShadowPlan(sampling_percent=50, duration_seconds=600)})}
+    )
+    # joining: 4 + 1 without a shadow; 4 + 1 + 2 (the shadow sized for half of 4 instances) with one
+    one = AutoscalingSnapshot(min_capacity=1, max_capacity=1)  # promoting needs 2 x 1: joining is the peak
+    assert preflight.peak_need(plain, four, 4, one) == {"ml.m5.large": 5}
+    assert preflight.peak_need(shadowed, four, 4, one) == {"ml.m5.large": 7}

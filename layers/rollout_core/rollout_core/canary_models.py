@@ -234,3 +234,5 @@ class ShadowRecord(BaseModel):
     reason: str = ""
     finished_at: datetime | None = None
     analysis: AnalysisReport | None = None  # the latest analysis of the shadow vs production
+    # The instance types SageMaker refused before the shadow's (fallbacks.py): its config's name.
+    type_attempt: int = 0

@@ -54,7 +54,7 @@ def for_desired_config(r: Rollout) -> tuple[list[Action], bool]:
     name = r.desired_config
     assert name is not None
     config = r.baseline_config
-    if name == naming.shadow_config(r.endpoint_name, r.rollout_id):
+    if r.shadow is not None and name == naming.shadow_config(r.endpoint_name, r.rollout_id, r.shadow.type_attempt):
         # The baseline keeps serving as it is; the candidate joins as the shadow (shadow.py).
         assert r.baseline is not None and r.target.plan.shadow is not None
         return [
@@ -161,8 +161,7 @@ def promoted(r: Rollout) -> list[Action]:
         )
     rollout_config = naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt)
     actions.append(DeleteEndpointConfig(config_name=rollout_config))
-    if r.shadow is not None:
-        actions.append(DeleteEndpointConfig(config_name=naming.shadow_config(r.endpoint_name, r.rollout_id)))
+    actions += [DeleteEndpointConfig(config_name=name) for name in shadow_configs(r)]
     return actions + after_promotion(r)
 
 
@@ -172,14 +171,21 @@ def create_model(r: Rollout) -> CreateModel:
 
 def discard_candidate(r: Rollout) -> list[Action]:
     """Delete what the rollout created for the candidate (never what serves)."""
-    shadow = [DeleteEndpointConfig(config_name=naming.shadow_config(r.endpoint_name, r.rollout_id))]
     return [
-        *(shadow if r.shadow is not None else []),
+        *(DeleteEndpointConfig(config_name=name) for name in shadow_configs(r)),
         *abandoned_configs(r),
         DeleteEndpointConfig(config_name=naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt)),
         DeleteEndpointConfig(config_name=naming.final_config(r.endpoint_name, r.rollout_id, r.type_attempt)),
         DeleteModel(model_name=r.candidate.model_name),
     ]
+
+
+def shadow_configs(r: Rollout) -> list[str]:
+    """The shadow configs the rollout made: the one that served (if any), and one per instance
+    type SageMaker refused while the shadow joined (fallbacks.py)."""
+    if r.shadow is None:
+        return []
+    return [naming.shadow_config(r.endpoint_name, r.rollout_id, n) for n in range(r.shadow.type_attempt + 1)]
 
 
 def abandoned_configs(r: Rollout) -> list[Action]:

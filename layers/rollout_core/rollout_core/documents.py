@@ -11,9 +11,10 @@ Each document carries ``schema_version``; one written before versions existed is
 Schema versions: 1 (no field), 2 (2026-12: schema_version itself; every field added since
 has a default, so the upgrade only stamps the version), 3 (2026-12, issue 12: the plan's
 ``smoke_test`` and ``analysis``, on by default; a rollout stored before has neither and keeps
-the plan it started with: both are written as disabled), 4 (2026-12, issue 13: ``plan.shadow``, the
-``shadow`` record and the SHADOWING phase; all optional, so the upgrade only stamps the version,
-and a release of version 3 reads a version-4 rollout without them).
+the plan it started with: both are written as disabled), 4 (2026-12, issue 13: ``plan.shadow``,
+the ``shadow`` record (with its ``type_attempt``) and the SHADOWING phase; all optional, so the
+upgrade only stamps the version, and a release of version 3 reads a version-4 rollout without
+them).
 """
 
 from __future__ import annotations

@@ -11,11 +11,12 @@ other endpoints of the account start between the pre-flight and the request. Cre
 UpdateEndpoint and UpdateEndpointWeightsAndCapacities answer ResourceLimitExceeded at once
 (their API references' Errors: "You have exceeded an SageMaker resource limit"), with the
 quota in the message ("The account-level service limit '<type> for endpoint usage' is ...").
-When that names the candidate's type while it joins (or, on a first deployment, creates the
-endpoint), ``after_refusal`` moves it to the next type: the configs of each type are named
-with its attempt number (naming.py) so a repeated decision stays idempotent, the refused
-type's config is among the clean-up's deletions (changes.abandoned_configs), the model (which
-names no instance type) and the candidate's alarms are kept. When no type is left the rollout
+When that names the candidate's type while it joins (as a production variant or as the shadow;
+or, on a first deployment, creates the endpoint), ``after_refusal`` moves it to the next type:
+the configs of each type are named with its attempt number (naming.py) so a repeated decision
+stays idempotent, the refused type's config is among the clean-up's deletions
+(changes.abandoned_configs, changes.shadow_configs), the model (which names no instance type)
+and the candidate's alarms are kept. When no type is left the rollout
 fails with every type's reason (errors.py).
 """
 
@@ -85,9 +86,14 @@ def apply(r: Rollout, choice: Choice) -> tuple[Rollout, str]:
     return notify(moved, "instance_type_changed", text), note
 
 
+def _joins_as_shadow(r: Rollout) -> bool:
+    return r.phase is Phase.SHADOWING and r.shadow is not None and r.shadow.started_at is None
+
+
 def refuses_candidate(r: Rollout, action: Action, code: str, message: str) -> bool:
-    """SageMaker refused the request that brings the candidate in for lack of quota of its type."""
-    if code != QUOTA_REFUSAL or r.phase is not Phase.PROVISIONING:
+    """SageMaker refused the request that brings the candidate in (as a production variant, or
+    as the shadow: issue 13) for lack of quota of its type."""
+    if code != QUOTA_REFUSAL or not (r.phase is Phase.PROVISIONING or _joins_as_shadow(r)):
         return False
     if not isinstance(action, CreateEndpointConfig | CreateEndpoint | UpdateEndpoint):
         return False
@@ -119,7 +125,13 @@ def after_refusal(r: Rollout, action: Action, code: str, message: str, now: date
             "retry_after": None,
         }
     )
-    name = naming.final_config if r.first_deployment else naming.rollout_config
-    moved = moved.model_copy(update={"desired_config": name(r.endpoint_name, r.rollout_id, moved.type_attempt)})
+    if _joins_as_shadow(r):
+        assert r.shadow is not None
+        shadow = r.shadow.model_copy(update={"type_attempt": moved.type_attempt})
+        config = naming.shadow_config(r.endpoint_name, r.rollout_id, moved.type_attempt)
+        moved = moved.model_copy(update={"shadow": shadow, "desired_config": config})
+    else:
+        name = naming.final_config if r.first_deployment else naming.rollout_config
+        moved = moved.model_copy(update={"desired_config": name(r.endpoint_name, r.rollout_id, moved.type_attempt)})
     text = f"candidate instance type {chosen} instead of {refused_type}: SageMaker refused it ({message})"
     return record(notify(moved, "instance_type_changed", text), now, "instance type changed", text, None, [])

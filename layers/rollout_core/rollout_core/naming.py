@@ -36,9 +36,9 @@ def shadow_variant_name(rid: str) -> str:
     return f"s-{rid}"
 
 
-def shadow_config(endpoint_name: str, rid: str) -> str:
+def shadow_config(endpoint_name: str, rid: str, type_attempt: int = 0) -> str:
     """The baseline serving, the candidate as its shadow (issue 13)."""
-    return f"{config_prefix(endpoint_name)}{rid}-shadow"
+    return f"{config_prefix(endpoint_name)}{rid}-shadow{_attempt(type_attempt)}"
 
 
 def _attempt(type_attempt: int) -> str:

@@ -10,7 +10,9 @@ UpdateEndpoint (API reference) "deploys the EndpointConfig specified in the requ
 fleet of instances", shifts traffic, "and then deletes the old instances": while it runs, the
 old and the new fleet both count. So, on top of what the account runs now (the baseline
 included), a rollout needs at its busiest moment, per instance type, the most of:
-- joining: the baseline's instances again and the candidate at weight 0 (the new fleet);
+- joining: the baseline's instances again and the candidate at weight 0 (the new fleet); after
+  a shadow phase (plan.shadow), the shadow's instances too: its config's fleet runs until the
+  join's new fleet replaces it (the shadow phase itself needs less: the baseline and the shadow);
 - promoting: the candidate sized for 100 % of the traffic (capacity.promoted_instances),
   twice (its fleet before the update and the new one), the baseline still running;
 - after it: the async twin's instances again (its own update), the candidate serving.
@@ -44,6 +46,8 @@ def peak_need(
         return dict(Counter({target.instance_type: target.instance_count}) + twin)
     promoted = capacity.promoted_instances(target, full, autoscaling)
     joining = Counter({baseline.instance_type: full}) + Counter({target.instance_type: target.instance_count})
+    if target.plan.shadow is not None:
+        joining[target.instance_type] += capacity.candidate_instances(target, full, target.plan.shadow.sampling_percent)
     promoting = Counter({target.instance_type: 2 * promoted})
     after = Counter({target.instance_type: promoted}) + twin
     return dict(_most(joining, promoting, after))

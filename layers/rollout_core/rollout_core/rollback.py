@@ -117,7 +117,7 @@ def _stuck(r: Rollout, obs: Observations, now: datetime, ep: EndpointView) -> De
     assert r.baseline is not None
     left = ", ".join(
         [r.candidate.model_name, naming.rollout_config(r.endpoint_name, r.rollout_id, r.type_attempt)]
-        + ([naming.shadow_config(r.endpoint_name, r.rollout_id)] if r.shadow is not None else [])
+        + changes.shadow_configs(r)
         + ([r.desired_config] if r.desired_config else [])
     )
     reason = (

@@ -66,9 +66,9 @@ def start(r: Rollout, update: dict[str, Any], obs: Observations, now: datetime, 
     update = {
         **update,
         "phase": Phase.SHADOWING,
-        "desired_config": naming.shadow_config(r.endpoint_name, r.rollout_id),
+        "desired_config": naming.shadow_config(r.endpoint_name, r.rollout_id, r.type_attempt),
         "desired_weights": {base: 100},
-        "shadow": ShadowRecord(sampling_percent=plan.sampling_percent),
+        "shadow": ShadowRecord(sampling_percent=plan.sampling_percent, type_attempt=r.type_attempt),
     }
     reason = f"candidate joins baseline {base} as its shadow variant ({plan.sampling_percent}% of requests copied)"
     reason += note

@@ -5,8 +5,9 @@
   type and region, so they are found by name). "If the applied quota value is not available
   for a quota, the quota is not retrieved": a type not listed is reported, not guessed.
 - SageMaker publishes no usage for these quotas, so the instances in use are counted:
-  ListEndpoints, then per endpoint DescribeEndpoint (CurrentInstanceCount per variant) and
-  DescribeEndpointConfig (the variant's InstanceType), at most MAX_ENDPOINTS endpoints.
+  ListEndpoints, then per endpoint DescribeEndpoint (CurrentInstanceCount per variant, shadow
+  variants included) and DescribeEndpointConfig (the variant's InstanceType), at most
+  MAX_ENDPOINTS endpoints.
 
 A read that fails (AccessDenied, throttling after the client's retries, too many endpoints)
 becomes a warning: the pre-flight is advice, SageMaker still has the last word.
@@ -90,8 +91,10 @@ class QuotaGateway:
                 if error_code(exc)[0] == "ValidationException":
                     continue  # deleted since it was listed
                 raise
-            types = {v["VariantName"]: v.get("InstanceType") for v in config.get("ProductionVariants", [])}
-            for variant in described.get("ProductionVariants", []):
+            # A shadow variant (ShadowProductionVariants in both answers) runs on instances of its own.
+            configured = [*config.get("ProductionVariants", []), *config.get("ShadowProductionVariants", [])]
+            types = {v["VariantName"]: v.get("InstanceType") for v in configured}
+            for variant in [*described.get("ProductionVariants", []), *described.get("ShadowProductionVariants", [])]:
                 instance_type = types.get(variant["VariantName"])
                 if instance_type:
                     used[instance_type] += int(variant.get("CurrentInstanceCount") or 0)
