@@ -44,7 +44,7 @@ sandbox: $(VENV)/.installed
 IAM_RECORD := .pytest-iam-record
 test: lint typecheck cfn-lint $(SECURITY_VENV)/.installed
 	rm -rf $(IAM_RECORD)
-	IAM_RECORD_DIR=$(IAM_RECORD) $(PY) -m pytest -n auto --dist loadgroup -m "not iam_coverage" \
+	IAM_RECORD_DIR=$(IAM_RECORD) $(PY) -m pytest -n auto --dist loadfile -m "not iam_coverage" \
 		--durations=12  # the slowest tests, so a run shows where the time budget goes
 	IAM_RECORDED=$(IAM_RECORD) $(PY) -m pytest -m iam_coverage tests/security/test_iam_coverage.py
 

@@ -30,9 +30,6 @@ from .harness import CRASH, FAULT_KINDS, Baseline, record_baseline, run_matrix
 from .observe import Injected, Outcome, mutating
 from .scenarios import SCENARIOS, TARGET
 
-# One xdist worker runs the whole matrix (make test: --dist loadgroup): its plan is made over every
-# scenario's baseline (module fixture), and its coverage is summed in one process.
-pytestmark = pytest.mark.xdist_group("crash-matrix")
 EVERY_K = os.environ.get("FAULTS_EVERY_K") == "1"
 CONVERGE = os.environ.get("FAULTS_NO_CONVERGENCE") != "1"
 # Converged faulted runs per scenario that run again to the end without the shortcut.

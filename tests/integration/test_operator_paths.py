@@ -20,8 +20,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from rollout_core.commands import STEERABLE
 from rollout_core.models import Phase, Rollout
 from sandbox.calls import hooks
@@ -30,10 +28,6 @@ from tests.conftest import ASYNC_TARGET
 from tests.security.recorder import RECORDER
 
 from .helpers import rollout_for
-
-# The last test checks what the ones before it recorded in this process: under pytest-xdist
-# (make test) the module runs on one worker, in order.
-pytestmark = pytest.mark.xdist_group("operator-paths")
 
 COMMANDS = ("pause", "resume", "promote", "abort", "start")
 PHASES = (
