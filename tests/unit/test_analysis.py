@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from rollout_core import analysis, machine
+from rollout_core import analysis, machine, metric_queries
 from rollout_core.canary_models import MetricData, Verdict
 from rollout_core.models import AlarmState, Phase
 
@@ -254,7 +254,7 @@ def test_the_window_is_capped_to_a_day_and_empty_before_a_whole_minute():
     assert rollout.step_started_at is not None
     assert analysis.request(rollout, rollout.step_started_at + timedelta(seconds=30)) is None
     late = analysis.request(rollout, rollout.step_started_at + timedelta(days=3))
-    assert late is not None and late.end - late.start == timedelta(minutes=analysis.MAX_WINDOW_MINUTES)
+    assert late is not None and late.end - late.start == timedelta(minutes=metric_queries.MAX_WINDOW_MINUTES)
 
 
 def test_disabled_analysis_reads_nothing():

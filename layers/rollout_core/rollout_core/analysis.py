@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from statistics import median
 
-from . import stats
+from . import metric_queries, stats
 from .canary_models import (
     AnalysisPlan,
     AnalysisReport,
@@ -45,11 +45,6 @@ from .canary_models import (
 from .history import record
 from .models import Observations, Phase, Rollout
 
-PERIOD_SECONDS = 60  # SageMaker's per-variant metrics are per minute
-# The window is the step's whole minutes, at most the last day of them: at most
-# (6 + 2 x 10) queries x 1440 points, well within GetMetricData's 100,800 points per call.
-MAX_WINDOW_MINUTES = 1440
-NAMESPACE = "AWS/SageMaker"
 MICROSECONDS_PER_MS = 1000.0  # ModelLatency and OverheadLatency are in microseconds
 
 
@@ -69,56 +64,15 @@ def request(r: Rollout, now: datetime) -> MetricRequest | None:
     """The GetMetricData the shell makes for this decision (None: nothing to read yet)."""
     if not applies(r) or r.step_started_at is None:
         return None
-    return window_request(r.step_started_at, now, queries(r))
-
-
-def window_request(started: datetime, now: datetime, wanted: list[MetricQuery]) -> MetricRequest | None:
-    """One GetMetricData over the whole minutes since ``started`` (None: not one yet)."""
-    start, end = _ceil_minute(started), _floor_minute(now)
-    start = max(start, end - timedelta(minutes=MAX_WINDOW_MINUTES))
-    if end <= start:
-        return None  # not one whole minute of this step yet
-    return MetricRequest(start=start, end=end, period=PERIOD_SECONDS, queries=wanted)
+    return metric_queries.window_request(r.step_started_at, now, queries(r))
 
 
 def queries(r: Rollout) -> list[MetricQuery]:
     """Every metric the plan checks, for the baseline (``_b``) and the candidate (``_c``)."""
     assert r.baseline is not None
-    return variant_queries(r.endpoint_name, r.target.plan.analysis, r.baseline.variant_name, r.candidate.variant_name)
-
-
-def variant_queries(endpoint_name: str, plan: AnalysisPlan, baseline: str, candidate: str) -> list[MetricQuery]:
-    """Every metric ``plan`` checks, for the variant ``baseline`` (``_b``) and ``candidate`` (``_c``)."""
-    out: list[MetricQuery] = []
-    for suffix, variant in (("b", baseline), ("c", candidate)):
-        sagemaker = {"EndpointName": endpoint_name, "VariantName": variant}
-        wanted: list[tuple[str, str, str]] = []  # (id prefix, SageMaker metric, statistic)
-        if plan.errors.enabled:
-            wanted += [("inv", "Invocations", "Sum"), ("e5", "Invocation5XXErrors", "Sum")]
-            if plan.errors.include_4xx:
-                wanted.append(("e4", "Invocation4XXErrors", "Sum"))
-        if plan.latency.enabled:
-            wanted.append(("lat", "ModelLatency", plan.latency.statistic))
-        out += [
-            MetricQuery(id=f"{key}_{suffix}", namespace=NAMESPACE, metric_name=metric, dimensions=sagemaker, stat=stat)
-            for key, metric, stat in wanted
-        ]
-        for n, check in enumerate(plan.metrics):
-            if check.enabled:
-                dims = {
-                    k: v.replace("{endpoint}", endpoint_name).replace("{variant}", variant)
-                    for k, v in check.dimensions.items()
-                }
-                out.append(
-                    MetricQuery(
-                        id=f"m{n}_{suffix}",
-                        namespace=check.namespace,
-                        metric_name=check.metric_name,
-                        dimensions=dims,
-                        stat=check.statistic,
-                    )
-                )
-    return out
+    return metric_queries.variant_queries(
+        r.endpoint_name, r.target.plan.analysis, r.baseline.variant_name, r.candidate.variant_name
+    )
 
 
 # --- judging ---------------------------------------------------------------------------------
@@ -398,15 +352,6 @@ def _checks(plan: AnalysisPlan) -> list[object]:
 
 
 # --- formatting ----------------------------------------------------------------------------------
-
-
-def _ceil_minute(t: datetime) -> datetime:
-    floor = _floor_minute(t)
-    return floor if floor == t else floor + timedelta(minutes=1)
-
-
-def _floor_minute(t: datetime) -> datetime:
-    return t.replace(second=0, microsecond=0)
 
 
 def _pct(rate: float) -> str:

@@ -1,7 +1,7 @@
 """The judging shell (the rollout controller's): reads a bake's metrics, runs the smoke test.
 
 RolloutService calls it at three points: ``observe`` before a decision (the metrics
-analysis.request asks for, in one GetMetricData call), ``run_smoke_test`` for a RunSmokeTest
+analysis.request asks for, in one GetMetricData call: metric_queries.py), ``run_smoke_test`` for a RunSmokeTest
 action, then ``fold_smoke_test`` (the result folded into the rollout and saved), and ``published`` after a decision
 (the latest analysis as EMF metrics, for the dashboard's baseline-vs-candidate widgets).
 Only the controller is given one: the other functions' decisions wait for it (smoke.py,

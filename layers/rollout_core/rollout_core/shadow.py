@@ -33,7 +33,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import analysis, candidate_alarms, changes, guards, naming
+from . import analysis, candidate_alarms, changes, guards, metric_queries, naming
 from .canary_models import AnalysisPlan, AnalysisReport, MetricRequest, ShadowRecord, Verdict
 from .decisions import (
     BUSY_STATUSES,
@@ -189,10 +189,10 @@ def request_metrics(r: Rollout, now: datetime) -> MetricRequest | None:
     if not _judged(r) or r.step_started_at is None:
         return None
     assert r.baseline is not None
-    wanted = analysis.variant_queries(
+    wanted = metric_queries.variant_queries(
         r.endpoint_name, checks_plan(r), r.baseline.variant_name, naming.shadow_variant_name(r.rollout_id)
     )
-    return analysis.window_request(r.step_started_at, now, wanted)
+    return metric_queries.window_request(r.step_started_at, now, wanted)
 
 
 def _what(r: Rollout, failed: bool = False) -> str:
