@@ -20,6 +20,7 @@ Thresholds (the stricter reading where AWS gives no number):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -73,14 +74,23 @@ class Facts(BaseModel):
     realtime_limit_bytes: int = REALTIME_MAX_BYTES  # the API's real-time limit (RealtimeLimitBytes)
 
 
+# What a check finds: (severity, message, one-line fix).
+Found = tuple[Severity, str, str]
+
+
 def diagnose(facts: Facts) -> list[Finding]:
     """Every finding, the most severe first."""
+    checks: dict[str, Callable[[Facts], list[Found]]] = {
+        "quota": _quota,
+        "autoscaling": _autoscaling,
+        "guard_alarms": _alarms,
+        "failed_updates": _failures,
+        "payloads": _payloads,
+    }
     found = [
-        *_quota(facts),
-        *_autoscaling(facts),
-        *_alarms(facts),
-        *_failures(facts),
-        *_payloads(facts),
+        Finding(severity=severity, check=check, message=message, fix=fix)
+        for check, judge in checks.items()
+        for severity, message, fix in judge(facts)
     ]
     order = list(Severity)
     return sorted(found, key=lambda f: order.index(f.severity))
@@ -91,8 +101,8 @@ def exit_code(findings: list[Finding]) -> int:
     return 1 if any(f.severity is Severity.HIGH for f in findings) else 0
 
 
-def _quota(facts: Facts) -> list[Finding]:
-    out = []
+def _quota(facts: Facts) -> list[Found]:
+    out: list[Found] = []
     for instance_type, need in sorted(facts.need.items()):
         quota = facts.quotas.get(instance_type)
         if quota is None:
@@ -100,129 +110,118 @@ def _quota(facts: Facts) -> list[Finding]:
         left = quota.quota - quota.in_use - need
         if left < 0:
             out.append(
-                Finding(
-                    severity=Severity.HIGH,
-                    check="quota",
-                    message=f"{instance_type}: the next rollout needs {need} more at its peak, {quota.in_use} in use, "
+                (
+                    Severity.HIGH,
+                    f"{instance_type}: the next rollout needs {need} more at its peak, {quota.in_use} in use, "
                     f"quota {quota.quota}",
-                    fix=f"request '{instance_type} for endpoint usage' of at least {quota.in_use + need} "
+                    f"request '{instance_type} for endpoint usage' of at least {quota.in_use + need} "
                     "in Service Quotas, or set instance_type_fallbacks",
                 )
             )
         elif left == 0:
             out.append(
-                Finding(
-                    severity=Severity.LOW,
-                    check="quota",
-                    message=f"{instance_type}: the next rollout's peak uses the last of quota {quota.quota}",
-                    fix=f"request '{instance_type} for endpoint usage' of {quota.quota + 1} or more in Service Quotas",
+                (
+                    Severity.LOW,
+                    f"{instance_type}: the next rollout's peak uses the last of quota {quota.quota}",
+                    f"request '{instance_type} for endpoint usage' of {quota.quota + 1} or more in Service Quotas",
                 )
             )
     return out
 
 
-def _autoscaling(facts: Facts) -> list[Finding]:
-    out = []
+def _autoscaling(facts: Facts) -> list[Found]:
+    out: list[Found] = []
     for v in facts.scaling:
         if not v.registered:
             out.append(
-                Finding(
-                    severity=Severity.LOW,
-                    check="autoscaling",
-                    message=f"variant {v.variant} has no autoscaling",
-                    fix="register a scalable target with a target-tracking policy on InvocationsPerInstance",
+                (
+                    Severity.LOW,
+                    f"variant {v.variant} has no autoscaling",
+                    "register a scalable target with a target-tracking policy on InvocationsPerInstance",
                 )
             )
             continue
         if v.min_capacity == v.max_capacity:
             out.append(
-                Finding(
-                    severity=Severity.MEDIUM,
-                    check="autoscaling",
-                    message=f"variant {v.variant}: MinCapacity = MaxCapacity = {v.min_capacity}: it never scales",
-                    fix="lower MinCapacity to what off-peak traffic needs",
+                (
+                    Severity.MEDIUM,
+                    f"variant {v.variant}: MinCapacity = MaxCapacity = {v.min_capacity}: it never scales",
+                    "lower MinCapacity to what off-peak traffic needs",
                 )
             )
         for p in v.policies:
             if p.scale_in_cooldown is not None and p.scale_in_cooldown > LONG_SCALE_IN_COOLDOWN:
                 out.append(
-                    Finding(
-                        severity=Severity.MEDIUM,
-                        check="autoscaling",
-                        message=f"variant {v.variant}: policy {p.name} waits {p.scale_in_cooldown}s between "
+                    (
+                        Severity.MEDIUM,
+                        f"variant {v.variant}: policy {p.name} waits {p.scale_in_cooldown}s between "
                         "scale-ins: it hardly scales in",
-                        fix=f"set ScaleInCooldown to {LONG_SCALE_IN_COOLDOWN}s or less",
+                        f"set ScaleInCooldown to {LONG_SCALE_IN_COOLDOWN}s or less",
                     )
                 )
             if p.policy_type == "StepScaling" and not p.alarms:
                 out.append(
-                    Finding(
-                        severity=Severity.MEDIUM,
-                        check="autoscaling",
-                        message=f"variant {v.variant}: step scaling policy {p.name} has no alarm: it never runs",
-                        fix="create a CloudWatch alarm whose action is the policy's ARN, or delete the policy",
+                    (
+                        Severity.MEDIUM,
+                        f"variant {v.variant}: step scaling policy {p.name} has no alarm: it never runs",
+                        "create a CloudWatch alarm whose action is the policy's ARN, or delete the policy",
                     )
                 )
     return out
 
 
-def _alarms(facts: Facts) -> list[Finding]:
-    out = []
+def _alarms(facts: Facts) -> list[Found]:
+    out: list[Found] = []
     for name, state in sorted(facts.guard_alarms.items()):
         if state is None:
             out.append(
-                Finding(
-                    severity=Severity.HIGH,
-                    check="guard_alarms",
-                    message=f"guard alarm {name} does not exist",
-                    fix="create it, or remove it from the target's guard_alarms",
+                (
+                    Severity.HIGH,
+                    f"guard alarm {name} does not exist",
+                    "create it, or remove it from the target's guard_alarms",
                 )
             )
         elif state is AlarmState.INSUFFICIENT_DATA:
             out.append(
-                Finding(
-                    severity=Severity.MEDIUM,
-                    check="guard_alarms",
-                    message=f"guard alarm {name} is INSUFFICIENT_DATA: a bake under insufficient_data HOLD waits",
-                    fix="check its metric and dimensions, or set TreatMissingData to notBreaching",
+                (
+                    Severity.MEDIUM,
+                    f"guard alarm {name} is INSUFFICIENT_DATA: a bake under insufficient_data HOLD waits",
+                    "check its metric and dimensions, or set TreatMissingData to notBreaching",
                 )
             )
     return out
 
 
-def _failures(facts: Facts) -> list[Finding]:
+def _failures(facts: Facts) -> list[Found]:
     return [
-        Finding(
-            severity=Severity.MEDIUM,
-            check="failed_updates",
-            message=f"a recent update failed: {reason}",
-            fix="see `rollout status` of that rollout for the container's log lines",
+        (
+            Severity.MEDIUM,
+            f"a recent update failed: {reason}",
+            "see `rollout status` of that rollout for the container's log lines",
         )
         for reason in facts.failed_updates
     ]
 
 
-def _payloads(facts: Facts) -> list[Finding]:
-    out = []
+def _payloads(facts: Facts) -> list[Found]:
+    out: list[Found] = []
     largest = facts.largest_request_bytes
     limit = min(facts.realtime_limit_bytes, REALTIME_MAX_BYTES)
     if largest is not None and largest > NEAR_LIMIT * limit:
         out.append(
-            Finding(
-                severity=Severity.MEDIUM,
-                check="payloads",
-                message=f"the largest request in the last day was {largest / 1e6:.1f} MB, near the real-time "
+            (
+                Severity.MEDIUM,
+                f"the largest request in the last day was {largest / 1e6:.1f} MB, near the real-time "
                 f"limit of {limit / 1e6:.1f} MB",
-                fix="send large payloads to the job route (async inference or batch transform)",
+                "send large payloads to the job route (async inference or batch transform)",
             )
         )
     if facts.requests_413:
         out.append(
-            Finding(
-                severity=Severity.MEDIUM,
-                check="payloads",
-                message=f"{facts.requests_413} requests got 413 (too large) in the last day",
-                fix="send large payloads to the job route (async inference or batch transform)",
+            (
+                Severity.MEDIUM,
+                f"{facts.requests_413} requests got 413 (too large) in the last day",
+                "send large payloads to the job route (async inference or batch transform)",
             )
         )
     return out
