@@ -45,7 +45,6 @@ import shutil
 import tempfile
 import time
 import traceback
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -61,6 +60,7 @@ from rollout_core.aws.autoscaling import DIMENSION, NAMESPACE, resource_id
 from rollout_core.models import Rollout
 from sandbox.calls import BaseListener, Call, error_response, hooks
 from sandbox.stack import REGION, TABLE, LambdaContext, Sandbox
+from tests.forking import fork
 
 from .observe import (
     Injected,
@@ -206,16 +206,6 @@ class _ExpiredContext(LambdaContext):
         return 1
 
 
-def _fork() -> int:
-    """os.fork, without Python 3.12's warning about other threads: in a pytest-xdist worker
-    (make test), execnet's thread that receives the controller's messages is one. The child
-    never uses it (it writes its outcome to a file and leaves with os._exit), and the scenario
-    itself runs on this thread only (the decision pool is replaced: Run.execute)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"This process \(pid=\d+\) is multi-threaded", DeprecationWarning)
-        return os.fork()
-
-
 def _one_after_another(work: Callable[[T], R], items: list[T], workers: int) -> list[R]:
     return [work(item) for item in items]
 
@@ -343,7 +333,7 @@ class Run:
         while len(self._children) >= MAX_IN_FLIGHT:
             self.reap_oldest()
         gc.freeze()  # the parent's objects stay where they are: fewer pages copied on write
-        pid = _fork()
+        pid = fork()
         if pid:
             self._children.append((pid, index, kinds))
             return
@@ -352,7 +342,7 @@ class Run:
         self._children = []
         mine, self._grandchildren = kinds[0], []
         for kind in kinds[1:]:
-            pid = _fork()
+            pid = fork()
             if pid == 0:
                 mine, self._grandchildren = kind, []
                 break

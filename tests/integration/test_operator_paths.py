@@ -25,6 +25,7 @@ from rollout_core.models import Phase, Rollout
 from sandbox.calls import hooks
 from sandbox.stack import Sandbox
 from tests.conftest import ASYNC_TARGET
+from tests.forking import fork
 from tests.security.recorder import RECORDER
 
 from .helpers import rollout_for
@@ -70,7 +71,7 @@ def in_fork(check: Callable[[], None]) -> None:
     """Run ``check`` in a forked copy of this process; it fails the test if ``check`` fails."""
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    pid = fork()
     if pid == 0:
         code = 0
         try:
