@@ -36,6 +36,7 @@ from sandbox.template import load_template
 from sandbox.traffic_ext import VariantProfile
 from tests.conftest import SAMPLE_TARGET
 from tests.explore.conftest import REPORT
+from tests.faults.harness import ExpiredContext
 from tests.security.iam import Evaluator, allows, environment_names
 from tests.security.recorder import Recorder
 
@@ -137,6 +138,9 @@ class Stack(RuleBasedStateMachine):
 
     def _invoker(self, fn: str) -> Any:
         def invoke(event: dict[str, Any], context: Any) -> Any:
+            # Each retry comes after the crashed invocation's deadline, as the faults harness's
+            # do: its idempotency record, left IN_PROGRESS, has expired by then (ExpiredContext).
+            context = ExpiredContext(fn)
             for _ in range(LAMBDA_RETRIES):
                 try:
                     return self.raw[fn](event, context)
@@ -524,3 +528,20 @@ def test_found_a_bake_held_by_an_alarm_without_data_settles_once_it_has_data():
     finally:
         state.teardown()
     assert [r.phase.value for r in state._rollouts_at_end] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+def test_found_a_crashed_rejection_is_retried_after_its_deadline_and_aborts_the_rollout():
+    """A counterexample of the fixed seed under `make explore-stack` (2026-12-02), replayed: the
+    exploration's Lambda retried a crashed invocation at once, so Powertools Idempotency found
+    the crashed one's record IN_PROGRESS and the retry failed. Lambda retries a minute or more
+    later, after the crashed invocation's deadline (ExpiredContext): the retry takes over."""
+    state = Stack()
+    try:
+        v1 = state.first_version()
+        state.fault_next_call(kind="crash")
+        state.change_approval(status="Rejected", version=v1)
+        assert state.fault.fired and state.fault.fired[0].startswith("crash ModelApprovalFunction")
+        state.handlers_raise_only_injected_retryable_errors()
+    finally:
+        state.teardown()
+    assert [r.phase.value for r in state._rollouts_at_end] == ["ABORTED"]

@@ -196,10 +196,12 @@ class _Listener(BaseListener):
             raise Crash(f"the process died right after call {injected.index} ({call.action})")
 
 
-class _ExpiredContext(LambdaContext):
+class ExpiredContext(LambdaContext):
     """A retry arrives after the failed invocation's deadline (Lambda retries a failed
-    asynchronous invocation a minute or more after it ended), so Powertools Idempotency lets it
-    take over an IN_PROGRESS record a crashed invocation left behind."""
+    asynchronous invocation a minute, then two, after it ended: "Asynchronous invocation",
+    Lambda developer guide; every function's Timeout is at most 60 s in template.yaml), so
+    Powertools Idempotency lets it take over an IN_PROGRESS record a crashed invocation left
+    behind (its in-progress expiry is the crashed invocation's remaining time)."""
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
@@ -487,7 +489,7 @@ class Run:
             if attempt:
                 self.redeliveries += 1
             try:
-                self.sandbox.handlers[fn](event, _ExpiredContext(fn))
+                self.sandbox.handlers[fn](event, ExpiredContext(fn))
                 return
             except Crash:
                 self.crashes += 1
