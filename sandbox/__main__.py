@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve_main(args.port, args.realtime_limit)
 
-    from .scenarios import Runner, builtin_files, load
+    from .scenario_format import builtin_files, load
+    from .scenarios import Runner
 
     files = args.files or builtin_files()
     results = []

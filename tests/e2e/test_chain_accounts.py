@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import yaml
 
-from sandbox.scenarios import Runner, Scenario
+from sandbox.scenario_format import Scenario
+from sandbox.scenarios import Runner
 
 CHAIN = """
 name: across accounts

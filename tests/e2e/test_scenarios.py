@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.scenarios import Runner, builtin_files, load
+from sandbox.scenario_format import builtin_files, load
+from sandbox.scenarios import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = builtin_files()
