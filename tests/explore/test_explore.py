@@ -545,3 +545,23 @@ def test_found_a_crashed_rejection_is_retried_after_its_deadline_and_aborts_the_
     finally:
         state.teardown()
     assert [r.phase.value for r in state._rollouts_at_end] == ["ABORTED"]
+
+
+def test_found_rollbacks_in_a_row_leave_no_more_configs_than_retain_models():
+    """A counterexample of the fixed seed under `make explore-stack` (2026-12-02), replayed: each
+    rollback puts the baseline on a config of its own and left the one before unused, and only a
+    promotion pruned: three rollbacks in a row left four configs of the tool (RetainModels 3). A
+    finished rollback now prunes as a promotion does (changes.after_rollback)."""
+    state = Stack()
+    try:
+        state.first_version()
+        state.advance(seconds=300)
+        for _ in range(3):
+            state.approve_new_version(samples=False)
+            state.advance(seconds=600)
+            state.set_alarm(state="ALARM")
+            state.advance(seconds=600)
+            state.set_alarm(state="OK")
+        assert sorted(r.phase.value for r in state._rollouts()) == ["ROLLED_BACK"] * 3 + ["SUCCEEDED"]
+    finally:
+        state.teardown()  # checks the tool's models and configs are at most RetainModels

@@ -120,6 +120,16 @@ def shadow_variant(r: Rollout) -> VariantSpec:
     )
 
 
+def after_rollback(r: Rollout, serving_config: str) -> list[Action]:
+    """Once the baseline serves alone again: this tool's models and configs beyond the newest
+    ``retain_models`` are pruned, as after a promotion. Each rollback puts the baseline on a
+    config of its own (naming.rollback_config), so the one that served before is left unused:
+    without this, every rollback in a row left one more config behind."""
+    assert r.baseline is not None
+    in_use = [r.baseline.model_name, serving_config]
+    return [PruneOldModels(endpoint_name=r.endpoint_name, keep=r.target.retain_models, in_use=in_use)]
+
+
 def after_promotion(r: Rollout) -> list[Action]:
     """Once the candidate serves alone: the async twin follows, old models are pruned."""
     settings = r.target.inference

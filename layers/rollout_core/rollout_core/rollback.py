@@ -80,7 +80,7 @@ def rolling_back(r: Rollout, obs: Observations, now: datetime) -> Decision:
         actions = changes.discard_candidate(r)
         if r.autoscaling is not None and r.autoscaling_suspended:
             actions.append(_autoscaling_back(r))
-        return finish(r, obs, now, outcome, r.reason, actions)
+        return finish(r, obs, now, outcome, r.reason, actions + changes.after_rollback(r, ep.config_name))
     if base in ep.weights and weights_match(ep, {v: 100 if v == base else 0 for v in ep.weights}):
         update: dict[str, Any] = {
             "desired_config": naming.rollback_config(r.endpoint_name, r.rollout_id),
