@@ -27,6 +27,7 @@ rollout has settled), the checks are:
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import replace
 
@@ -95,11 +96,29 @@ def check(o: Outcome, baseline: Baseline, scenario: Scenario) -> list[str]:
             problems.append(f"ended {final.phases}, fault-free {fault_free.phases}")
         if final.scaling != fault_free.scaling:
             problems.append(f"autoscaling {final.scaling}, fault-free {fault_free.scaling}")
-        if final.announced != fault_free.announced:
-            lost = sorted(set(fault_free.announced) - set(final.announced))
-            extra = sorted(set(final.announced) - set(fault_free.announced))
+        told, fault_free_told = as_users_see(final.announced), as_users_see(fault_free.announced)
+        if told != fault_free_told:
+            lost, extra = sorted(fault_free_told - told), sorted(told - fault_free_told)
             problems.append(f"announcements differ from the fault-free ones: lost {lost}, extra {extra}")
     return problems
+
+
+def as_users_see(announced: list[str]) -> set[str]:
+    """The announcements without the milestone's snapshot of the latest canary analysis
+    (``analysis`` in an EventBridge detail). A transient fault retries a call a little later, so
+    the bake is judged at other minutes: whether the step had been analysed yet when the alarm
+    struck (and what the analysis said) is timing, not a different outcome. Everything else
+    (which milestones, their phases, steps and texts, and the SNS messages) must match; found
+    by `make faults-exhaustive` (alarm_mid_way, 32 of 765 runs, 2026-12-02)."""
+    out = set()
+    for item in announced:
+        channel, detail_type, body = json.loads(item)
+        if channel == "events":
+            detail = json.loads(body)
+            detail.pop("analysis", None)
+            body = json.dumps(detail, sort_keys=True)
+        out.add(json.dumps([channel, detail_type, body]))
+    return out
 
 
 def never_created(o: Outcome, scenario: Scenario) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from . import stats
-from .checks import check, check_end, describe, never_created, reconstructed
+from .checks import as_users_see, check, check_end, describe, never_created, reconstructed
 from .harness import CRASH, FAULT_KINDS, Baseline, record_baseline, run_matrix
 from .observe import Injected, Outcome, mutating
 from .scenarios import SCENARIOS, TARGET
@@ -316,9 +316,21 @@ def test_a_checker_that_sees_nothing_wrong_is_not_blind(baselines: dict[str, Bas
         crashed(o)
         o.announced.pop()
 
+    def announcement_changed(o: Outcome) -> None:
+        """A milestone's text changed (its analysis snapshot is timing: as_users_see)."""
+        crashed(o)
+        channel, detail_type, body = json.loads(o.announced[-1])
+        o.announced[-1] = json.dumps([channel, detail_type, body.replace("rollout", "r0llout")])
+
     assert check(broken(crashed), baseline, scenario) == []
     assert any("done twice" in p for p in check(broken(done_twice), baseline, scenario))
     assert any("announcements differ" in p for p in check(broken(announcement_lost), baseline, scenario))
+    assert any("announcements differ" in p for p in check(broken(announcement_changed), baseline, scenario))
+    # only the analysis snapshot is set aside
+    judged = json.dumps(["events", "Rollout Rolled Back", json.dumps({"rollout_id": "r", "analysis": {"v": "PASS"}})])
+    plain = json.dumps(["events", "Rollout Rolled Back", json.dumps({"rollout_id": "r"})])
+    other = json.dumps(["events", "Rollout Rolled Back", json.dumps({"rollout_id": "s"})])
+    assert as_users_see([judged]) == as_users_see([plain]) != as_users_see([other])
 
 
 def test_only_a_rejected_first_deployment_may_skip_creating_its_endpoint(baselines: dict[str, Baseline]):
