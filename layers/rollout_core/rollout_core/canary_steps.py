@@ -64,7 +64,7 @@ def baking(r: Rollout, obs: Observations, now: datetime) -> Decision:
             shifting, obs, now, UpdateWeights(endpoint_name=r.endpoint_name, weights=r.desired_weights), "weights"
         )
     last = len(r.target.plan.steps) - 1
-    if r.fast_forward and r.step_index < last:
+    if r.fast_forward and r.step_index < last and not r.paused:  # a pause after the promote holds
         return shift(r, obs, now, last, "operator promoted: remaining steps skipped")
     # --- canary analysis (analysis.py): a critical check that fails rolls back at once ---
     r, critical = analysis.review(r, obs, now)

@@ -256,11 +256,13 @@ def _provisioning(r: Rollout, obs: Observations, now: datetime) -> Decision:
         if smoked is not None:
             return smoked
         # ---
+        if r.paused:
+            # paused (after a promote too: the later command holds): the candidate stays at
+            # weight 0 (the smoke test sent no user traffic)
+            return r, []
         if r.fast_forward:
             last = len(r.target.plan.steps) - 1
             return canary_steps.shift(r, obs, now, last, "candidate in service; operator promoted")
-        if r.paused:
-            return r, []  # paused: the candidate stays at weight 0 (the smoke test sent no user traffic)
         return canary_steps.shift(r, obs, now, 0, "candidate in service" + smoke.note(r))
     if ep.status == "UpdateRollbackFailed" and not r.first_deployment:
         return start_rollback(r, obs, now, Phase.FAILED, update_failed(ep, obs))

@@ -93,7 +93,7 @@ def shadowing(r: Rollout, obs: Observations, now: datetime) -> Decision:
             f"endpoint changed outside the rollout (now on config {ep.config_name}); left alone",
             [],
         )
-    if r.fast_forward:
+    if r.fast_forward and not r.paused:  # a pause after the promote holds the shadow
         return _leave(r, obs, now, "skipped", "operator promoted: the rest of the shadow phase skipped")
     r, critical = review(r, obs, now)
     if critical is not None:
